@@ -1,0 +1,75 @@
+"""The application factory."""
+import os
+
+from flask import Flask, has_request_context, request
+
+from app.config import CONFIGS
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def select_locale():
+    """?lang= or the lang cookie, else the browser's preference; Simplified Chinese by default."""
+    from flask import current_app
+
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    return "en" if best == "en" else "zh_CN"
+
+
+def create_app(config=None):
+    """Build the app: config, extensions, blueprints, error handlers, CLI. No DB writes."""
+    app = Flask(__name__, instance_relative_config=True)
+    name = config if isinstance(config, str) else None
+    if config is None or name:
+        name = name or os.environ.get("APP_ENV", "development")
+        config = CONFIGS[name]
+    if hasattr(config, "check"):
+        config.check()
+    app.config.from_object(config)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
+                    exist_ok=True)
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+    else:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": int(os.environ.get("DB_POOL_SIZE", 10)),
+            "max_overflow": int(os.environ.get("DB_MAX_OVERFLOW", 20)),
+            "pool_pre_ping": True,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from app.services.tx import install_sqlite_hooks
+
+            install_sqlite_hooks(db.engine)
+
+    from app import models  # noqa: F401  (every table registered)
+    from app.routes import register_blueprints
+    from app.routes.errors import register_error_handlers
+    from app.routes.web import register_web_helpers
+    from app.cli import register_cli
+
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_web_helpers(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,34 @@
+"""Registration and login forms (fields `phone` and `password` are part of the product)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.services.accounts import MIN_PASSWORD, normalize_phone
+
+
+def _phone_format(form, field):
+    normalized = normalize_phone(field.data)
+    if normalized is None:
+        raise ValidationError(_l("请输入正确的11位手机号"))
+    field.data = normalized
+
+
+class LoginForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+                        render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码"))],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class RegisterForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+                        render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
+    password = PasswordField(
+        _l("密码"),
+        validators=[DataRequired(_l("请输入密码")),
+                    Length(min=MIN_PASSWORD, max=128, message=_l("密码长度需为8到128位"))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    invite = HiddenField()

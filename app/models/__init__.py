@@ -1,0 +1,17 @@
+"""All models, imported so that metadata and migrations see every table."""
+from app.models.audit import AuditLog
+from app.models.members import User
+from app.models.merchants import Merchant
+from app.models.points import PointAllocation, PointEntry, PointLot
+from app.models.settings import IdempotencyKey, Setting
+
+__all__ = [
+    "AuditLog",
+    "IdempotencyKey",
+    "Merchant",
+    "PointAllocation",
+    "PointEntry",
+    "PointLot",
+    "Setting",
+    "User",
+]

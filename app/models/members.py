@@ -1,0 +1,64 @@
+"""Accounts: members, merchant staff and operators."""
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.types import UTCDateTime
+
+ROLES = ("member", "staff", "operator")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("points_balance >= 0", name="balance_not_negative"),
+        CheckConstraint("growth >= 0", name="growth_not_negative"),
+        CheckConstraint("role IN ('member', 'staff', 'operator')", name="role_known"),
+        Index("ix_users_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(11), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    nickname: Mapped[str | None] = mapped_column(String(40))
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    birthday: Mapped[date | None]
+    # Cached balance: always equal to the sum of this member's ledger entries.
+    points_balance: Mapped[int] = mapped_column(default=0)
+    # Growth value: points ever earned (never reduced by spending); decides the level.
+    growth: Mapped[int] = mapped_column(default=0)
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    invite_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    register_ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    merchant = relationship("Merchant", lazy="joined")
+
+    @property
+    def is_active(self):
+        """Flask-Login refuses disabled accounts."""
+        return not self.is_disabled
+
+    @property
+    def display_name(self):
+        if self.nickname:
+            return self.nickname
+        if self.phone:
+            return f"{self.phone[:3]}****{self.phone[-4:]}"
+        return f"#{self.id}"
+
+    @property
+    def is_operator(self):
+        return self.role == "operator"
+
+    @property
+    def is_staff(self):
+        return self.role == "staff"

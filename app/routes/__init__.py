@@ -1,0 +1,14 @@
+"""Blueprints, one per area. Add a new area's blueprint to BLUEPRINTS."""
+from importlib import import_module
+
+BLUEPRINTS = [
+    "app.routes.health",
+    "app.routes.auth",
+    "app.routes.main",
+    "app.routes.me",
+]
+
+
+def register_blueprints(app):
+    for module in BLUEPRINTS:
+        app.register_blueprint(import_module(module).bp)

@@ -1,0 +1,73 @@
+"""Register, log in, log out."""
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.extensions import limiter
+from app.forms.auth import LoginForm, RegisterForm
+from app.services import accounts
+from app.services.accounts import AccountError
+from app.services.settings import get_setting
+from app.routes.web import safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _register_limit():
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("me.index"))
+    form = RegisterForm()
+    if request.method == "GET":
+        form.invite.data = request.args.get("invite") or request.cookies.get("invite") or ""
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_member(form.phone.data, form.password.data,
+                                            ip=request.remote_addr, inviter_code=form.invite.data or None)
+        except AccountError as error:
+            getattr(form, error.field or "phone").errors.append(str(error.message))
+        else:
+            login_user(user, remember=True)
+            flash(_("注册成功，注册礼积分已到账"), "success")
+            return redirect(url_for("me.index"), 303)
+    gift = get_setting("earn.register")
+    return render_template("auth/register.html", form=form, gift=gift), (422 if form.errors else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.phone.data, form.password.data)
+        except AccountError as error:
+            getattr(form, error.field or "password").errors.append(str(error.message))
+        else:
+            login_user(user, remember=True)
+            default = {"operator": "admin.index", "staff": "merchant.index"}.get(user.role, "me.index")
+            if default not in current_app.view_functions:
+                default = "me.index"
+            return redirect(safe_next(form.next.data, fallback=default), 303)
+    return render_template("auth/login.html", form=form), (422 if form.errors else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("已退出登录"), "info")
+    return redirect(url_for("main.home"), 303)

@@ -1,0 +1,55 @@
+"""Error pages in the user's language: a rule or a bad link is never a 500."""
+from flask import render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from app.extensions import db
+from app.services.errors import DomainError
+
+
+def _page(status, title, message):
+    if request.headers.get("HX-Request") == "true":
+        body = render_template("errors/_message.html", title=title, message=message)
+        response = (body, status, {"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
+        return response
+    return render_template("errors/error.html", title=title, message=message, status=status), status
+
+
+def register_error_handlers(app):
+    @app.errorhandler(DomainError)
+    def _domain(error):
+        db.session.rollback()
+        return _page(error.status, _("操作未完成"), str(error.message))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_error):
+        return _page(400, _("页面已过期"), _("页面已过期，请刷新后重试"))
+
+    @app.errorhandler(400)
+    def _bad_request(_error):
+        return _page(400, _("请求有误"), _("请求有误，请检查后重试"))
+
+    @app.errorhandler(403)
+    def _forbidden(_error):
+        return _page(403, _("无权访问"), _("你没有权限访问该页面"))
+
+    @app.errorhandler(404)
+    def _not_found(_error):
+        return _page(404, _("页面不存在"), _("你要找的页面不存在或已下架"))
+
+    @app.errorhandler(405)
+    def _method(_error):
+        return _page(405, _("请求有误"), _("请求方式不正确"))
+
+    @app.errorhandler(413)
+    def _too_large(_error):
+        return _page(413, _("文件太大"), _("上传的文件太大"))
+
+    @app.errorhandler(429)
+    def _limited(_error):
+        return _page(429, _("操作太频繁"), _("操作太频繁，请稍后再试"))
+
+    @app.errorhandler(500)
+    def _server(_error):
+        db.session.rollback()
+        return _page(500, _("服务器开小差了"), _("请稍后再试"))

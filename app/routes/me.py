@@ -1,0 +1,51 @@
+"""The personal centre and the points statement."""
+from datetime import timedelta
+
+from flask import Blueprint, current_app, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from app.routes.web import render_page
+from app.services import ledger
+from app.services.clock import utcnow
+from app.services.levels import level_for, next_level
+
+bp = Blueprint("me", __name__, url_prefix="/me")
+
+# Entries on the personal centre; each shows once its area exists.
+SHORTCUTS = [
+    ("me.points", _l("积分明细"), "list"),
+    ("shop.orders", _l("我的订单"), "grid"),
+    ("shop.my_vouchers", _l("我的券码"), "gift"),
+    ("shop.my_coupons", _l("优惠券"), "gift"),
+    ("engage.tasks", _l("任务中心"), "coin"),
+    ("engage.invite", _l("邀请好友"), "user"),
+    ("engage.checkin", _l("每日签到"), "calendar"),
+    ("me.messages", _l("消息中心"), "list"),
+]
+
+
+@bp.get("")
+@login_required
+def index():
+    now = utcnow()
+    return render_page(
+        "me/index.html",
+        level=level_for(current_user.growth),
+        next_level=next_level(current_user.growth),
+        next_expiry=ledger.next_expiry(current_user.id, now),
+        expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now),
+        shortcuts=[s for s in SHORTCUTS if s[0] in current_app.view_functions],
+    )
+
+
+@bp.get("/points")
+@login_required
+def points():
+    before = request.args.get("before", type=int)
+    entries, next_before = ledger.ledger_page(current_user.id, before_id=before)
+    return render_page(
+        "me/points.html", block="ledger_rows",
+        entries=entries, next_before=next_before, kind_label=ledger.kind_label,
+        next_expiry=ledger.next_expiry(current_user.id),
+    )

@@ -1,0 +1,103 @@
+"""Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
+from urllib.parse import urlsplit
+
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from jinja2_fragments.flask import render_block
+
+from app.extensions import db, login_manager
+from app.models import User
+from app.services.clock import to_shanghai
+
+
+def is_htmx_fragment_request():
+    """An htmx request that wants a fragment (not boosted, not a history restore)."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_page(template, block=None, status=200, **context):
+    """Render the full page, or only `block` of it for an htmx fragment request."""
+    if block and is_htmx_fragment_request():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def htmx_redirect(endpoint, **values):
+    """303 for a plain form; HX-Redirect for htmx, so the whole page navigates."""
+    target = url_for(endpoint, **values)
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def safe_next(target, fallback="me.index"):
+    """Follow `next` only to a path on our own host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for(fallback)
+
+
+# The bottom tab bar; an area's tab shows once its blueprint is registered.
+TABS = [
+    ("main.home", _l("首页"), "home"),
+    ("shop.products", _l("商品"), "grid"),
+    ("engage.checkin", _l("签到"), "calendar"),
+    ("me.index", _l("我的"), "user"),
+]
+
+
+def _shanghai(value, fmt="yyyy-MM-dd HH:mm"):
+    return format_datetime(to_shanghai(value), fmt) if value else ""
+
+
+def _fen(value):
+    """Integer fen as yuan with two decimals."""
+    value = int(value or 0)
+    return f"{value // 100}.{value % 100:02d}"
+
+
+def register_web_helpers(app):
+    app.jinja_env.filters["shanghai"] = _shanghai
+    app.jinja_env.filters["yuan"] = _fen
+
+    @app.context_processor
+    def _context():
+        return {
+            "site_name": current_app.config["SITE_NAME"],
+            "current_locale": str(get_locale()),
+            "is_htmx": is_htmx_fragment_request(),
+            "tabs": [tab for tab in TABS if tab[0] in current_app.view_functions],
+        }
+
+    @app.after_request
+    def _remember_language(response):
+        lang = request.args.get("lang")
+        if lang in current_app.config["LANGUAGES"]:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+        return response
+
+    @app.before_request
+    def _balance_fresh():
+        g.pop("_settings_cache", None)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("请先登录")
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def _load_user(user_id):
+        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        return user if user is not None and not user.is_disabled else None

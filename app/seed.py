@@ -1,0 +1,45 @@
+"""Demo data for `flask seed-demo`. Each area adds an idempotent seeder to SEEDERS."""
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Merchant, User
+from app.services import accounts, ledger
+from app.services.tx import write_transaction
+
+DEMO_OPERATOR = ("13800000000", "admin12345")
+DEMO_STAFF = ("13900000001", "staff12345")
+DEMO_MEMBER = ("13700000001", "member12345")
+
+
+def _user_by_phone(phone):
+    return db.session.execute(select(User).where(User.phone == phone)).scalar_one_or_none()
+
+
+def seed_accounts():
+    """An operator, a merchant with two staff, and a member with some history."""
+    if _user_by_phone(DEMO_OPERATOR[0]) is None:
+        accounts.create_account(*DEMO_OPERATOR, "operator", nickname="运营小王")
+    merchant = db.session.execute(select(Merchant).where(Merchant.name == "老街面馆")).scalar_one_or_none()
+    if merchant is None:
+        with write_transaction() as session:
+            merchant = Merchant(name="老街面馆", address="上海市黄浦区南京东路 100 号", phone="021-63210000")
+            session.add(merchant)
+        with write_transaction() as session:
+            session.add(Merchant(name="晨光咖啡", address="上海市徐汇区衡山路 8 号", phone="021-64330000"))
+    if _user_by_phone(DEMO_STAFF[0]) is None:
+        accounts.create_account(*DEMO_STAFF, "staff", nickname="面馆收银", merchant_id=merchant.id)
+        accounts.create_account("13900000002", "staff12345", "staff", nickname="面馆店长", merchant_id=merchant.id)
+    if _user_by_phone(DEMO_MEMBER[0]) is None:
+        member = accounts.register_member(*DEMO_MEMBER, nickname="小李")
+        with write_transaction():
+            ledger.earn(member.id, 1200, "consume", key="demo-consume", note="老街面馆 消费 ¥120")
+            ledger.earn(member.id, 35, "checkin", key="demo-checkin")
+
+
+SEEDERS = [seed_accounts]
+
+
+def seed_demo():
+    """Run every area's seeder; safe to run again."""
+    for seeder in SEEDERS:
+        seeder()

@@ -1,0 +1,116 @@
+"""Accounts: registration (with its gift), login checks, staff and operator accounts."""
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import User
+from app.services import events, ledger
+from app.services.errors import DomainError
+from app.services.settings import get_setting
+from app.services.tx import write_transaction
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+# A hash to verify against when the phone is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AccountError(DomainError):
+    pass
+
+
+def normalize_phone(raw):
+    """Strip spaces, dashes and a +86 prefix; return the 11 digits or None if malformed."""
+    phone = re.sub(r"[\s-]", "", raw or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("86") and len(phone) == 13:
+        phone = phone[2:]
+    return phone if PHONE_RE.match(phone) else None
+
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def check_password(user, password):
+    """True if `password` matches; rehashes transparently is left to login."""
+    try:
+        return _hasher.verify(user.password_hash or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _new_invite_code():
+    return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")[:8]
+
+
+def register_member(phone, password, *, ip=None, inviter_code=None, nickname=None):
+    """Create a member, pay the registration gift, announce the registration. One transaction."""
+    normalized = normalize_phone(phone)
+    if normalized is None:
+        raise AccountError(_("请输入正确的11位手机号"), field="phone")
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(_("密码至少需要%(n)d位", n=MIN_PASSWORD), field="password")
+    try:
+        with write_transaction() as session:
+            user = User(phone=normalized, password_hash=hash_password(password), role="member",
+                        nickname=nickname, invite_code=_new_invite_code(), register_ip=ip)
+            session.add(user)
+            session.flush()
+            gift = get_setting("earn.register")
+            if gift.get("enabled") and int(gift.get("points", 0)) > 0:
+                ledger.earn(user.id, int(gift["points"]), "register", key="register")
+            events.member_registered.send(None, user_id=user.id, inviter_code=inviter_code, ip=ip)
+    except IntegrityError as exc:
+        db.session.rollback()
+        if _phone_taken(normalized):
+            raise AccountError(_("该手机号已注册，请直接登录"), field="phone") from exc
+        raise
+    return user
+
+
+def _phone_taken(phone):
+    return db.session.execute(select(User.id).where(User.phone == phone)).first() is not None
+
+
+def authenticate(phone, password):
+    """The user for these credentials, or an AccountError naming the problem."""
+    normalized = normalize_phone(phone)
+    if normalized is None:
+        raise AccountError(_("请输入正确的11位手机号"), field="phone")
+    user = db.session.execute(select(User).where(User.phone == normalized)).scalar_one_or_none()
+    if user is None or not check_password(user, password or ""):
+        if user is None:
+            check_password(User(), password or "")  # same work either way
+        raise AccountError(_("手机号或密码错误"), field="password")
+    if user.is_disabled:
+        raise AccountError(_("该账号已被停用，请联系客服"), field="phone")
+    return user
+
+
+def create_account(phone, password, role, *, nickname=None, merchant_id=None):
+    """Create a staff or operator account (CLI and operator console)."""
+    normalized = normalize_phone(phone)
+    if normalized is None:
+        raise AccountError(_("请输入正确的11位手机号"), field="phone")
+    if role not in ("member", "staff", "operator"):
+        raise AccountError(_("未知角色"), field="role")
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(_("密码至少需要%(n)d位", n=MIN_PASSWORD), field="password")
+    try:
+        with write_transaction() as session:
+            user = User(phone=normalized, password_hash=hash_password(password), role=role,
+                        nickname=nickname, merchant_id=merchant_id, invite_code=_new_invite_code())
+            session.add(user)
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise AccountError(_("该手机号已注册，请直接登录"), field="phone") from exc
+    return user

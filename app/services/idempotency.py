@@ -1,0 +1,35 @@
+"""Request keys: the first request with a key does the work; a retry gets its result."""
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import IdempotencyKey
+from app.services.tx import in_write_transaction
+
+
+def claim_request(user_id, scope, key):
+    """Insert the key first thing in a write transaction.
+
+    Returns None when this request is the first (go ahead, then call `remember_result`),
+    or the stored result string of the request that already used the key. On PostgreSQL
+    a concurrent duplicate blocks on the unique index until the first commits.
+    """
+    assert in_write_transaction(), "claim_request needs write_transaction()"
+    session = db.session
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyKey(user_id=user_id, scope=scope, key=key))
+    except IntegrityError:
+        row = session.execute(
+            select(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id, IdempotencyKey.scope == scope, IdempotencyKey.key == key
+            ).execution_options(populate_existing=True)
+        ).scalar_one()
+        return row.result or ""
+    return None
+
+
+def remember_result(user_id, scope, key, result):
+    """Store what a retry with this key should be given (an id, usually)."""
+    row = db.session.get(IdempotencyKey, (user_id, scope, key))
+    row.result = str(result)

@@ -1,0 +1,347 @@
+"""The points ledger: the one way points move.
+
+Primitives here (`earn`, `spend`, `refund`, `expire_member_lots`) run inside the caller's
+`write_transaction()` and never commit: the use case that calls them owns the
+transaction, so an order and its charge, or a check-in and its reward, land together.
+
+Every primitive first locks the member's row (FOR UPDATE on PostgreSQL; SQLite's
+BEGIN IMMEDIATE already serialises writers), so all of one member's ledger work is
+serialised; balances and lots then change through guarded UPDATEs that the CHECK
+constraints back up. Invariant, checked by `reconcile()`:
+    users.points_balance == SUM(point_entries.amount) == SUM(point_lots.remaining)
+"""
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import PointAllocation, PointEntry, PointLot, User
+from app.services.clock import add_months, shanghai_today, utcnow
+from app.services.errors import InsufficientPoints, NotFound
+from app.services.levels import level_for
+from app.services.settings import get_setting
+from app.services.tx import in_write_transaction, write_transaction
+
+# What each kind of entry is called on the member's statement. Add new kinds here.
+KIND_LABELS = {
+    "register": _l("注册礼"),
+    "checkin": _l("每日签到"),
+    "makeup": _l("补签"),
+    "task": _l("任务奖励"),
+    "invite": _l("邀请奖励"),
+    "consume": _l("消费积分"),
+    "packet": _l("领取积分"),
+    "birthday": _l("生日礼"),
+    "prize": _l("抽奖中奖"),
+    "treasure": _l("积分夺宝"),
+    "adjust": _l("后台调整"),
+    "redeem": _l("积分兑换"),
+    "draw": _l("积分抽奖"),
+    "expire": _l("积分过期"),
+    "refund": _l("积分退回"),
+}
+
+
+def kind_label(kind):
+    """The member-facing name of an entry kind."""
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+class LedgerError(RuntimeError):
+    """The ledger found its own invariant broken; the transaction must not commit."""
+
+
+def _require_tx():
+    if not in_write_transaction():
+        raise RuntimeError("ledger primitives must run inside write_transaction()")
+
+
+def _lock_member(user_id):
+    """Lock the member's row for the rest of the transaction and return (growth,)."""
+    row = db.session.execute(
+        select(User.id, User.growth).where(User.id == user_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(_("会员不存在"))
+    return row
+
+
+def _entry_by_key(user_id, key):
+    return db.session.execute(
+        select(PointEntry).where(PointEntry.user_id == user_id, PointEntry.key == key)
+    ).scalar_one_or_none()
+
+
+def default_expiry(now):
+    """When points earned at `now` expire by default."""
+    return add_months(now, int(get_setting("points.expiry_months")))
+
+
+def boosted_amount(amount, growth, now=None):
+    """Apply the level's earning multiplier and a double-points day, in whole points."""
+    amount = amount * level_for(growth).multiplier_pct // 100
+    if shanghai_today(now).isoformat() in (get_setting("double_points.days") or []):
+        amount *= int(get_setting("double_points.factor"))
+    return amount
+
+
+def _add_to_balance(user_id, delta, growth_delta=0):
+    """Guarded balance change; returns the new balance or None when it would go negative."""
+    stmt = (
+        update(User)
+        .where(User.id == user_id)
+        .values(points_balance=User.points_balance + delta, growth=User.growth + growth_delta)
+        .returning(User.points_balance)
+        .execution_options(synchronize_session=False)
+    )
+    if delta < 0:
+        stmt = stmt.where(User.points_balance >= -delta)
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=None,
+         boost=False, growth=True, now=None):
+    """Credit points into a new lot. Returns the entry, or None if `key` was used before.
+
+    boost: apply the level multiplier and double-points days (for earnings such as
+    check-ins; not for refunds or operator adjustments). growth: count towards level.
+    """
+    _require_tx()
+    now = now or utcnow()
+    session = db.session
+    try:
+        with session.begin_nested():
+            state = _lock_member(user_id)
+            if key is not None and _entry_by_key(user_id, key) is not None:
+                return None
+            if boost:
+                amount = boosted_amount(amount, state.growth, now)
+            if amount <= 0:
+                raise ValueError("earn needs a positive amount")
+            balance = _add_to_balance(user_id, amount, amount if growth else 0)
+            entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
+                               key=key, ref=ref, note=note, created_at=now)
+            session.add(entry)
+            session.flush()
+            session.add(PointLot(user_id=user_id, entry_id=entry.id, amount=amount, remaining=amount,
+                                 expires_at=expires_at or default_expiry(now), created_at=now))
+            session.flush()
+    except IntegrityError:
+        # A concurrent request used the same key and committed first.
+        if key is not None and _entry_by_key(user_id, key) is not None:
+            return None
+        raise
+    return entry
+
+
+def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
+    """Debit points from the soonest-expiring lots. Raises InsufficientPoints.
+
+    With a `key` already used, the earlier entry is returned and nothing is charged.
+    """
+    _require_tx()
+    if amount <= 0:
+        raise ValueError("spend needs a positive amount")
+    now = now or utcnow()
+    session = db.session
+    _lock_member(user_id)
+    if key is not None:
+        existing = _entry_by_key(user_id, key)
+        if existing is not None:
+            return existing
+    _expire_due_lots(user_id, now)
+    balance = _add_to_balance(user_id, -amount)
+    if balance is None:
+        raise InsufficientPoints(_("积分不足"))
+    entry = PointEntry(user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
+                       key=key, ref=ref, note=note, created_at=now)
+    session.add(entry)
+    session.flush()
+    lots = session.execute(
+        select(PointLot.id, PointLot.remaining)
+        .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at > now)
+        .order_by(PointLot.expires_at, PointLot.id)
+    ).all()
+    _draw_from_lots(entry, lots, amount)
+    return entry
+
+
+def _draw_from_lots(entry, lots, amount):
+    left = amount
+    for lot_id, remaining in lots:
+        if left == 0:
+            break
+        take = min(remaining, left)
+        done = db.session.execute(
+            update(PointLot)
+            .where(PointLot.id == lot_id, PointLot.remaining >= take)
+            .values(remaining=PointLot.remaining - take)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise LedgerError(f"lot {lot_id} changed under a locked member")
+        db.session.add(PointAllocation(entry_id=entry.id, lot_id=lot_id, amount=take))
+        left -= take
+    if left:
+        raise LedgerError(f"member {entry.user_id}: lots short by {left} for entry {entry.id}")
+    db.session.flush()
+
+
+def refund(entry_id, *, note=None, now=None):
+    """Give back a spend: points return to the lots they came from (a fresh expiry if
+    those lots have expired meanwhile). Returns the refund entry, or None if done before."""
+    _require_tx()
+    now = now or utcnow()
+    session = db.session
+    original = session.get(PointEntry, entry_id)
+    if original is None or original.amount >= 0 or original.kind == "expire":
+        raise NotFound(_("没有可退回的积分记录"))
+    _lock_member(original.user_id)
+    already = session.execute(
+        select(PointEntry.id).where(PointEntry.refund_of_id == entry_id)
+    ).scalar_one_or_none()
+    if already is not None:
+        return None
+    total = -original.amount
+    balance = _add_to_balance(original.user_id, total)
+    entry = PointEntry(user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
+                       ref=original.ref, note=note, refund_of_id=entry_id, created_at=now)
+    session.add(entry)
+    session.flush()
+    rows = session.execute(
+        select(PointAllocation.lot_id, PointAllocation.amount, PointLot.expires_at)
+        .join(PointLot, PointLot.id == PointAllocation.lot_id)
+        .where(PointAllocation.entry_id == entry_id)
+    ).all()
+    for lot_id, amount, expires_at in rows:
+        if expires_at > now:
+            session.execute(
+                update(PointLot).where(PointLot.id == lot_id)
+                .values(remaining=PointLot.remaining + amount)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            session.add(PointLot(user_id=original.user_id, entry_id=entry.id, amount=amount,
+                                 remaining=amount, expires_at=default_expiry(now), created_at=now))
+    session.flush()
+    return entry
+
+
+def _expire_due_lots(user_id, now):
+    """Write one `expire` entry for what is left in this member's expired lots."""
+    session = db.session
+    lots = session.execute(
+        select(PointLot.id, PointLot.remaining)
+        .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at <= now)
+        .order_by(PointLot.expires_at, PointLot.id)
+    ).all()
+    total = sum(remaining for _, remaining in lots)
+    if not total:
+        return None
+    balance = _add_to_balance(user_id, -total)
+    if balance is None:
+        raise LedgerError(f"member {user_id}: balance below expired lots")
+    entry = PointEntry(user_id=user_id, amount=-total, balance_after=balance, kind="expire", created_at=now)
+    session.add(entry)
+    session.flush()
+    _draw_from_lots(entry, lots, total)
+    return entry
+
+
+def expire_member_lots(user_id, now=None):
+    """Expire one member's due lots inside the caller's transaction."""
+    _require_tx()
+    _lock_member(user_id)
+    return _expire_due_lots(user_id, now or utcnow())
+
+
+def run_expiry(now=None):
+    """Expire every member's due lots, one short transaction per member (cron-safe,
+    idempotent: a second run finds nothing). Returns (members, points) expired."""
+    now = now or utcnow()
+    user_ids = db.session.execute(
+        select(PointLot.user_id).where(PointLot.remaining > 0, PointLot.expires_at <= now).distinct()
+    ).scalars().all()
+    members = points = 0
+    for user_id in user_ids:
+        with write_transaction():
+            entry = expire_member_lots(user_id, now)
+        if entry is not None:
+            members += 1
+            points += -entry.amount
+    return members, points
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    user_id: int
+    balance: int
+    entries_sum: int
+    lots_sum: int
+
+
+def reconcile():
+    """Every member whose cached balance, ledger sum and lot remainders disagree."""
+    rows = db.session.execute(text("""
+        SELECT u.id, u.points_balance, COALESCE(e.total, 0), COALESCE(l.total, 0)
+        FROM users u
+        LEFT JOIN (SELECT user_id, SUM(amount) AS total FROM point_entries GROUP BY user_id) e
+               ON e.user_id = u.id
+        LEFT JOIN (SELECT user_id, SUM(remaining) AS total FROM point_lots GROUP BY user_id) l
+               ON l.user_id = u.id
+        WHERE u.points_balance <> COALESCE(e.total, 0) OR u.points_balance <> COALESCE(l.total, 0)
+        ORDER BY u.id
+    """)).all()
+    return [Mismatch(*row) for row in rows]
+
+
+def next_expiry(user_id, now=None):
+    """(when, points) of the soonest-expiring points the member still has, or None."""
+    now = now or utcnow()
+    row = db.session.execute(
+        select(PointLot.expires_at, func.sum(PointLot.remaining))
+        .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at > now)
+        .group_by(PointLot.expires_at)
+        .order_by(PointLot.expires_at)
+        .limit(1)
+    ).first()
+    return (row[0], int(row[1])) if row else None
+
+
+def expiring_within(user_id, until, now=None):
+    """Points the member will lose between now and `until` unless spent."""
+    now = now or utcnow()
+    total = db.session.execute(
+        select(func.coalesce(func.sum(PointLot.remaining), 0))
+        .where(PointLot.user_id == user_id, PointLot.remaining > 0,
+               PointLot.expires_at > now, PointLot.expires_at <= until)
+    ).scalar_one()
+    return int(total)
+
+
+def ledger_page(user_id, before_id=None, limit=20):
+    """One page of a member's entries, newest first; pass the last id to get the next."""
+    stmt = select(PointEntry).where(PointEntry.user_id == user_id)
+    if before_id is not None:
+        stmt = stmt.where(PointEntry.id < before_id)
+    rows = db.session.execute(stmt.order_by(PointEntry.id.desc()).limit(limit + 1)).scalars().all()
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def adjust_points(user_id, delta, reason, *, actor_id, key=None):
+    """Operator adjustment inside the caller's transaction: + earns, - spends (never below 0)."""
+    if delta > 0:
+        return earn(user_id, delta, "adjust", key=key, note=reason, ref=f"operator:{actor_id}", growth=False)
+    return spend(user_id, -delta, "adjust", key=key, note=reason, ref=f"operator:{actor_id}")
+
+
+__all__ = [
+    "KIND_LABELS", "LedgerError", "Mismatch", "adjust_points", "boosted_amount", "default_expiry",
+    "earn", "expire_member_lots", "expiring_within", "kind_label", "ledger_page", "next_expiry",
+    "reconcile", "refund", "run_expiry", "spend",
+]
+

@@ -1,0 +1,45 @@
+"""Operator-changeable settings: a value in the database, else the default here."""
+from flask import g, has_app_context
+
+from app.extensions import db
+from app.models import Setting
+
+DEFAULTS = {
+    # Points earned expire this many calendar months after they were earned.
+    "points.expiry_months": 12,
+    # Claim-to-receive packet points expire this many days after claiming.
+    "points.packet_expiry_days": 7,
+    # What one point is worth in fen, for liability reports.
+    "points.fen_per_point": 1,
+    "earn.register": {"enabled": True, "points": 500},
+    # Levels by growth value; multiplier_pct scales earnings, discount_pct scales prices.
+    "levels": [
+        {"key": "normal", "name": "普通会员", "min_growth": 0, "multiplier_pct": 100, "discount_pct": 100},
+        {"key": "silver", "name": "银卡会员", "min_growth": 5000, "multiplier_pct": 110, "discount_pct": 98},
+        {"key": "gold", "name": "金卡会员", "min_growth": 10000, "multiplier_pct": 120, "discount_pct": 95},
+        {"key": "diamond", "name": "钻石会员", "min_growth": 20000, "multiplier_pct": 150, "discount_pct": 90},
+    ],
+    # Shanghai dates (YYYY-MM-DD) on which boosted earnings are multiplied.
+    "double_points.days": [],
+    "double_points.factor": 2,
+}
+
+
+def get_setting(key):
+    """The operator's value for `key`, or the default; cached for the request."""
+    cache = g.setdefault("_settings_cache", {}) if has_app_context() else {}
+    if key not in cache:
+        row = db.session.get(Setting, key)
+        cache[key] = row.value if row is not None else DEFAULTS.get(key)
+    return cache[key]
+
+
+def put_setting(key, value):
+    """Store a setting inside the caller's transaction (the caller audits and commits)."""
+    row = db.session.get(Setting, key)
+    if row is None:
+        db.session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    if has_app_context():
+        g.pop("_settings_cache", None)

@@ -1,0 +1,178 @@
+"""Fixtures: the app on SQLite (default) or PostgreSQL (DATABASE_URL), clients, factories.
+
+Tables are created once per session with create_all (migrations are checked separately
+in test_migrations.py) and emptied after every test.
+"""
+import itertools
+import os
+import re
+import threading
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.config import TestConfig, _database_url
+from app.extensions import db as _db
+from app.extensions import limiter
+from app.models import User
+from app.services import accounts, ledger
+from app.services.tx import write_transaction
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+KEY_RE = re.compile(r'name="request_key"[^>]*value="([0-9a-f]{32})"')
+
+
+def _test_database_url(tmp_dir):
+    if os.environ.get("DATABASE_URL"):
+        return _database_url()
+    return f"sqlite:///{tmp_dir}/test.db"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = _test_database_url(tmp_path_factory.mktemp("db"))
+        # Enough connections for the concurrency tests' hundreds of threads to really overlap.
+        SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 20, "max_overflow": 180, "pool_timeout": 60}
+        UPLOAD_DIR = str(tmp_path_factory.mktemp("uploads"))
+
+    application = create_app(Config)
+    with application.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    """Each test starts with empty tables and fresh rate-limit counters."""
+    limiter.reset()
+    yield
+    with app.app_context():
+        _db.session.remove()
+        tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture()
+def app_ctx(app):
+    with app.app_context():
+        yield
+        _db.session.remove()
+
+
+@pytest.fixture()
+def db(app_ctx):
+    return _db
+
+
+class MallClient(FlaskClient):
+    """A test client that fills in the CSRF token and request key the page would carry."""
+
+    def form_tokens(self, page):
+        html = self.get(page).get_data(as_text=True)
+        match = CSRF_RE.search(html)
+        assert match, f"no CSRF token on {page}"
+        key = KEY_RE.search(html)
+        return match.group(1) or match.group(2), (key.group(1) if key else None)
+
+    def submit(self, url, data=None, page=None, htmx=False, **kwargs):
+        """POST as the page at `page` (default: `url`) would, with its CSRF token."""
+        token, key = self.form_tokens(page or url)
+        data = dict(data or {})
+        data.setdefault("csrf_token", token)
+        if key:
+            data.setdefault("request_key", key)
+        headers = kwargs.pop("headers", {})
+        if htmx:
+            headers = {"HX-Request": "true", "X-CSRFToken": token, **headers}
+        return self.post(url, data=data, headers=headers, **kwargs)
+
+
+@pytest.fixture()
+def client(app):
+    app.test_client_class = MallClient
+    return app.test_client()
+
+
+_phones = itertools.count(1)
+
+
+def next_phone():
+    return f"135{next(_phones):08d}"
+
+
+@pytest.fixture()
+def make_member(app):
+    """Register a member through the real service; optional extra points earned."""
+
+    def make(points=0, phone=None, password="secret123", **extra):
+        with app.app_context():
+            user = accounts.register_member(phone or next_phone(), password)
+            if points:
+                with write_transaction():
+                    ledger.earn(user.id, points, "adjust", key="test-points", growth=False)
+            if extra:
+                with write_transaction() as session:
+                    row = session.get(User, user.id)
+                    for name, value in extra.items():
+                        setattr(row, name, value)
+            user_id = user.id
+            _db.session.remove()
+        return user_id
+
+    return make
+
+
+@pytest.fixture()
+def make_account(app):
+    def make(role, phone=None, password="secret123", **kwargs):
+        with app.app_context():
+            user_id = accounts.create_account(phone or next_phone(), password, role, **kwargs).id
+            _db.session.remove()
+        return user_id
+
+    return make
+
+
+def login_as(client, user_id):
+    """Log a test client in as a user without going through the form."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+
+
+@pytest.fixture()
+def member_client(client, make_member):
+    """A client logged in as a fresh member (registration gift only)."""
+    user_id = make_member()
+    login_as(client, user_id)
+    client.user_id = user_id
+    return client
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The real app served over HTTP on 127.0.0.1, threaded, for browser and storm tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def balance_of(user_id):
+    """The cached balance, read fresh."""
+    return _db.session.execute(text("SELECT points_balance FROM users WHERE id = :id"), {"id": user_id}).scalar_one()
