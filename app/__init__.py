@@ -8,17 +8,13 @@ from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
 def select_locale():
-    """?lang= or the lang cookie, else the browser's preference; Simplified Chinese by default."""
+    """Simplified Chinese unless the member chose English (?lang=en, remembered in a cookie)."""
     from flask import current_app
 
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang") or request.cookies.get("lang")
-    if chosen in languages:
-        return chosen
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
-    return "en" if best == "en" else "zh_CN"
+    return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def create_app(config=None):

@@ -1,0 +1,54 @@
+"""The personal centre and the points statement."""
+from datetime import timedelta
+
+from app.services import ledger
+from app.services.clock import utcnow
+from app.services.tx import write_transaction
+
+
+def test_me_needs_login(client):
+    response = client.get("/me")
+    assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
+
+
+def test_me_shows_balance_level_and_next_expiry(member_client, app):
+    with app.app_context():
+        with write_transaction():
+            ledger.earn(member_client.user_id, 40, "packet", expires_at=utcnow() + timedelta(days=7))
+    html = member_client.get("/me").get_data(as_text=True)
+    assert 'id="points-balance">540<' in html
+    assert "普通会员" in html
+    assert "40 积分将于" in html and "30天内将过期 40 积分" in html
+
+
+def test_points_statement_pages_with_htmx(member_client, app):
+    with app.app_context():
+        with write_transaction():
+            for i in range(25):
+                ledger.earn(member_client.user_id, 1 + i, "checkin", key=f"c{i}")
+    html = member_client.get("/me/points").get_data(as_text=True)
+    assert html.count('class="ledger-row"') == 20 and "加载更多" in html
+    assert "+25" in html and "注册礼" not in html  # newest first; the gift is on page two
+    before = html.split("before=")[1].split('"')[0]
+    fragment = member_client.get(f"/me/points?before={before}", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert "<html" not in body and body.count('class="ledger-row"') == 6 and "注册礼" in body
+    assert "加载更多" not in body
+
+
+def test_every_member_page_carries_the_balance_element(member_client):
+    for path in ("/", "/me", "/me/points"):
+        assert 'id="points-balance">500<' in member_client.get(path).get_data(as_text=True), path
+
+
+def test_english_locale(member_client):
+    html = member_client.get("/me?lang=en").get_data(as_text=True)
+    assert "Points history" in html and "Member" in html
+    assert "Points history" in member_client.get("/me").get_data(as_text=True)  # remembered in a cookie
+
+
+def test_chinese_is_the_default_whatever_the_browser_says(client):
+    html = client.get("/register", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert "注册会员" in html
+    assert "Become a member" in client.get("/register?lang=en").get_data(as_text=True)
