@@ -29,6 +29,17 @@ def points_reconcile():
     click.echo("all balances reconcile")
 
 
+messages_cli = AppGroup("messages", help="Member notices (cron-safe).")
+
+
+@messages_cli.command("expiry-reminders")
+def messages_expiry_reminders():
+    """Tell members whose points expire within 30 days (once per month each)."""
+    from app.services.messages import send_expiry_reminders
+
+    click.echo(f"sent {send_expiry_reminders()} reminders")
+
+
 @click.command("seed-demo")
 def seed_demo_command():
     """Load demo data (idempotent): accounts, merchants, and each area's demo content."""
@@ -54,5 +65,6 @@ def create_account_command(phone, password, role, merchant_id):
 
 def register_cli(app):
     app.cli.add_command(points_cli)
+    app.cli.add_command(messages_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_account_command)

@@ -5,8 +5,9 @@ from flask import Blueprint, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app.routes.web import render_page
-from app.services import ledger
+from app.forms.base import ActionForm
+from app.routes.web import htmx_redirect, render_page
+from app.services import ledger, messages
 from app.services.clock import utcnow
 from app.services.levels import level_for, next_level
 
@@ -21,7 +22,7 @@ SHORTCUTS = [
     ("engage.tasks", _l("任务中心"), "coin"),
     ("engage.invite", _l("邀请好友"), "user"),
     ("engage.checkin", _l("每日签到"), "calendar"),
-    ("me.messages", _l("消息中心"), "list"),
+    ("me.messages_page", _l("消息中心"), "bell"),
 ]
 
 
@@ -49,3 +50,21 @@ def points():
         entries=entries, next_before=next_before, kind_label=ledger.kind_label,
         next_expiry=ledger.next_expiry(current_user.id),
     )
+
+
+@bp.get("/messages")
+@login_required
+def messages_page():
+    before = request.args.get("before", type=int)
+    rows, next_before = messages.message_page(current_user.id, before_id=before)
+    return render_page("me/messages.html", block="message_rows", rows=rows, next_before=next_before,
+                       form=ActionForm())
+
+
+@bp.post("/messages/read")
+@login_required
+def messages_read():
+    form = ActionForm()
+    if form.validate_on_submit():
+        messages.mark_all_read(current_user.id)
+    return htmx_redirect("me.messages_page")

@@ -4,10 +4,12 @@ from urllib.parse import urlsplit
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from app.extensions import db, login_manager
 from app.models import User
+from app.services import messages
 from app.services.clock import to_shanghai
 
 
@@ -59,6 +61,15 @@ TABS = [
 ]
 
 
+def _unread_messages():
+    """Unread count for the badge on the 我的 tab (called by the template, once per page)."""
+    if not current_user.is_authenticated:
+        return 0
+    if "_unread" not in g:
+        g._unread = messages.unread_count(current_user.id)
+    return g._unread
+
+
 def _shanghai(value, fmt="yyyy-MM-dd HH:mm"):
     return format_datetime(to_shanghai(value), fmt) if value else ""
 
@@ -80,6 +91,7 @@ def register_web_helpers(app):
             "current_locale": str(get_locale()),
             "is_htmx": is_htmx_fragment_request(),
             "tabs": [tab for tab in TABS if tab[0] in current_app.view_functions],
+            "unread_messages": _unread_messages,
         }
 
     @app.after_request
