@@ -75,9 +75,10 @@ def _shanghai(value, fmt="yyyy-MM-dd HH:mm"):
 
 
 def _fen(value):
-    """Integer fen as yuan with two decimals."""
+    """Integer fen as yuan with two decimals (no floats anywhere)."""
     value = int(value or 0)
-    return f"{value // 100}.{value % 100:02d}"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    return f"{sign}{value // 100}.{value % 100:02d}"
 
 
 def register_web_helpers(app):
@@ -100,10 +101,6 @@ def register_web_helpers(app):
         if lang in current_app.config["LANGUAGES"]:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
         return response
-
-    @app.before_request
-    def _balance_fresh():
-        g.pop("_settings_cache", None)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("请先登录")
