@@ -1,9 +1,11 @@
 """All models, imported so that metadata and migrations see every table."""
 from app.models.audit import AuditLog
+from app.models.catalog import Banner, Category, Product, ProductImage, VirtualCode  # noqa: F401
 from app.models.engage import CheckIn, EarnQuota, PacketClaim, PointsPacket, Referral, Share, TaskCompletion  # noqa: F401
 from app.models.members import User
 from app.models.merchants import Merchant
 from app.models.messages import Message
+from app.models.orders import Address, Coupon, Order, Payment, Voucher  # noqa: F401
 from app.models.points import PointAllocation, PointEntry, PointLot
 from app.models.settings import IdempotencyKey, Setting
 

@@ -1,0 +1,157 @@
+"""Stock and delivery: taking stock with a guarded update, and handing over what an order
+bought - shipping for goods, a supplier code for virtual goods, coupons, merchant vouchers.
+
+Used by redemptions (services.shop) and by games that give products away (draws,
+treasure) through `grant_product`. Everything here runs inside the caller's
+write_transaction() and never commits.
+"""
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Address, Order, Product, VirtualCode
+from app.services import vouchers
+from app.services.clock import utcnow
+from app.services.errors import DomainError, NotFound
+from app.services.tx import in_write_transaction
+
+
+class OutOfStock(DomainError):
+    """Not enough stock left (or no supplier codes left) for the units asked."""
+
+
+def _require_tx():
+    if not in_write_transaction():
+        raise RuntimeError("fulfilment runs inside the caller's write_transaction()")
+
+
+def take_stock(product_id, quantity):
+    """Take `quantity` units with a guarded UPDATE (never below zero). Raises OutOfStock.
+
+    On PostgreSQL the product row stays locked until the transaction ends, so the
+    rest of this order's work for the product is serialised with other orders of it.
+    """
+    _require_tx()
+    left = db.session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.stock >= quantity)
+        .values(stock=Product.stock - quantity, sold=Product.sold + quantity)
+        .returning(Product.stock)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if left is None:
+        stock = db.session.execute(select(Product.stock).where(Product.id == product_id)).scalar_one_or_none()
+        if stock is None:
+            raise NotFound(_("商品不存在或已下架"))
+        if stock == 0:
+            raise OutOfStock(_("该商品已兑完，库存为 0"))
+        raise OutOfStock(_("库存不足，仅剩 %(n)s 件", n=stock), field="quantity")
+    return left
+
+
+def return_stock(product_id, quantity):
+    """Put units back (a cancelled or refunded order that was not shipped)."""
+    _require_tx()
+    db.session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.sold >= quantity)
+        .values(stock=Product.stock + quantity, sold=Product.sold - quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_codes(order_id):
+    """Return an undelivered order's supplier codes to the pool."""
+    db.session.execute(
+        update(VirtualCode).where(VirtualCode.order_id == order_id)
+        .values(order_id=None, assigned_at=None).execution_options(synchronize_session=False)
+    )
+
+
+def _assign_codes(order, now):
+    """Hand `quantity` unused supplier codes to the order."""
+    session = db.session
+    query = (select(VirtualCode.id)
+             .where(VirtualCode.product_id == order.product_id, VirtualCode.order_id.is_(None))
+             .order_by(VirtualCode.id).limit(order.quantity))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = session.execute(query).scalars().all()
+    taken = 0
+    if ids:
+        taken = session.execute(
+            update(VirtualCode).where(VirtualCode.id.in_(ids), VirtualCode.order_id.is_(None))
+            .values(order_id=order.id, assigned_at=now).execution_options(synchronize_session=False)
+        ).rowcount
+    if taken != order.quantity:
+        raise OutOfStock(_("兑换码已发完，请稍后再来"))
+
+
+def deliver(order, product, now=None):
+    """Hand over what a paid (or free) order bought; goods wait for shipping."""
+    _require_tx()
+    now = now or utcnow()
+    order.paid_at = order.paid_at or now
+    if product.kind == "physical":
+        order.status = "paid"
+    else:
+        if product.kind == "virtual":
+            _assign_codes(order, now)
+        elif product.kind == "coupon":
+            vouchers.issue_coupons(order, product, now)
+        elif product.kind == "voucher":
+            vouchers.issue_vouchers(order, product, now)
+        order.status = "completed"
+        order.completed_at = now
+    db.session.flush()
+    db.session.expire(order, ["codes", "vouchers", "coupons"])
+    return order
+
+
+def default_address(user_id):
+    """The member's default (else newest) shipping address, or None."""
+    return db.session.execute(
+        select(Address).where(Address.user_id == user_id, Address.is_deleted.is_(False))
+        .order_by(Address.is_default.desc(), Address.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def copy_address(order, address):
+    """Put a copy of the address on the order (later edits never rewrite an order)."""
+    order.address_id = address.id
+    order.ship_name, order.ship_phone, order.ship_address = address.name, address.phone, address.one_line
+
+
+def grant_product(user_id, product_id, *, source, ref, now=None):
+    """Give one unit of a product as a prize, inside the caller's transaction (no commit).
+
+    Takes one unit of stock with a guarded update (OutOfStock, a DomainError, when none
+    is left) and creates a 0-point order that is delivered exactly as a redemption
+    would be: goods await shipping (to the member's default address, changeable until
+    shipped), virtual goods get a code, coupons and vouchers are issued. `source` is
+    "draw" or "treasure"; (source, ref) is unique, so one play or round grants once.
+    Products off the shelf can still be prizes. Returns the Order.
+    """
+    _require_tx()
+    now = now or utcnow()
+    session = db.session
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(_("奖品商品不存在"))
+    take_stock(product.id, 1)
+    order = Order(user_id=user_id, product_id=product.id, kind=product.kind, product_name=product.name,
+                  quantity=1, points_unit=0, points_total=0, cash_total_fen=0, status="paid",
+                  source=source, ref=ref, created_at=now)
+    if product.kind == "physical":
+        address = default_address(user_id)
+        if address is not None:
+            copy_address(order, address)
+    session.add(order)
+    session.flush()
+    return deliver(order, product, now)
+
+
+__all__ = [
+    "OutOfStock", "copy_address", "default_address", "deliver", "grant_product", "release_codes",
+    "return_stock", "take_stock",
+]
