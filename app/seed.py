@@ -36,7 +36,9 @@ def seed_accounts():
             ledger.earn(member.id, 35, "checkin", key="demo-checkin")
 
 
-SEEDERS = [seed_accounts]
+from app.seeds_games import seed_games  # noqa: E402
+
+SEEDERS = [seed_accounts, seed_games]
 
 
 def seed_demo():

@@ -2,6 +2,7 @@
 from app.models.audit import AuditLog
 from app.models.catalog import Banner, Category, Product, ProductImage, VirtualCode  # noqa: F401
 from app.models.engage import CheckIn, EarnQuota, PacketClaim, PointsPacket, Referral, Share, TaskCompletion  # noqa: F401
+from app.models.games import Draw, DrawPlay, DrawPrize, NewbieGift, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare  # noqa: F401
 from app.models.members import User
 from app.models.merchants import Merchant
 from app.models.messages import Message

@@ -1,0 +1,155 @@
+"""Games: lucky draws with their public odds, the newbie gift, points treasure."""
+from flask import Blueprint, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
+from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page
+from app.services import draws, treasure
+from app.services.clock import utcnow
+from app.services.errors import DomainError, NotFound
+
+bp = Blueprint("games", __name__)
+
+
+def _member():
+    return current_user.is_authenticated and current_user.role == "member"
+
+
+def _newbie_gift_offer():
+    """For the home page popup: {'draw', 'headline', 'form'} or None (cached per request)."""
+    if "newbie_gift_offer" not in g:
+        offer = draws.newbie_offer(current_user.id) if _member() else None
+        g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "form": DismissForm()}
+    return g.newbie_gift_offer
+
+
+@bp.app_context_processor
+def _games_context():
+    return {"newbie_gift_offer": _newbie_gift_offer, "tier_label": draws.tier_label}
+
+
+def _checked(form):
+    """Validate a bare POST button form; a stale page gets a clear message, never a half-done change."""
+    if not form.validate_on_submit():
+        raise DomainError(_("页面已过期，请刷新后重试"))
+
+
+# --- lucky draws -------------------------------------------------------------------------
+
+@bp.get("/draws")
+def index():
+    return render_page("games/index.html", draws=draws.active_draws(), rounds=treasure.open_rounds())
+
+
+def _draw_context(draw, play=None, animate=False, balance=None):
+    member = _member()
+    return {
+        "draw": draw, "prizes": draw.prizes, "play": play, "animate": animate, "oob_balance": balance,
+        "form": DrawForm(formdata=None), "member": member,
+        "left_today": draws.draws_left_today(current_user.id, draw) if member else None,
+        "pity_left": draws.pity_left(current_user.id, draw) if member else None,
+        "newbie_state": draws.newbie_gift_state(current_user.id) if member and draw.purpose == "newbie" else None,
+    }
+
+
+@bp.get("/draw/<int:draw_id>")
+def draw(draw_id):
+    found = draws.get_draw(draw_id)
+    play_id = request.args.get("play", type=int)
+    play = draws.get_play(current_user.id, play_id) if play_id and _member() else None
+    return render_page("games/draw.html", **_draw_context(found, play=play))
+
+
+@bp.post("/draw/<int:draw_id>/play")
+@login_required
+def play(draw_id):
+    form = DrawForm()
+    _checked(form)
+    result = draws.play_draw(current_user.id, draw_id, form.request_key.data)
+    if not is_htmx_fragment_request():
+        return redirect(url_for("games.draw", draw_id=draw_id, play=result.id), 303)
+    context = _draw_context(draws.get_draw(draw_id), play=result, animate=True,
+                            balance=draws.fresh_balance(current_user.id))
+    return render_page("games/draw.html", block="draw_panel", **context)
+
+
+@bp.get("/draw/<int:draw_id>/odds")
+def odds(draw_id):
+    found = draws.get_draw(draw_id)
+    return render_page("games/odds.html", draw=found, rows=draws.odds(found), now=utcnow())
+
+
+@bp.get("/draw/<int:draw_id>/history")
+@login_required
+def history(draw_id):
+    found = draws.get_draw(draw_id)
+    plays, next_before = draws.play_history(current_user.id, found.id, before_id=request.args.get("before", type=int))
+    return render_page("games/history.html", block="history_rows", draw=found, plays=plays, next_before=next_before)
+
+
+@bp.post("/newbie-gift/dismiss")
+@login_required
+def dismiss_newbie_gift():
+    _checked(DismissForm())
+    draws.dismiss_newbie_gift(current_user.id)
+    if is_htmx_fragment_request():
+        return ""  # the popup swaps itself out
+    return redirect(url_for("main.home"), 303)
+
+
+# --- points treasure ---------------------------------------------------------------------
+
+@bp.get("/treasure")
+def treasure_index():
+    return render_page("games/treasure_index.html", rounds=treasure.open_rounds(),
+                       results=treasure.recent_results())
+
+
+def _round_context(rnd, form=None, error=None, balance=None):
+    records = treasure.share_records(rnd.id) if rnd.status == "won" else []
+    return {
+        "round": rnd, "form": form or TreasureBuyForm(formdata=None), "error": error, "oob_balance": balance,
+        "member": _member(), "purchases": treasure.round_purchases(rnd.id), "records": records,
+        "mine": treasure.my_share_numbers(current_user.id, rnd.id) if _member() else [],
+        "next_round": treasure.current_round_of(rnd.item_id) if rnd.status != "open" else None,
+        "rule": treasure.WINNING_RULE, "now": utcnow(),
+    }
+
+
+@bp.get("/treasure/<int:round_id>")
+def treasure_round(round_id):
+    return render_page("games/treasure_round.html", **_round_context(treasure.get_round(round_id)))
+
+
+@bp.get("/treasure/<int:round_id>/records.txt")
+def treasure_records(round_id):
+    rnd = treasure.get_round(round_id)
+    if rnd.status != "won":
+        raise NotFound(_("本期尚未开奖"))
+    return "\n".join(treasure.share_records(rnd.id)), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.post("/treasure/<int:round_id>/buy")
+@login_required
+def treasure_buy(round_id):
+    rnd = treasure.get_round(round_id)
+    form, purchase, error = TreasureBuyForm(), None, None
+    if form.validate_on_submit():
+        try:
+            purchase = treasure.buy_shares(current_user.id, rnd.id, form.quantity_value, form.request_key.data)
+        except NotFound:
+            raise
+        except DomainError as refused:
+            if refused.field == "quantity":
+                form.quantity.errors.append(str(refused.message))
+            else:
+                error = str(refused.message)
+    if purchase is not None and (not is_htmx_fragment_request() or rnd.status != "open"):
+        flash(_("购买成功：%(n)s 份，号码 %(a)s–%(b)s", n=purchase.quantity, a=purchase.first_share_no,
+                b=purchase.last_share_no), "success")
+        return htmx_redirect("games.treasure_round", round_id=round_id)
+    context = _round_context(rnd, form=None if purchase else form, error=error,
+                             balance=draws.fresh_balance(current_user.id))
+    return render_page("games/treasure_round.html", block="buy_panel", status=200 if purchase else 422,
+                       bought=purchase, **context)

@@ -1,0 +1,379 @@
+"""Lucky draws (大转盘 / 九宫格) and the once-only newbie gift draw.
+
+A play is one transaction, decided on the server before any animation:
+  1. the form's request key is claimed (a double tap gets the same play back);
+  2. the member's row is locked, so one member's plays are serialised and the daily
+     limit, the pity counter and the newbie-gift row are read consistently;
+  3. the cost is charged through the ledger;
+  4. a prize is picked with `secrets` by weight among prizes with stock, and its stock
+     taken by a guarded UPDATE (a prize that ran out meanwhile is skipped, the pick
+     repeated: a prize out of stock is never won);
+  5. the prize is paid (ledger.earn, or fulfilment.grant_product for goods, coupons and
+     vouchers) and the play recorded; `draw_played` is sent inside the transaction.
+"""
+import secrets
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, PointEntry, User
+from app.services import events, ledger, messages
+from app.services.clock import shanghai_today, utcnow
+from app.services.errors import AlreadyDone, DomainError, NotFound
+from app.services.idempotency import claim_request, remember_result
+from app.services.tx import write_transaction
+
+TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
+SKIN_LABELS = {"wheel": _l("大转盘"), "grid": _l("九宫格")}
+GRID_SLOTS = 8
+WHEEL_SLOTS = (4, 12)
+# Spends that count as "has spent points" for the newbie gift (not expiry, not operator adjustments).
+NOT_MEMBER_SPENDS = ("expire", "adjust")
+
+# The randomness source; tests may replace it to force an outcome (never the weights).
+_randbelow = secrets.randbelow
+
+
+class DrawRefused(DomainError):
+    """The draw cannot be played now (limit reached, gift used, nothing left to win)."""
+
+
+def tier_label(tier):
+    """'一等奖' for tier 1 and so on; empty for untiered prizes."""
+    if tier is None:
+        return ""
+    label = TIER_LABELS.get(tier)
+    return str(label) if label is not None else _("%(n)s等奖", n=tier)
+
+
+def pick_prize(pool, randbelow=None):
+    """One prize from `pool`, each with probability weight / total weight.
+
+    The pool holds only prizes that may be won (weight > 0, stock left); a uniform
+    integer below the total weight from `secrets` selects the prize whose range holds it.
+    """
+    total = sum(prize.weight for prize in pool)
+    if total <= 0:
+        raise ValueError("pick_prize needs a positive total weight")
+    ticket = (randbelow or _randbelow)(total)
+    for prize in pool:
+        if ticket < prize.weight:
+            return prize
+        ticket -= prize.weight
+    raise AssertionError("ticket outside the total weight")
+
+
+def get_draw(draw_id):
+    """An active draw, or NotFound for an unknown or switched-off one."""
+    draw = db.session.get(Draw, draw_id) if isinstance(draw_id, int) else None
+    if draw is None or not draw.is_active:
+        raise NotFound(_("抽奖活动不存在或已结束"))
+    return draw
+
+
+def active_draws():
+    """Draws members can open from the games page (the newbie gift is offered on its own)."""
+    return db.session.execute(
+        select(Draw).where(Draw.is_active.is_(True), Draw.purpose == "normal").order_by(Draw.id)
+    ).scalars().all()
+
+
+@dataclass(frozen=True)
+class OddsRow:
+    prize: DrawPrize
+    # Chance in hundredths of a percent (basis points of 100%), rounded half up.
+    chance_bp: int
+    in_stock: bool
+
+    @property
+    def chance_text(self):
+        return f"{self.chance_bp // 100}.{self.chance_bp % 100:02d}%"
+
+
+def _winnable(prize):
+    return prize.weight > 0 and (prize.stock is None or prize.stock > 0)
+
+
+def odds(draw):
+    """The live chance of each prize: its weight over the weights of prizes still in stock."""
+    prizes = _prizes(draw.id)
+    total = sum(p.weight for p in prizes if _winnable(p))
+    rows = []
+    for prize in prizes:
+        share = prize.weight * 20000 // total if total and _winnable(prize) else 0
+        rows.append(OddsRow(prize=prize, chance_bp=(share + 1) // 2, in_stock=_winnable(prize)))
+    return rows
+
+
+def _prizes(draw_id):
+    return db.session.execute(
+        select(DrawPrize).where(DrawPrize.draw_id == draw_id).order_by(DrawPrize.position)
+        .execution_options(populate_existing=True)
+    ).scalars().all()
+
+
+def _lock_member(user_id):
+    """Lock the member first thing, before any row referencing them is written."""
+    row = db.session.execute(
+        select(User.id, User.is_disabled).where(User.id == user_id).with_for_update()
+    ).first()
+    if row is None or row.is_disabled:
+        raise NotFound(_("会员不存在"))
+
+
+def _plays_today(user_id, draw_id, day):
+    return db.session.execute(
+        select(func.count(DrawPlay.id)).where(
+            DrawPlay.draw_id == draw_id, DrawPlay.user_id == user_id, DrawPlay.day == day)
+    ).scalar_one()
+
+
+def _misses_so_far(user_id, draw_id):
+    """Plays in a row without a pity-tier prize, read from the member's last play."""
+    last = db.session.execute(
+        select(DrawPlay.misses).where(DrawPlay.draw_id == draw_id, DrawPlay.user_id == user_id)
+        .order_by(DrawPlay.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return last or 0
+
+
+def draws_left_today(user_id, draw, now=None):
+    """How many plays the member has left today, or None when the draw has no daily limit."""
+    if not draw.daily_limit:
+        return None
+    return max(0, draw.daily_limit - _plays_today(user_id, draw.id, shanghai_today(now)))
+
+
+def pity_left(user_id, draw):
+    """Plays still to go before the pity rule guarantees a prize, or None without a rule."""
+    if not draw.pity_after:
+        return None
+    return max(0, draw.pity_after - _misses_so_far(user_id, draw.id))
+
+
+def _take_stock(prize_id):
+    """Guarded stock take: NULL stock is unlimited; an empty prize is never awarded."""
+    return db.session.execute(
+        update(DrawPrize)
+        .where(DrawPrize.id == prize_id, or_(DrawPrize.stock.is_(None), DrawPrize.stock > 0))
+        .values(stock=DrawPrize.stock - 1, awarded=DrawPrize.awarded + 1)
+        .returning(DrawPrize.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none() is not None
+
+
+def _grant_product(user_id, product_id, ref):
+    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
+
+    return fulfilment.grant_product(user_id, product_id, source="draw", ref=ref)
+
+
+def _award(draw, user_id, pity, build_play):
+    """Pick, take stock, record the play and grant goods; re-pick if a prize is gone.
+
+    Each attempt runs in a savepoint, so a prize whose stock (or whose product's stock)
+    ran out leaves no trace and the next pick excludes it.
+    """
+    session = db.session
+    excluded = set()
+    while True:
+        pool = [p for p in _prizes(draw.id) if _winnable(p) and p.id not in excluded]
+        if pity:
+            top = [p for p in pool if p.tier is not None and p.tier <= draw.pity_tier]
+            pool = top or pool
+        if not pool:
+            raise DrawRefused(_("奖品已全部抽完，请稍后再来"))
+        prize = pick_prize(pool)
+        try:
+            with session.begin_nested():
+                if not _take_stock(prize.id):
+                    raise _PrizeGone()
+                play = build_play(prize)
+                session.add(play)
+                session.flush()
+                if prize.kind == "product":
+                    _grant_product(user_id, prize.product_id, ref=f"draw-play:{play.id}")
+            return prize, play
+        except (_PrizeGone, DomainError):
+            excluded.add(prize.id)
+
+
+class _PrizeGone(Exception):
+    pass
+
+
+def play_draw(user_id, draw_id, request_key, now=None):
+    """Play once: charge, decide, pay, record. Returns the DrawPlay (the same one on a retry)."""
+    now = now or utcnow()
+    with write_transaction() as session:
+        done = claim_request(user_id, "draw", request_key)
+        if done is not None:
+            return _stored_play(user_id, done)
+        draw = get_draw(draw_id)
+        _lock_member(user_id)
+        if draw.purpose == "newbie":
+            _use_newbie_gift(user_id)
+        day = shanghai_today(now)
+        played = _plays_today(user_id, draw.id, day)
+        if draw.daily_limit and played >= draw.daily_limit:
+            raise DrawRefused(_("今天的 %(n)s 次抽奖机会已用完，明天再来吧", n=draw.daily_limit))
+        misses = _misses_so_far(user_id, draw.id)
+        pity = bool(draw.pity_after) and misses >= draw.pity_after
+        spend = ledger.spend(user_id, draw.cost, "draw", key=f"draw:{request_key}", ref=f"draw:{draw.id}",
+                             note=draw.name, now=now)
+
+        def build_play(prize):
+            hit = draw.pity_tier is not None and prize.tier is not None and prize.tier <= draw.pity_tier
+            return DrawPlay(draw_id=draw.id, user_id=user_id, prize_id=prize.id, day=day, day_seq=played + 1,
+                            misses=0 if hit else misses + 1, was_pity=pity, cost=draw.cost,
+                            spend_entry_id=spend.id, created_at=now)
+
+        prize, play = _award(draw, user_id, pity, build_play)
+        if prize.kind in ("points", "consolation"):
+            entry = ledger.earn(user_id, prize.points, "prize", key=f"draw-play:{play.id}", ref=f"draw:{draw.id}",
+                                note=prize.name, now=now)
+            play.award_entry_id = entry.id
+        if draw.purpose == "newbie":
+            session.get(NewbieGift, user_id).play_id = play.id
+        if prize.kind == "product" or prize.tier is not None:
+            messages.notify(user_id, "prize", _("恭喜中奖"),
+                            _("你在「%(draw)s」中抽中了%(prize)s", draw=draw.name, prize=prize.name),
+                            link=f"/draw/{draw.id}/history", key=f"draw-play:{play.id}")
+        events.points_spent.send(None, user_id=user_id, kind="draw", entry_id=spend.id)
+        events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
+        remember_result(user_id, "draw", request_key, play.id)
+        session.flush()
+    return play
+
+
+def _stored_play(user_id, result):
+    play = db.session.get(DrawPlay, int(result)) if result.isdigit() else None
+    if play is None or play.user_id != user_id:
+        raise AlreadyDone(_("该请求已处理，请刷新页面"))
+    return play
+
+
+def get_play(user_id, play_id):
+    """A play of this member (for showing its result after a full-page submit)."""
+    play = db.session.get(DrawPlay, play_id)
+    if play is None or play.user_id != user_id:
+        raise NotFound(_("抽奖记录不存在"))
+    return play
+
+
+def play_history(user_id, draw_id, before_id=None, limit=20):
+    """The member's plays of a draw, newest first; returns (plays, id to continue before or None)."""
+    stmt = select(DrawPlay).where(DrawPlay.user_id == user_id, DrawPlay.draw_id == draw_id)
+    if before_id is not None:
+        stmt = stmt.where(DrawPlay.id < before_id)
+    rows = db.session.execute(stmt.order_by(DrawPlay.id.desc()).limit(limit + 1)).scalars().all()
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def fresh_balance(user_id):
+    """The member's balance read from the database (the identity map may be stale after a write)."""
+    return db.session.execute(select(User.points_balance).where(User.id == user_id)).scalar_one()
+
+
+# --- the newbie gift (新手礼包) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewbieOffer:
+    draw: Draw
+    headline: DrawPrize
+
+
+def has_spent_points(user_id):
+    """True once the member has spent points on anything (expiry and operator adjustments aside)."""
+    return db.session.execute(
+        select(exists().where(PointEntry.user_id == user_id, PointEntry.amount < 0,
+                              PointEntry.kind.not_in(NOT_MEMBER_SPENDS)))
+    ).scalar_one()
+
+
+def newbie_draw():
+    """The active newbie-gift draw, or None."""
+    return db.session.execute(
+        select(Draw).where(Draw.purpose == "newbie", Draw.is_active.is_(True)).order_by(Draw.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def newbie_gift_state(user_id):
+    """'open' (may play), 'done' (used or dismissed) or 'spent' (has spent points already)."""
+    if db.session.get(NewbieGift, user_id) is not None:
+        return "done"
+    if has_spent_points(user_id):
+        return "spent"
+    return "open"
+
+
+def newbie_offer(user_id):
+    """The popup's offer for a member who has never spent points and never used or
+    dismissed the gift; None otherwise."""
+    draw = newbie_draw()
+    if draw is None or newbie_gift_state(user_id) != "open":
+        return None
+    prizes = [p for p in draw.prizes if p.wins]
+    if not prizes:
+        return None
+    headline = min(prizes, key=lambda p: (p.tier if p.tier is not None else 99, p.weight))
+    return NewbieOffer(draw=draw, headline=headline)
+
+
+def _use_newbie_gift(user_id):
+    """Inside a play: refuse unless the gift is open, then record it used (unique per member)."""
+    state = newbie_gift_state(user_id)
+    if state == "done":
+        raise AlreadyDone(_("新手礼包每人只能领取一次"))
+    if state == "spent":
+        raise DrawRefused(_("新手礼包仅限还没使用过积分的新会员"))
+    session = db.session
+    try:
+        with session.begin_nested():
+            session.add(NewbieGift(user_id=user_id, status="used"))
+    except IntegrityError as exc:
+        raise AlreadyDone(_("新手礼包每人只能领取一次")) from exc
+
+
+def dismiss_newbie_gift(user_id):
+    """Close the popup for good. Returns False if the gift was already used or dismissed."""
+    with write_transaction() as session:
+        _lock_member(user_id)
+        if session.get(NewbieGift, user_id) is not None:
+            return False
+        session.add(NewbieGift(user_id=user_id, status="dismissed"))
+    return True
+
+
+# --- configuration (seeders and the operator console) --------------------------------------
+
+def create_draw(name, skin, prizes, *, cost=10, daily_limit=0, pity_after=None, pity_tier=None,
+                purpose="normal", description=None, is_active=True):
+    """Create a draw with its prizes (dicts of DrawPrize columns, in slot order)."""
+    if skin == "grid" and len(prizes) != GRID_SLOTS:
+        raise DomainError(_("九宫格需要恰好 %(n)s 个奖品", n=GRID_SLOTS), field="prizes")
+    if skin == "wheel" and not WHEEL_SLOTS[0] <= len(prizes) <= WHEEL_SLOTS[1]:
+        raise DomainError(_("大转盘需要 %(a)s 到 %(b)s 个奖品", a=WHEEL_SLOTS[0], b=WHEEL_SLOTS[1]), field="prizes")
+    if sum(p.get("weight", 0) for p in prizes) <= 0:
+        raise DomainError(_("奖品权重之和必须大于 0"), field="prizes")
+    with write_transaction() as session:
+        draw = Draw(name=name, skin=skin, cost=cost, daily_limit=daily_limit, pity_after=pity_after,
+                    pity_tier=pity_tier, purpose=purpose, description=description, is_active=is_active)
+        session.add(draw)
+        session.flush()
+        for position, spec in enumerate(prizes):
+            session.add(DrawPrize(draw_id=draw.id, position=position, **spec))
+        session.flush()
+    return draw
+
+
+__all__ = [
+    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "create_draw", "dismiss_newbie_gift",
+    "draws_left_today", "fresh_balance", "get_draw", "get_play", "has_spent_points", "newbie_draw",
+    "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history",
+    "tier_label",
+]

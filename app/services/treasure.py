@@ -1,0 +1,276 @@
+"""Points treasure (积分夺宝): an item split into N shares of M points each.
+
+Buying is one transaction: the request key is claimed, the round's `sold` counter is
+raised by a guarded UPDATE (`sold + n <= total_shares`, backed by a CHECK), the points
+are charged, and the share rows (unique number per round) are written. The purchase that
+sells the last share also draws the winner, pays the prize and opens the next round, in
+that same transaction. Lock order everywhere: the round row, then member rows.
+
+The winner is published and verifiable (see WINNING_RULE): anyone can recompute it from
+the share records shown on the round page.
+"""
+import hashlib
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from app.extensions import db
+from app.models import TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
+from app.services import events, ledger, messages
+from app.services.clock import utcnow
+from app.services.errors import AlreadyDone, DomainError, NotFound
+from app.services.idempotency import claim_request, remember_result
+from app.services.tx import write_transaction
+
+WINNING_RULE = _l(
+    "将本期全部份额记录按份额号从小到大排列，每条写作「本期ID:份额号:会员ID」，"
+    "用换行符连接（末尾无换行）后计算 SHA-256；把得到的十六进制摘要当作整数，除以总份数取余数，"
+    "余数加 1 即为中奖份额号。"
+)
+
+
+class TreasureRefused(DomainError):
+    """The purchase cannot happen (round closed, not enough shares left)."""
+
+
+def get_round(round_id):
+    """A round by id, or NotFound."""
+    rnd = db.session.get(TreasureRound, round_id) if isinstance(round_id, int) else None
+    if rnd is None:
+        raise NotFound(_("该期夺宝不存在"))
+    return rnd
+
+
+def open_rounds():
+    """Rounds members can buy into, newest item first."""
+    return db.session.execute(
+        select(TreasureRound).where(TreasureRound.status == "open").order_by(TreasureRound.item_id)
+    ).scalars().all()
+
+
+def recent_results(limit=10):
+    """The latest finished rounds (won or refunded), newest first."""
+    return db.session.execute(
+        select(TreasureRound).where(TreasureRound.status != "open")
+        .order_by(TreasureRound.closed_at.desc(), TreasureRound.id.desc()).limit(limit)
+    ).scalars().all()
+
+
+def current_round_of(item_id):
+    """The item's open round, or None."""
+    return db.session.execute(
+        select(TreasureRound).where(TreasureRound.item_id == item_id, TreasureRound.status == "open")
+    ).scalar_one_or_none()
+
+
+def round_purchases(round_id):
+    """Every purchase of a round, in order."""
+    return db.session.execute(
+        select(TreasurePurchase).where(TreasurePurchase.round_id == round_id).order_by(TreasurePurchase.id)
+    ).scalars().all()
+
+
+def my_share_numbers(user_id, round_id):
+    """The share numbers the member holds in a round."""
+    return db.session.execute(
+        select(TreasureShare.share_no).where(TreasureShare.round_id == round_id, TreasureShare.user_id == user_id)
+        .order_by(TreasureShare.share_no)
+    ).scalars().all()
+
+
+def share_records(round_id):
+    """The draw's input: one line "round_id:share_no:user_id" per share, by share number."""
+    rows = db.session.execute(
+        select(TreasureShare.share_no, TreasureShare.user_id).where(TreasureShare.round_id == round_id)
+        .order_by(TreasureShare.share_no)
+    ).all()
+    return [f"{round_id}:{share_no}:{user_id}" for share_no, user_id in rows]
+
+
+def winning_share(records, total_shares):
+    """(SHA-256 hex digest of the records joined by newlines, winning share number)."""
+    digest = hashlib.sha256("\n".join(records).encode("utf-8")).hexdigest()
+    return digest, int(digest, 16) % total_shares + 1
+
+
+def open_round(item, now=None):
+    """Open the item's next period inside the caller's transaction."""
+    now = now or utcnow()
+    session = db.session
+    last = session.execute(
+        select(func.max(TreasureRound.period)).where(TreasureRound.item_id == item.id)
+    ).scalar_one()
+    rnd = TreasureRound(
+        item_id=item.id, period=(last or 0) + 1, name=item.name, total_shares=item.total_shares,
+        share_price=item.share_price, prize_kind=item.prize_kind, prize_points=item.prize_points,
+        product_id=item.product_id, opened_at=now, deadline=now + timedelta(hours=item.round_hours),
+    )
+    session.add(rnd)
+    session.flush()
+    return rnd
+
+
+def buy_shares(user_id, round_id, quantity, request_key, now=None):
+    """Buy `quantity` consecutive shares of an open round. Returns the purchase (the same
+    one on a retry with the same key); the last share also draws the winner."""
+    if not isinstance(quantity, int) or quantity < 1:
+        raise TreasureRefused(_("至少购买 1 份"), field="quantity")
+    now = now or utcnow()
+    with write_transaction() as session:
+        done = claim_request(user_id, "treasure", request_key)
+        if done is not None:
+            return _stored_purchase(user_id, done)
+        rnd = get_round(round_id)
+        sold = session.execute(
+            update(TreasureRound)
+            .where(TreasureRound.id == rnd.id, TreasureRound.status == "open", TreasureRound.deadline > now,
+                   TreasureRound.sold + quantity <= TreasureRound.total_shares)
+            .values(sold=TreasureRound.sold + quantity)
+            .returning(TreasureRound.sold)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if sold is None:
+            _refuse(rnd.id, now)
+        spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
+                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
+        purchase = TreasurePurchase(round_id=rnd.id, user_id=user_id, quantity=quantity,
+                                    first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
+        session.add(purchase)
+        session.flush()
+        session.add_all(TreasureShare(round_id=rnd.id, share_no=n, user_id=user_id, purchase_id=purchase.id)
+                        for n in range(purchase.first_share_no, sold + 1))
+        session.flush()
+        if sold == rnd.total_shares:
+            _draw_winner(rnd.id, now)
+        events.points_spent.send(None, user_id=user_id, kind="treasure", entry_id=spend.id)
+        remember_result(user_id, "treasure", request_key, purchase.id)
+    return purchase
+
+
+def _refuse(round_id, now):
+    """Explain why the guarded update found nothing to sell."""
+    rnd = db.session.execute(
+        select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
+    ).scalar_one()
+    if rnd.status != "open" or rnd.deadline <= now or rnd.remaining == 0:
+        raise TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
+    raise TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=rnd.remaining), field="quantity")
+
+
+def _stored_purchase(user_id, result):
+    purchase = db.session.get(TreasurePurchase, int(result)) if result.isdigit() else None
+    if purchase is None or purchase.user_id != user_id:
+        raise AlreadyDone(_("该请求已处理，请刷新页面"))
+    return purchase
+
+
+def _grant_product(user_id, product_id, ref):
+    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
+
+    return fulfilment.grant_product(user_id, product_id, source="treasure", ref=ref)
+
+
+def _draw_winner(round_id, now):
+    """All shares sold: pick the winning share by the published rule, pay, open the next round."""
+    session = db.session
+    rnd = session.execute(
+        select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
+    ).scalar_one()
+    records = share_records(rnd.id)
+    if len(records) != rnd.total_shares:
+        raise RuntimeError(f"treasure round {rnd.id}: {len(records)} share records for {rnd.total_shares} shares")
+    digest, winning_no = winning_share(records, rnd.total_shares)
+    winner_id = int(records[winning_no - 1].rsplit(":", 1)[1])
+    rnd.status, rnd.winner_id, rnd.winning_share_no = "won", winner_id, winning_no
+    rnd.digest, rnd.closed_at = digest, now
+    session.flush()
+    if rnd.prize_kind == "points":
+        entry = ledger.earn(winner_id, rnd.prize_points, "treasure_win", key=f"treasure-win:{rnd.id}",
+                            ref=f"treasure:{rnd.id}", note=rnd.name, now=now)
+        rnd.prize_entry_id = entry.id
+    else:
+        _grant_product(winner_id, rnd.product_id, ref=f"treasure-round:{rnd.id}")
+    for user_id in _participants(rnd.id):
+        if user_id == winner_id:
+            title, body = _("积分夺宝中奖啦"), _("恭喜！你在「%(name)s」第 %(p)s 期中奖，幸运号码 %(no)s。",
+                                                 name=rnd.name, p=rnd.period, no=winning_no)
+        else:
+            title, body = _("积分夺宝已开奖"), _("「%(name)s」第 %(p)s 期已开奖，幸运号码 %(no)s，下次好运！",
+                                                 name=rnd.name, p=rnd.period, no=winning_no)
+        messages.notify(user_id, "treasure", title, body, link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
+    if rnd.item.is_active:
+        open_round(rnd.item, now)
+
+
+def _participants(round_id):
+    return db.session.execute(
+        select(TreasurePurchase.user_id).where(TreasurePurchase.round_id == round_id).distinct()
+        .order_by(TreasurePurchase.user_id)
+    ).scalars().all()
+
+
+def settle_expired_rounds(now=None):
+    """Refund every share of open rounds past their deadline and open the next period.
+
+    Cron-safe and idempotent: each round is closed by a guarded UPDATE in its own
+    transaction, so a second run (or a concurrent one) finds nothing left to do.
+    Returns (rounds settled, purchases refunded).
+    """
+    now = now or utcnow()
+    due = db.session.execute(
+        select(TreasureRound.id).where(TreasureRound.status == "open", TreasureRound.deadline <= now)
+        .order_by(TreasureRound.id)
+    ).scalars().all()
+    rounds = refunded = 0
+    for round_id in due:
+        with write_transaction() as session:
+            closed = session.execute(
+                update(TreasureRound)
+                .where(TreasureRound.id == round_id, TreasureRound.status == "open", TreasureRound.deadline <= now)
+                .values(status="refunded", closed_at=now)
+                .returning(TreasureRound.id)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            if closed is None:
+                continue
+            rnd = session.execute(
+                select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
+            ).scalar_one()
+            for purchase in round_purchases(round_id):
+                if purchase.refund_entry_id is None:
+                    entry = ledger.refund(purchase.spend_entry_id, note=rnd.name, now=now)
+                    purchase.refund_entry_id = entry.id
+                    refunded += 1
+            for user_id in _participants(round_id):
+                messages.notify(user_id, "treasure", _("积分夺宝未满员，积分已退回"),
+                                _("「%(name)s」第 %(p)s 期到期未满员，你的积分已全部退回。", name=rnd.name, p=rnd.period),
+                                link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
+            if rnd.item.is_active:
+                open_round(rnd.item, now)
+            rounds += 1
+    return rounds, refunded
+
+
+def create_item(name, total_shares, share_price, *, prize_points=0, product_id=None, round_hours=72,
+                description=None, now=None):
+    """A new treasure item with its first open round (points prize, or a product prize)."""
+    if total_shares < 2 or share_price < 1 or round_hours < 1:
+        raise DomainError(_("份数至少 2 份，每份至少 1 积分"))
+    prize_kind = "product" if product_id is not None else "points"
+    with write_transaction() as session:
+        item = TreasureItem(name=name, description=description, total_shares=total_shares,
+                            share_price=share_price, prize_kind=prize_kind, prize_points=prize_points,
+                            product_id=product_id, round_hours=round_hours)
+        session.add(item)
+        session.flush()
+        open_round(item, now)
+    return item
+
+
+__all__ = [
+    "WINNING_RULE", "TreasureRefused", "buy_shares", "create_item", "current_round_of", "get_round",
+    "my_share_numbers", "open_round", "open_rounds", "recent_results", "round_purchases",
+    "settle_expired_rounds", "share_records", "winning_share",
+]

@@ -1,0 +1,184 @@
+"""Points treasure: no oversell under concurrent buyers, one verifiable winner, refunds at the deadline."""
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import PointEntry, TreasurePurchase, TreasureRound, TreasureShare
+from app.services import ledger, treasure
+from app.services.clock import utcnow
+from app.services.errors import InsufficientPoints, NotFound
+from tests.conftest import balance_of
+from tests.games_factories import key, make_item, run_concurrently
+
+
+def _round(round_id):
+    return db.session.execute(
+        select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _recompute(round_id, total):
+    """The published rule, written out independently of the service."""
+    rows = db.session.execute(
+        select(TreasureShare.share_no, TreasureShare.user_id).where(TreasureShare.round_id == round_id)
+        .order_by(TreasureShare.share_no)
+    ).all()
+    text = "\n".join(f"{round_id}:{no}:{uid}" for no, uid in rows)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return digest, int(digest, 16) % total + 1
+
+
+def test_buying_numbers_shares_in_order_and_charges_the_points(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=10, share_price=12)
+    alice, bob = make_member(), make_member()
+    first = treasure.buy_shares(alice, round_id, 3, key())
+    second = treasure.buy_shares(bob, round_id, 2, key())
+    assert (first.first_share_no, first.last_share_no) == (1, 3)
+    assert (second.first_share_no, second.last_share_no) == (4, 5)
+    assert treasure.my_share_numbers(alice, round_id) == [1, 2, 3]
+    assert balance_of(alice) == 500 - 36 and balance_of(bob) == 500 - 24
+    assert _round(round_id).sold == 5 and _round(round_id).status == "open"
+
+
+def test_the_last_share_draws_one_verifiable_winner_and_opens_the_next_round(app, db, make_member):
+    item_id, round_id = make_item(app, total_shares=6, share_price=10, prize_points=300)
+    members = [make_member() for _ in range(3)]
+    for i, user_id in enumerate(members):
+        treasure.buy_shares(user_id, round_id, 2, key())
+    rnd = _round(round_id)
+    assert rnd.status == "won" and rnd.sold == 6
+    digest, winning_no = _recompute(round_id, 6)
+    assert (rnd.digest, rnd.winning_share_no) == (digest, winning_no)
+    assert rnd.winner_id == members[(winning_no - 1) // 2]
+    prize = db.session.execute(select(PointEntry).where(PointEntry.kind == "treasure_win")).scalar_one()
+    assert (prize.user_id, prize.amount, prize.id) == (rnd.winner_id, 300, rnd.prize_entry_id)
+    nxt = treasure.current_round_of(item_id)
+    assert nxt.period == 2 and nxt.sold == 0 and nxt.id != round_id
+    assert ledger.reconcile() == []
+
+
+def test_winning_share_rule_is_stable():
+    records = ["7:1:3", "7:2:3", "7:3:9"]
+    digest, number = treasure.winning_share(records, 3)
+    assert digest == hashlib.sha256(b"7:1:3\n7:2:3\n7:3:9").hexdigest()
+    assert number == int(digest, 16) % 3 + 1
+
+
+def test_concurrent_buyers_never_oversell_and_exactly_one_wins(app, make_member):
+    item_id, round_id = make_item(app, total_shares=50, share_price=10, prize_points=400)
+    members = [make_member() for _ in range(20)]
+
+    def buy(i):
+        quantity = 2 if i % 3 == 0 else 1
+        return treasure.buy_shares(members[i % 20], round_id, quantity, key()).id
+
+    results, refusals, errors = run_concurrently(app, buy, 200, expected=(treasure.TreasureRefused,))
+    assert errors == []
+    assert len(results) + len(refusals) == 200
+    assert all("本期" in message for message in refusals)
+    with app.app_context():
+        rnd = _round(round_id)
+        shares = db.session.execute(
+            select(TreasureShare.share_no).where(TreasureShare.round_id == round_id).order_by(TreasureShare.share_no)
+        ).scalars().all()
+        assert rnd.sold == 50 and shares == list(range(1, 51))
+        bought = db.session.execute(
+            select(func.sum(TreasurePurchase.quantity)).where(TreasurePurchase.round_id == round_id)
+        ).scalar_one()
+        assert bought == 50
+        assert rnd.status == "won" and (rnd.digest, rnd.winning_share_no) == _recompute(round_id, 50)
+        winners = db.session.execute(select(func.count(PointEntry.id)).where(PointEntry.kind == "treasure_win"))
+        assert winners.scalar_one() == 1
+        spent = db.session.execute(select(func.sum(PointEntry.amount)).where(PointEntry.kind == "treasure")).scalar()
+        assert spent == -50 * 10
+        rounds = db.session.execute(select(TreasureRound).where(TreasureRound.item_id == item_id)
+                                    .order_by(TreasureRound.period)).scalars().all()
+        assert [(r.period, r.status) for r in rounds] == [(1, "won"), (2, "open")]
+        assert ledger.reconcile() == []
+
+
+def test_a_round_past_its_deadline_refunds_everyone_once(app, db, make_member):
+    item_id, round_id = make_item(app, total_shares=10, share_price=20, round_hours=24)
+    alice, bob = make_member(), make_member()
+    treasure.buy_shares(alice, round_id, 3, key())
+    treasure.buy_shares(bob, round_id, 1, key())
+    assert balance_of(alice) == 440 and balance_of(bob) == 480
+    deadline = _round(round_id).deadline
+    with pytest.raises(treasure.TreasureRefused):
+        treasure.buy_shares(bob, round_id, 1, key(), now=deadline + timedelta(seconds=1))
+    assert treasure.settle_expired_rounds(now=deadline - timedelta(seconds=1)) == (0, 0)
+    assert treasure.settle_expired_rounds(now=deadline + timedelta(minutes=1)) == (1, 2)
+    assert treasure.settle_expired_rounds(now=deadline + timedelta(minutes=2)) == (0, 0)
+    assert balance_of(alice) == 500 and balance_of(bob) == 500
+    rnd = _round(round_id)
+    assert rnd.status == "refunded" and rnd.winner_id is None
+    assert all(p.refund_entry_id for p in treasure.round_purchases(round_id))
+    assert treasure.current_round_of(item_id).period == 2
+    assert ledger.reconcile() == []
+
+
+def test_settle_command_is_cron_safe(app, db, make_member):
+    _item, round_id = make_item(app, round_hours=1)
+    user_id = make_member()
+    treasure.buy_shares(user_id, round_id, 2, key())
+    with db.session.begin():
+        _round(round_id).deadline = utcnow() - timedelta(minutes=1)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["treasure", "settle"])
+    second = runner.invoke(args=["treasure", "settle"])
+    assert first.exit_code == 0 and "settled 1 expired rounds, refunded 1 purchases" in first.output
+    assert second.exit_code == 0 and "settled 0 expired rounds" in second.output
+    db.session.remove()
+    assert balance_of(user_id) == 500
+
+
+@pytest.mark.parametrize("quantity", [0, -1, None, "3"])
+def test_bad_quantities_are_refused_and_change_nothing(app, db, make_member, quantity):
+    _item, round_id = make_item(app)
+    user_id = make_member()
+    with pytest.raises(treasure.TreasureRefused) as refused:
+        treasure.buy_shares(user_id, round_id, quantity, key())
+    assert refused.value.field == "quantity" and "至少购买 1 份" in refused.value.message
+    assert _round(round_id).sold == 0 and balance_of(user_id) == 500
+
+
+def test_more_than_what_is_left_is_refused_with_the_number_left(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=10)
+    user_id = make_member()
+    treasure.buy_shares(user_id, round_id, 7, key())
+    with pytest.raises(treasure.TreasureRefused) as refused:
+        treasure.buy_shares(user_id, round_id, 10 ** 9, key())
+    assert refused.value.field == "quantity" and "本期仅剩 3 份" in refused.value.message
+    assert _round(round_id).sold == 7 and balance_of(user_id) == 430
+
+
+def test_closed_rounds_and_unknown_rounds_are_refused(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=2)
+    user_id = make_member()
+    treasure.buy_shares(user_id, round_id, 2, key())
+    with pytest.raises(treasure.TreasureRefused) as refused:
+        treasure.buy_shares(user_id, round_id, 1, key())
+    assert "本期夺宝已结束" in refused.value.message
+    with pytest.raises(NotFound):
+        treasure.buy_shares(user_id, 99999, 1, key())
+
+
+def test_not_enough_points_changes_nothing(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=100, share_price=100)
+    user_id = make_member()
+    with pytest.raises(InsufficientPoints):
+        treasure.buy_shares(user_id, round_id, 6, key())
+    assert _round(round_id).sold == 0 and balance_of(user_id) == 500
+    assert db.session.execute(select(func.count(TreasureShare.id))).scalar_one() == 0
+
+
+def test_a_double_tap_buys_once(app, db, make_member):
+    _item, round_id = make_item(app)
+    user_id = make_member()
+    tap = key()
+    first = treasure.buy_shares(user_id, round_id, 2, tap).id
+    assert treasure.buy_shares(user_id, round_id, 2, tap).id == first
+    assert _round(round_id).sold == 2 and balance_of(user_id) == 480
