@@ -36,9 +36,10 @@ def seed_accounts():
             ledger.earn(member.id, 35, "checkin", key="demo-checkin")
 
 
+from app.seeds_engage import seed_engage  # noqa: E402
 from app.seeds_games import seed_games  # noqa: E402
 
-SEEDERS = [seed_accounts, seed_games]
+SEEDERS = [seed_accounts, seed_games, seed_engage]
 
 
 def seed_demo():

@@ -7,6 +7,7 @@ BLUEPRINTS = [
     "app.routes.main",
     "app.routes.me",
     "app.routes.games",
+    "app.routes.engage",
 ]
 
 

@@ -12,6 +12,16 @@ DEFAULTS = {
     # What one point is worth in fen, for liability reports.
     "points.fen_per_point": 1,
     "earn.register": {"enabled": True, "points": 500},
+    # Check-in: reward by streak position, cycling after the last; make-up (补签) for a missed day.
+    "earn.checkin": {"enabled": True, "rewards": [5, 5, 10, 10, 15, 15, 30]},
+    "earn.makeup": {"enabled": True, "cost": 20, "per_month": 2, "window_days": 7},
+    # Newbie tasks pay once each (0 turns one off); daily tasks once a Shanghai day.
+    "earn.newbie": {"enabled": True, "profile": 50, "phone": 50, "first_redeem": 100, "first_draw": 50},
+    "earn.daily": {"enabled": True, "share": 50, "browse": 10, "browse_seconds": 5},
+    # Referral: pay_on "register" or "first_redeem"; paid referrals per invitee IP per day.
+    "earn.invite": {"enabled": True, "points": 100, "pay_on": "register", "per_ip_daily": 5},
+    "earn.packet": {"enabled": True},
+    "earn.birthday": {"enabled": True, "points": 200},
     # Levels by growth value; multiplier_pct scales earnings, discount_pct scales prices.
     "levels": [
         {"key": "normal", "name": "普通会员", "min_growth": 0, "multiplier_pct": 100, "discount_pct": 100},

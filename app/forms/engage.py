@@ -1,0 +1,59 @@
+"""Forms for earning: check-in and make-up buttons, profile, phone binding, shares."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, StringField
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
+
+from app.forms.base import ActionForm
+from app.services.accounts import normalize_phone
+
+
+class CheckinForm(ActionForm):
+    """The check-in button; `month` is the calendar month on screen ("YYYY-MM")."""
+
+    month = HiddenField()
+
+
+class MakeupForm(ActionForm):
+    """A make-up button on a missed calendar day."""
+
+    day = DateField(validators=[InputRequired(_l("请选择要补签的日期"))], format="%Y-%m-%d",
+                    render_kw={"type": "hidden"})
+    month = HiddenField()
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.day.errors:
+            self.day.errors = [str(_l("请选择要补签的日期"))]
+        return valid
+
+
+class ProfileForm(FlaskForm):
+    nickname = StringField(_l("昵称"), validators=[DataRequired(_l("请填写昵称"))],
+                           render_kw={"maxlength": 20, "autocomplete": "nickname"})
+    birthday = DateField(_l("生日"), validators=[Optional()], format="%Y-%m-%d",
+                         render_kw={"autocomplete": "bday"})
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.birthday.errors:  # a date that does not parse gets our message, not WTForms'
+            self.birthday.errors = [str(_l("请选择正确的生日"))]
+        return valid
+
+
+def _phone_format(_form, field):
+    normalized = normalize_phone(field.data)
+    if normalized is None:
+        raise ValidationError(_l("请输入正确的11位手机号"))
+    field.data = normalized
+
+
+class BindPhoneForm(FlaskForm):
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+                        render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
+
+
+class ShareForm(FlaskForm):
+    """The share button on a product (CSRF travels in the htmx header)."""
+
+    product_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])

@@ -1,0 +1,100 @@
+"""Pieces every earning source shares: its rule from settings, the member lock, capped counters."""
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
+
+from app.extensions import db
+from app.models import EarnQuota, User
+from app.services.errors import NotFound
+from app.services.settings import DEFAULTS, get_setting
+from app.services.tx import in_write_transaction
+
+
+def rule(key):
+    """An earning source's settings: the operator's values over the defaults (missing keys filled)."""
+    stored = get_setting(key)
+    default = DEFAULTS.get(key) or {}
+    if isinstance(stored, dict):
+        return {**default, **stored}
+    return dict(default)
+
+
+def source_enabled(key):
+    """Whether operators have this earning source switched on."""
+    return bool(rule(key).get("enabled"))
+
+
+def lock_member(user_id):
+    """Lock the member's row first thing in a use case and return the member.
+
+    Taking the row lock before inserting rows that reference the member keeps PostgreSQL
+    from deadlocking two of one member's requests (a foreign-key share lock taken first
+    would block the other's FOR UPDATE and the other way round).
+    """
+    assert in_write_transaction(), "lock_member needs write_transaction()"
+    user = db.session.execute(
+        select(User).where(User.id == user_id).options(lazyload(User.merchant)).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(_("会员不存在"))
+    return user
+
+
+def take_quota(scope, subject, period, limit):
+    """Use one unit of a capped counter; False when `limit` units are already used.
+
+    The row is created if missing (a concurrent creator makes ours a no-op), then taken by
+    a guarded UPDATE, so concurrent requests never exceed the limit.
+    """
+    assert in_write_transaction(), "take_quota needs write_transaction()"
+    session = db.session
+    subject = str(subject)
+    if session.get(EarnQuota, (scope, subject, period)) is None:
+        try:
+            with session.begin_nested():
+                session.add(EarnQuota(scope=scope, subject=subject, period=period, used=0))
+        except IntegrityError:
+            pass  # a concurrent request created the row first; take it below
+    taken = session.execute(
+        update(EarnQuota)
+        .where(EarnQuota.scope == scope, EarnQuota.subject == subject, EarnQuota.period == period,
+               EarnQuota.used < limit)
+        .values(used=EarnQuota.used + 1)
+        .returning(EarnQuota.used)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return taken is not None
+
+
+def quota_used(scope, subject, period):
+    """How many units of a counter are used (0 if never touched)."""
+    used = db.session.execute(
+        select(EarnQuota.used).where(EarnQuota.scope == scope, EarnQuota.subject == str(subject),
+                                     EarnQuota.period == period)
+    ).scalar_one_or_none()
+    return used or 0
+
+
+def stored_text(lazy_text):
+    """A label as stored on a ledger entry: always in the site's default language (zh_CN),
+    whatever language the member who caused it reads."""
+    with force_locale("zh_CN"):
+        return str(lazy_text)
+
+
+def double_points_days():
+    """The operator's double-points days as ISO dates (YYYY-MM-DD), sorted."""
+    return sorted(str(day) for day in (get_setting("double_points.days") or []))
+
+
+def is_double_points_day(day):
+    """Whether boosted earnings are multiplied on this Shanghai day."""
+    return day.isoformat() in double_points_days()
+
+
+def upcoming_double_points_days(today, limit=5):
+    """The next double-points days from today on."""
+    return [day for day in double_points_days() if day >= today.isoformat()][:limit]
