@@ -66,6 +66,8 @@ def create_account_command(phone, password, role, merchant_id):
 def register_cli(app):
     from app.games_cli import treasure_cli  # the games area's jobs
     app.cli.add_command(treasure_cli)
+    from app.shop_cli import orders_cli  # the shop's jobs
+    app.cli.add_command(orders_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(messages_cli)
     app.cli.add_command(seed_demo_command)

@@ -38,8 +38,9 @@ def seed_accounts():
 
 from app.seeds_engage import seed_engage  # noqa: E402
 from app.seeds_games import seed_games  # noqa: E402
+from app.seeds_shop import seed_shop  # noqa: E402
 
-SEEDERS = [seed_accounts, seed_games, seed_engage]
+SEEDERS = [seed_accounts, seed_shop, seed_games, seed_engage]
 
 
 def seed_demo():

@@ -6,6 +6,7 @@ BLUEPRINTS = [
     "app.routes.auth",
     "app.routes.main",
     "app.routes.me",
+    "app.routes.shop",
     "app.routes.games",
     "app.routes.engage",
 ]

@@ -1,9 +1,18 @@
-"""The mall's front door."""
-from flask import Blueprint, render_template
+"""The mall's front door: banners, categories, flash sales, hot products, the leaderboard."""
+from flask import Blueprint, current_app
+
+from app.routes.web import render_page
+from app.services import catalog
+from app.services.clock import utcnow
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def home():
-    return render_template("main/home.html")
+    now = utcnow()
+    return render_page(
+        "main/home.html", banners=catalog.banners(), categories=catalog.categories(),
+        flash_items=catalog.flash_products(now), hot=catalog.hot_products(), board=catalog.leaderboard(now=now),
+        now=now, sale_state=catalog.sale_state, has_checkin="engage.checkin" in current_app.view_functions,
+    )

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Address, Order, Product, VirtualCode
-from app.services import vouchers
+from app.models import Address, Order, Payment, Product, User, VirtualCode
+from app.services import ledger, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.tx import in_write_transaction
@@ -68,8 +68,9 @@ def release_codes(order_id):
     )
 
 
-def _assign_codes(order, now):
-    """Hand `quantity` unused supplier codes to the order."""
+def reserve_codes(order, now):
+    """Hand `quantity` unused supplier codes to the order (shown once it is paid)."""
+    _require_tx()
     session = db.session
     query = (select(VirtualCode.id)
              .where(VirtualCode.product_id == order.product_id, VirtualCode.order_id.is_(None))
@@ -87,6 +88,10 @@ def _assign_codes(order, now):
         raise OutOfStock(_("兑换码已发完，请稍后再来"))
 
 
+def _has_codes(order_id):
+    return db.session.execute(select(VirtualCode.id).where(VirtualCode.order_id == order_id).limit(1)).first() is not None
+
+
 def deliver(order, product, now=None):
     """Hand over what a paid (or free) order bought; goods wait for shipping."""
     _require_tx()
@@ -95,8 +100,8 @@ def deliver(order, product, now=None):
     if product.kind == "physical":
         order.status = "paid"
     else:
-        if product.kind == "virtual":
-            _assign_codes(order, now)
+        if product.kind == "virtual" and not _has_codes(order.id):
+            reserve_codes(order, now)
         elif product.kind == "coupon":
             vouchers.issue_coupons(order, product, now)
         elif product.kind == "voucher":
@@ -120,6 +125,46 @@ def copy_address(order, address):
     """Put a copy of the address on the order (later edits never rewrite an order)."""
     order.address_id = address.id
     order.ship_name, order.ship_phone, order.ship_address = address.name, address.phone, address.one_line
+
+
+def revert_order(order_id, from_statuses, new_status, reason, now=None):
+    """Cancel or refund an order inside the caller's transaction: points back to their lots,
+    units back to stock (unless shipped or already handed over), unused coupons and
+    vouchers void, the cash part closed or marked for refund.
+
+    Returns the order, or None when its status is no longer one of `from_statuses`.
+    Locks in the order every use case takes them: payment, member, order, product.
+    """
+    _require_tx()
+    session = db.session
+    payment = session.execute(
+        select(Payment).where(Payment.order_id == order_id).with_for_update()
+    ).scalar_one_or_none()
+    owner = session.execute(select(Order.user_id).where(Order.id == order_id)).scalar_one_or_none()
+    if owner is None:
+        raise NotFound(_("订单不存在"))
+    session.execute(select(User.id).where(User.id == owner).with_for_update())
+    order = session.execute(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    if order.status not in from_statuses:
+        return None
+    was = order.status
+    order.status, order.cancel_reason, order.cancelled_at = new_status, str(reason)[:100], now or utcnow()
+    handed_over = was == "shipped" or (was == "completed" and order.kind != "voucher" and order.kind != "coupon")
+    if not handed_over:
+        return_stock(order.product_id, order.quantity)
+        if was == "pending_payment":
+            release_codes(order.id)
+    vouchers.void_order_vouchers(order.id)
+    if order.spend_entry_id:
+        entry = ledger.refund(order.spend_entry_id, note=order.product_name, now=order.cancelled_at)
+        if entry is not None:
+            order.refund_entry_id = entry.id
+    if payment is not None and payment.status in ("pending", "succeeded"):
+        payment.status = "failed" if payment.status == "pending" else "refund_due"
+    session.flush()
+    return order
 
 
 def grant_product(user_id, product_id, *, source, ref, now=None):
@@ -153,5 +198,5 @@ def grant_product(user_id, product_id, *, source, ref, now=None):
 
 __all__ = [
     "OutOfStock", "copy_address", "default_address", "deliver", "grant_product", "release_codes",
-    "return_stock", "take_stock",
+    "reserve_codes", "return_stock", "revert_order", "take_stock",
 ]

@@ -32,6 +32,7 @@ DEFAULTS = {
     # Shanghai dates (YYYY-MM-DD) on which boosted earnings are multiplied.
     "double_points.days": [],
     "double_points.factor": 2,
+    "shop.rules": {"max_quantity": 10, "pay_minutes": 15, "tiers": [500, 2000]},  # per order; unpaid cash orders; points filters
 }
 
 

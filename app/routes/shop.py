@@ -1,0 +1,184 @@
+"""The shop: catalogue, product pages with redemption, orders, vouchers, coupons, addresses."""
+from flask import Blueprint, current_app, flash, redirect, request, send_from_directory, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.forms.base import ActionForm
+from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
+from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
+from app.services import catalog, payments, shop, vouchers
+from app.services.clock import utcnow
+from app.services.errors import DomainError, NotFound
+
+bp = Blueprint("shop", __name__)
+
+
+@bp.app_template_global()
+def upload_url(path):
+    """Where an image stored in UPLOAD_DIR is served."""
+    return url_for("shop.upload", filename=path) if path else None
+
+
+@bp.get("/static/uploads/<path:filename>")
+def upload(filename):
+    return send_from_directory(current_app.config["UPLOAD_DIR"], filename, max_age=7 * 86400)
+
+
+@bp.get("/products")
+def products():
+    query = catalog.ProductQuery.from_args(request.args)
+    items, has_more = catalog.search_products(query)
+    return render_page("shop/products.html", block="product_items", query=query, items=items, has_more=has_more,
+                       categories=catalog.categories(), category=catalog.get_category(query.category_id),
+                       tiers=catalog.points_tiers(), sorts=catalog.sort_labels())
+
+
+def _product_page(product, form=None, order=None, status=200):
+    """The product page (or its redeem panel for htmx), with everything the member may do."""
+    member = current_user if current_user.is_authenticated else None
+    return render_page(
+        "shop/product.html", block="redeem_panel", status=status, product=product, form=form or RedeemForm(),
+        order=order, state=catalog.sale_state(product), now=utcnow(), kind_names=catalog.KIND_NAMES,
+        description=catalog.sanitize_html(product.description_html),
+        price=shop.price_for(product, member.growth) if member else product.points_price,
+        limits=shop.member_limits(member.id, product) if member else [],
+        addresses=shop.list_addresses(member.id) if member and product.kind == "physical" else [],
+        level_needed=shop.required_level(product), max_quantity=shop.max_quantity(),
+    )
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id):
+    return _product_page(catalog.get_product(product_id))
+
+
+@bp.post("/products/<int:product_id>/redeem")
+@login_required
+def redeem(product_id):
+    item = catalog.get_product(product_id)
+    form, order = RedeemForm(), None
+    if form.validate_on_submit():
+        try:
+            order = shop.redeem_product(current_user.id, item.id, form.quantity.data, form.request_key.data,
+                                        address_id=form.address_id.data)
+        except NotFound:
+            raise
+        except DomainError as refusal:
+            _show_refusal(form, refusal)
+    if order is not None and not is_htmx_fragment_request():
+        flash(_("兑换成功"), "success")
+        return redirect(url_for("shop.order", order_id=order.id), 303)
+    if order is not None:
+        form = RedeemForm(formdata=None)
+    failed = order is None and not is_htmx_fragment_request()
+    return _product_page(item, form=form, order=order, status=422 if failed else 200)
+
+
+def _show_refusal(form, refusal):
+    """Put a refusal's message next to its field, or above the form."""
+    field = getattr(form, refusal.field, None) if refusal.field else None
+    (field.errors if field is not None else form.form_errors).append(str(refusal.message))
+
+
+@bp.get("/orders")
+@login_required
+def orders():
+    tab = request.args.get("tab") if request.args.get("tab") in shop.ORDER_TABS else "all"
+    rows, next_before = shop.list_orders(current_user.id, tab, before_id=request.args.get("before", type=int))
+    return render_page("shop/orders.html", block="order_rows", rows=rows, tab=tab, next_before=next_before,
+                       status_label=shop.status_label)
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order(order_id):
+    found = shop.get_order(order_id, current_user.id)
+    provider, checkout = shop.pending_payment_for(found)
+    return render_page("shop/order.html", order=found, status_label=shop.status_label, can_cancel=shop.can_cancel(found),
+                       provider=provider, checkout=checkout, pay_form=SandboxPayForm(), action_form=ActionForm(),
+                       address_form=OrderAddressForm(), addresses=shop.list_addresses(current_user.id),
+                       grouped=vouchers.grouped, now=utcnow())
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id):
+    if ActionForm().validate_on_submit():
+        shop.cancel_order(current_user.id, order_id)
+        flash(_("订单已取消，积分已退回"), "success")
+    return htmx_redirect("shop.order", order_id=order_id)
+
+
+@bp.post("/orders/<int:order_id>/receive")
+@login_required
+def receive(order_id):
+    if ActionForm().validate_on_submit():
+        shop.confirm_receipt(current_user.id, order_id)
+        flash(_("已确认收货"), "success")
+    return htmx_redirect("shop.order", order_id=order_id)
+
+
+@bp.post("/orders/<int:order_id>/address")
+@login_required
+def order_address(order_id):
+    form = OrderAddressForm()
+    if form.validate_on_submit():
+        shop.set_order_address(current_user.id, order_id, form.address_id.data)
+        flash(_("收货地址已更新"), "success")
+    else:
+        flash(next(iter(form.errors.values()))[0], "error")
+    return htmx_redirect("shop.order", order_id=order_id)
+
+
+@bp.post("/orders/<int:order_id>/pay/sandbox")
+@login_required
+def sandbox_pay(order_id):
+    form = SandboxPayForm()
+    if form.validate_on_submit():
+        payment = payments.sandbox_pay(current_user.id, order_id, form.outcome.data == "success")
+        flash(_("支付成功") if payment.status == "succeeded" else _("支付未完成，订单已取消，积分已退回"),
+              "success" if payment.status == "succeeded" else "error")
+    return htmx_redirect("shop.order", order_id=order_id)
+
+
+@bp.get("/me/vouchers")
+@login_required
+def my_vouchers():
+    now = utcnow()
+    return render_page("shop/vouchers.html", rows=vouchers.member_vouchers(current_user.id), now=now,
+                       state=vouchers.voucher_state, qr_svg=vouchers.qr_svg, grouped=vouchers.grouped)
+
+
+@bp.get("/me/coupons")
+@login_required
+def my_coupons():
+    return render_page("shop/coupons.html", rows=vouchers.member_coupons(current_user.id),
+                       state=vouchers.coupon_state, grouped=vouchers.grouped)
+
+
+@bp.get("/me/addresses")
+@login_required
+def addresses():
+    return render_page("shop/addresses.html", rows=shop.list_addresses(current_user.id), form=ActionForm(),
+                       next_url=safe_next(request.args.get("next"), "shop.addresses"))
+
+
+@bp.route("/me/addresses/new", methods=["GET", "POST"])
+@login_required
+def new_address():
+    form = AddressForm()
+    if form.validate_on_submit():
+        shop.add_address(current_user.id, name=form.name.data, phone=form.phone.data, region=form.region.data,
+                         detail=form.detail.data, make_default=form.make_default.data)
+        flash(_("收货地址已保存"), "success")
+        return redirect(safe_next(request.args.get("next"), "shop.addresses"), 303)
+    return render_page("shop/address_form.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.post("/me/addresses/<int:address_id>/delete")
+@login_required
+def delete_address(address_id):
+    if ActionForm().validate_on_submit():
+        shop.delete_address(current_user.id, address_id)
+        flash(_("收货地址已删除"), "success")
+    return htmx_redirect("shop.addresses")

@@ -1,0 +1,154 @@
+"""The cash part of points + cash orders, through a payment provider.
+
+A provider (the sandbox now, WeChat Pay JSAPI later) only knows how to let the member
+pay and how to tell us the outcome; the order side is here and the same for all:
+`open_payment` (inside the redemption), then `complete_payment` or `fail_payment`
+(each one transaction, safe to call twice: a provider may notify more than once).
+The sandbox provider is for development and tests and is refused in production.
+"""
+import secrets
+from typing import Protocol
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Order, Payment, Product
+from app.services import fulfilment
+from app.services.clock import utcnow
+from app.services.errors import DomainError, NotFound
+from app.services.tx import in_write_transaction, write_transaction
+
+
+class PaymentUnavailable(DomainError):
+    status = 503
+
+
+class PaymentProvider(Protocol):
+    """What every payment provider offers the order page."""
+
+    name: str      # stored on Payment.provider
+    label: str     # shown to the member next to the pay button
+    template: str  # the partial that lets the member pay, rendered on the order page
+
+    def checkout(self, payment: Payment) -> dict:
+        """Context for `template` (for WeChat: the JSAPI parameters of a prepay order)."""
+
+
+class SandboxProvider:
+    """沙箱支付: the member taps 'paid' or 'failed'. Development and tests only."""
+
+    name = "sandbox"
+    label = _l("沙箱支付")
+    template = "shop/_pay_sandbox.html"
+
+    def __init__(self, app):
+        if app.config.get("PRODUCTION"):
+            raise PaymentUnavailable(_("沙箱支付仅用于开发和测试，生产环境不可用"))
+
+    def checkout(self, payment):
+        return {"payment": payment}
+
+
+PROVIDERS = {"sandbox": SandboxProvider}
+
+
+def get_provider(name=None):
+    """The configured provider (PAYMENT_PROVIDER), or the named one; refuses what is unavailable."""
+    name = name or current_app.config.get("PAYMENT_PROVIDER", "sandbox")
+    provider_class = PROVIDERS.get(name)
+    if provider_class is None:
+        raise PaymentUnavailable(_("支付暂不可用，请稍后再试"))
+    return provider_class(current_app)
+
+
+def open_payment(order):
+    """Create the pending payment of an order's cash part, inside the redemption's transaction."""
+    assert in_write_transaction()
+    provider = get_provider()
+    payment = Payment(order_id=order.id, provider=provider.name, out_trade_no=secrets.token_hex(16),
+                      amount_fen=order.cash_total_fen, status="pending")
+    db.session.add(payment)
+    db.session.flush()
+    return payment
+
+
+def _locked_payment(out_trade_no):
+    payment = db.session.execute(
+        select(Payment).where(Payment.out_trade_no == out_trade_no)
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if payment is None:
+        raise NotFound(_("支付单不存在"))
+    return payment
+
+
+def complete_payment(out_trade_no, *, amount_fen, provider_txn_id, now=None):
+    """The provider says the cash arrived: the order becomes paid and is delivered.
+
+    A duplicate notification changes nothing. If the order was cancelled meanwhile (it
+    timed out), the payment is marked refund_due so operators return the cash.
+    """
+    now = now or utcnow()
+    with write_transaction() as session:
+        payment = _locked_payment(out_trade_no)
+        if payment.status in ("succeeded", "refund_due"):
+            return payment
+        if amount_fen != payment.amount_fen:
+            raise DomainError(_("支付金额与订单不符"))
+        payment.provider_txn_id, payment.completed_at = provider_txn_id, now
+        claimed = session.execute(
+            update(Order).where(Order.id == payment.order_id, Order.status == "pending_payment")
+            .values(status="paid", paid_at=now).returning(Order.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        if claimed is None:
+            payment.status = "refund_due"
+            return payment
+        payment.status = "succeeded"
+        order = session.execute(
+            select(Order).where(Order.id == claimed).execution_options(populate_existing=True)
+        ).scalar_one()
+        fulfilment.deliver(order, session.get(Product, order.product_id), now)
+    return payment
+
+
+def fail_payment(out_trade_no, *, reason=None, now=None):
+    """The provider says the payment failed: the order is cancelled, points and stock go back."""
+    now = now or utcnow()
+    with write_transaction():
+        payment = _locked_payment(out_trade_no)
+        if payment.status != "pending":
+            return payment
+        payment.status, payment.completed_at = "failed", now
+        fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled", reason or _("支付失败"), now)
+    return payment
+
+
+def sandbox_pay(user_id, order_id, succeed, now=None):
+    """The sandbox's two buttons: pay the member's own pending order, or make it fail."""
+    if not isinstance(get_provider(), SandboxProvider):
+        raise PaymentUnavailable(_("沙箱支付未启用"))
+    now = now or utcnow()
+    order = db.session.get(Order, order_id)
+    if order is None or order.user_id != user_id or order.payment is None:
+        raise NotFound(_("订单不存在"))
+    payment = order.payment
+    if payment.provider != SandboxProvider.name:
+        raise PaymentUnavailable(_("该订单不是沙箱支付订单"))
+    if order.status != "pending_payment":
+        return payment
+    if order.pay_deadline and now >= order.pay_deadline:
+        raise DomainError(_("订单已超时未支付，将自动取消"))
+    if succeed:
+        return complete_payment(payment.out_trade_no, amount_fen=payment.amount_fen,
+                                provider_txn_id=f"SANDBOX-{secrets.token_hex(8)}", now=now)
+    return fail_payment(payment.out_trade_no, reason=_("沙箱支付：模拟支付失败"), now=now)
+
+
+__all__ = [
+    "PROVIDERS", "PaymentProvider", "PaymentUnavailable", "SandboxProvider", "complete_payment", "fail_payment",
+    "get_provider", "open_payment", "sandbox_pay",
+]

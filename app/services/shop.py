@@ -1,0 +1,405 @@
+"""Redemption (兑换) and the order lifecycle: redeem, pay, ship, receive, cancel, refund.
+
+A redemption is one transaction, in the order that survives concurrency on SQLite
+and PostgreSQL: the request key first (a double tap gets the first order back), then
+the member's row lock (so their limits are counted with nobody else adding to them),
+the rules, the guarded stock update, the order, the points spend, the delivery.
+Locks are always taken payment -> member -> order -> product, so no two use cases wait
+on each other in a circle.
+"""
+import re
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from app.extensions import db
+from app.models import Address, Order, Payment, Product, User, Voucher
+from app.services import audit, events, fulfilment, ledger, messages, payments, vouchers
+from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
+from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
+from app.services.idempotency import claim_request, remember_result
+from app.services.levels import all_levels, discounted_points, level_for
+from app.services.settings import get_setting
+from app.services.tx import write_transaction
+
+STATUS_LABELS = {
+    "pending_payment": _l("待付款"), "paid": _l("待发货"), "shipped": _l("已发货"), "completed": _l("已完成"),
+    "cancelled": _l("已取消"), "refunded": _l("已退款"),
+}
+# Tabs of /orders: key -> statuses shown.
+ORDER_TABS = {
+    "all": None, "pending_payment": ("pending_payment",), "paid": ("paid",), "shipped": ("shipped",),
+    "completed": ("completed",), "closed": ("cancelled", "refunded"),
+}
+_COUNTED = ("cancelled", "refunded")  # orders that no longer count towards a member's limits
+
+
+class RedemptionRefused(DomainError):
+    """A rule refused the redemption; the message names the rule in plain words."""
+
+
+def status_label(order):
+    """The member-facing status; paid non-physical orders are delivered at once."""
+    if order.status == "paid" and order.kind == "physical" and not order.ship_address:
+        return _("待填写地址")
+    return str(STATUS_LABELS[order.status])
+
+
+def max_quantity():
+    return int(get_setting("shop.rules")["max_quantity"])
+
+
+def _fmt(when):
+    return to_shanghai(when).strftime("%Y-%m-%d %H:%M")
+
+
+def _lock_member(user_id):
+    member = db.session.execute(
+        select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if member is None:
+        raise NotFound(_("会员不存在"))
+    return member
+
+
+def _used_units(user_id, product_id, start=None, end=None):
+    stmt = select(func.coalesce(func.sum(Order.quantity), 0)).where(
+        Order.user_id == user_id, Order.product_id == product_id, Order.source == "redeem",
+        Order.status.not_in(_COUNTED))
+    if start is not None:
+        stmt = stmt.where(Order.created_at >= start, Order.created_at < end)
+    return int(db.session.execute(stmt).scalar_one())
+
+
+def member_limits(user_id, product, now=None):
+    """The product's per-member limits with what the member has used: [(scope, limit, used)]."""
+    now = now or utcnow()
+    today = shanghai_today(now)
+    limits = []
+    if product.limit_day:
+        limits.append(("day", product.limit_day, _used_units(user_id, product.id, *day_bounds_utc(today))))
+    if product.limit_month:
+        limits.append(("month", product.limit_month, _used_units(user_id, product.id, *month_bounds_utc(today))))
+    if product.limit_total:
+        limits.append(("total", product.limit_total, _used_units(user_id, product.id)))
+    return limits
+
+
+def required_level(product):
+    """The Level a product is restricted to (and above), or None."""
+    if not product.min_level:
+        return None
+    return next((lv for lv in all_levels() if lv.key == product.min_level), None)
+
+
+def price_for(product, growth):
+    """The points a member pays per unit, after their level discount."""
+    return discounted_points(product.points_price, growth) if product.points_price else 0
+
+
+def _check_rules(member, product, quantity, now):
+    if member.role != "member":
+        raise RedemptionRefused(_("只有会员账号可以兑换商品"))
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= max_quantity():
+        raise RedemptionRefused(_("每单可兑换 1 到 %(n)s 件", n=max_quantity()), field="quantity")
+    if product.sale_starts_at and now < product.sale_starts_at:
+        raise RedemptionRefused(_("兑换尚未开始，%(when)s 开抢", when=_fmt(product.sale_starts_at)))
+    if product.sale_ends_at and now >= product.sale_ends_at:
+        raise RedemptionRefused(_("兑换已结束，截止时间 %(when)s", when=_fmt(product.sale_ends_at)))
+    needed = required_level(product)
+    if needed is not None and member.growth < needed.min_growth:
+        raise RedemptionRefused(_("该商品仅限%(level)s及以上会员兑换，你当前是%(mine)s",
+                                  level=needed.label, mine=level_for(member.growth).label))
+    messages_by_scope = {
+        "total": lambda n, used: _("该商品每人限兑 %(n)s 件，你已兑换 %(used)s 件", n=n, used=used),
+        "month": lambda n, used: _("该商品每人每月限兑 %(n)s 件，你本月已兑换 %(used)s 件", n=n, used=used),
+        "day": lambda n, used: _("该商品每人每天限兑 %(n)s 件，你今天已兑换 %(used)s 件", n=n, used=used),
+    }
+    for scope, limit, used in reversed(member_limits(member.id, product, now)):  # total, month, day
+        if used + quantity > limit:
+            raise RedemptionRefused(messages_by_scope[scope](limit, used), field="quantity")
+    if product.kind == "voucher" and vouchers.voucher_window(product, now) is None:
+        raise RedemptionRefused(_("该券的使用期已结束，暂停兑换"))
+
+
+def _shipping_address(user_id, address_id):
+    if address_id is None:
+        raise RedemptionRefused(_("请选择收货地址"), field="address_id")
+    address = db.session.get(Address, address_id) if isinstance(address_id, int) else None
+    if address is None or address.user_id != user_id or address.is_deleted:
+        raise RedemptionRefused(_("收货地址不存在，请重新选择"), field="address_id")
+    return address
+
+
+def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
+    """Redeem `quantity` units for points (and cash). Returns the Order - the same one on a retry.
+
+    Every refusal is a RedemptionRefused (or NotFound) naming the rule; nothing changes then.
+    Points + cash orders wait for payment (pay_deadline); others are delivered at once.
+    """
+    now = now or utcnow()
+    with write_transaction() as session:
+        done = claim_request(user_id, "redeem", request_key)
+        if done is not None:
+            return _stored_order(user_id, done)
+        member = _lock_member(user_id)
+        product = session.get(Product, product_id) if isinstance(product_id, int) else None
+        if product is None or not product.is_active:
+            raise NotFound(_("商品不存在或已下架"))
+        _check_rules(member, product, quantity, now)
+        address = _shipping_address(user_id, address_id) if product.kind == "physical" else None
+        points_unit = price_for(product, member.growth)
+        points_total, cash_total = points_unit * quantity, product.cash_fen * quantity
+        if member.points_balance < points_total:
+            raise RedemptionRefused(_("积分不足：需要 %(need)s 积分，你当前有 %(have)s 积分",
+                                      need=points_total, have=member.points_balance))
+        fulfilment.take_stock(product.id, quantity)
+        order = Order(user_id=user_id, product_id=product.id, kind=product.kind, product_name=product.name,
+                      quantity=quantity, points_unit=points_unit, points_total=points_total,
+                      cash_total_fen=cash_total, status="pending_payment" if cash_total else "paid",
+                      source="redeem", created_at=now)
+        if address is not None:
+            fulfilment.copy_address(order, address)
+        session.add(order)
+        session.flush()
+        entry = None
+        if points_total:
+            entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order.id}", ref=f"order:{order.id}",
+                                 note=product.name, now=now)
+            order.spend_entry_id = entry.id
+        if cash_total:
+            order.pay_deadline = now + timedelta(minutes=int(get_setting("shop.rules")["pay_minutes"]))
+            if product.kind == "virtual":
+                fulfilment.reserve_codes(order, now)
+            payments.open_payment(order)
+        else:
+            fulfilment.deliver(order, product, now)
+        if entry is not None:
+            events.points_spent.send(None, user_id=user_id, kind="redeem", entry_id=entry.id)
+        events.product_redeemed.send(None, user_id=user_id, order_id=order.id)
+        remember_result(user_id, "redeem", request_key, order.id)
+        session.flush()
+    return order
+
+
+def _stored_order(user_id, result):
+    order = db.session.get(Order, int(result)) if result.isdigit() else None
+    if order is None or order.user_id != user_id:
+        raise AlreadyDone(_("该请求已处理，请刷新页面"))
+    return order
+
+
+def get_order(order_id, owner_id):
+    """The member's own order, else NotFound (another member's order does not exist for them)."""
+    order = db.session.get(Order, order_id) if isinstance(order_id, int) else None
+    if order is None or order.user_id != owner_id:
+        raise NotFound(_("订单不存在"))
+    return order
+
+
+def list_orders(user_id, tab="all", before_id=None, limit=10):
+    """A page of the member's orders, newest first; returns (orders, id to continue before or None)."""
+    stmt = select(Order).where(Order.user_id == user_id)
+    statuses = ORDER_TABS.get(tab)
+    if statuses:
+        stmt = stmt.where(Order.status.in_(statuses))
+    if before_id is not None:
+        stmt = stmt.where(Order.id < before_id)
+    rows = db.session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1)).unique().scalars().all()
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def can_cancel(order):
+    return order.status == "pending_payment" or (order.status == "paid" and order.kind == "physical")
+
+
+def cancel_order(user_id, order_id, now=None):
+    """The member cancels an unpaid or unshipped order: points and stock go back. Safe to repeat."""
+    now = now or utcnow()
+    with write_transaction():
+        order = get_order(order_id, user_id)
+        if order.status == "cancelled":
+            return order
+        if not can_cancel(order):
+            raise RedemptionRefused(_("该订单%(status)s，不能取消", status=status_label(order)))
+        reverted = fulfilment.revert_order(order.id, ("pending_payment", "paid"), "cancelled", _("会员取消"), now)
+        if reverted is None:
+            db.session.refresh(order)
+            if order.status != "cancelled":
+                raise RedemptionRefused(_("该订单%(status)s，不能取消", status=status_label(order)))
+    return order
+
+
+def confirm_receipt(user_id, order_id, now=None):
+    """The member confirms a shipped order arrived. Safe to repeat."""
+    now = now or utcnow()
+    with write_transaction() as session:
+        order = get_order(order_id, user_id)
+        done = session.execute(
+            update(Order).where(Order.id == order.id, Order.status == "shipped")
+            .values(status="completed", completed_at=now).returning(Order.id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        session.refresh(order)
+        if done is None and order.status != "completed":
+            raise RedemptionRefused(_("订单尚未发货，不能确认收货"))
+    return order
+
+
+def set_order_address(user_id, order_id, address_id):
+    """Choose (or change) where an unshipped order goes, e.g. a prize won without an address."""
+    with write_transaction() as session:
+        order = get_order(order_id, user_id)
+        if order.kind != "physical" or order.status != "paid":
+            raise RedemptionRefused(_("该订单不能修改收货地址"))
+        session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+        session.refresh(order)
+        if order.status != "paid":
+            raise RedemptionRefused(_("订单已发货，不能修改收货地址"))
+        fulfilment.copy_address(order, _shipping_address(user_id, address_id))
+    return order
+
+
+_TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,40}$")
+
+
+def ship_order(order_id, carrier, tracking_no, actor_id, now=None):
+    """An operator ships a goods order with the carrier and tracking number; the member is told."""
+    now = now or utcnow()
+    carrier, tracking_no = (carrier or "").strip(), (tracking_no or "").strip().upper()
+    if not carrier or len(carrier) > 40:
+        raise DomainError(_("请填写快递公司"), field="carrier")
+    if not _TRACKING_RE.match(tracking_no):
+        raise DomainError(_("请填写正确的快递单号（4到40位字母、数字或短横线）"), field="tracking_no")
+    with write_transaction() as session:
+        _require_operator(actor_id)
+        order = session.get(Order, order_id) if isinstance(order_id, int) else None
+        if order is None:
+            raise NotFound(_("订单不存在"))
+        if order.kind != "physical":
+            raise DomainError(_("只有实物订单需要发货"))
+        if not order.ship_address:
+            raise DomainError(_("会员尚未填写收货地址，暂不能发货"))
+        done = session.execute(
+            update(Order).where(Order.id == order.id, Order.status == "paid")
+            .values(status="shipped", carrier=carrier, tracking_no=tracking_no, shipped_at=now)
+            .returning(Order.id).execution_options(synchronize_session=False)
+        ).scalar_one_or_none()
+        session.refresh(order)
+        if done is None:
+            if order.status == "shipped":
+                raise AlreadyDone(_("订单已发货"))
+            raise DomainError(_("订单%(status)s，不能发货", status=status_label(order)))
+        audit.record(actor_id, "order.ship", target=f"order:{order.id}", carrier=carrier, tracking_no=tracking_no)
+        messages.notify(order.user_id, "shipped", _("订单已发货"),
+                        _("你兑换的「%(name)s」已发货：%(carrier)s %(no)s", name=order.product_name,
+                          carrier=carrier, no=tracking_no),
+                        link=f"/orders/{order.id}", key=f"shipped:{order.id}")
+    return order
+
+
+def refund_order(order_id, actor_id, reason, now=None):
+    """An operator refunds an order: points back, unused coupons/vouchers void, a cash part due back."""
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("请填写退款原因"), field="reason")
+    with write_transaction() as session:
+        _require_operator(actor_id)
+        order = session.get(Order, order_id) if isinstance(order_id, int) else None
+        if order is None:
+            raise NotFound(_("订单不存在"))
+        used = session.execute(
+            select(Voucher.id).where(Voucher.order_id == order.id, Voucher.status == "redeemed").limit(1)
+        ).first()
+        if used is not None:
+            raise DomainError(_("该订单的券已被核销，不能退款"))
+        reverted = fulfilment.revert_order(order.id, ("paid", "shipped", "completed"), "refunded", reason[:100], now)
+        if reverted is None:
+            session.refresh(order)
+            raise DomainError(_("订单%(status)s，不能退款", status=status_label(order)))
+        audit.record(actor_id, "order.refund", target=f"order:{order.id}", reason=reason,
+                     points=order.points_total, cash_fen=order.cash_total_fen)
+    return order
+
+
+def _require_operator(actor_id):
+    actor = db.session.get(User, actor_id)
+    if actor is None or actor.role != "operator" or actor.is_disabled:
+        raise Forbidden(_("只有运营人员可以操作订单"))
+    return actor
+
+
+def cancel_unpaid_orders(now=None):
+    """Cancel points + cash orders past their payment deadline (cron-safe, idempotent).
+
+    One short transaction per order; returns how many were cancelled.
+    """
+    now = now or utcnow()
+    ids = db.session.execute(
+        select(Order.id).where(Order.status == "pending_payment", Order.pay_deadline <= now).order_by(Order.id)
+    ).scalars().all()
+    cancelled = 0
+    for order_id in ids:
+        with write_transaction():
+            if fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
+                                       _("超时未支付，已自动取消"), now) is not None:
+                cancelled += 1
+    return cancelled
+
+
+# Shipping addresses
+
+MAX_ADDRESSES = 20
+
+
+def list_addresses(user_id):
+    return db.session.execute(
+        select(Address).where(Address.user_id == user_id, Address.is_deleted.is_(False))
+        .order_by(Address.is_default.desc(), Address.id.desc())
+    ).scalars().all()
+
+
+def add_address(user_id, *, name, phone, region, detail, make_default=False):
+    """Save a shipping address (the first one becomes the default). One transaction."""
+    with write_transaction() as session:
+        _lock_member(user_id)
+        existing = list_addresses(user_id)
+        if len(existing) >= MAX_ADDRESSES:
+            raise DomainError(_("最多保存 %(n)s 个收货地址", n=MAX_ADDRESSES))
+        if make_default or not existing:
+            session.execute(update(Address).where(Address.user_id == user_id).values(is_default=False)
+                            .execution_options(synchronize_session=False))
+        address = Address(user_id=user_id, name=name, phone=phone, region=region, detail=detail,
+                          is_default=bool(make_default or not existing))
+        session.add(address)
+        session.flush()
+    return address
+
+
+def delete_address(user_id, address_id):
+    """Remove an address from the member's list (orders keep their copy). Safe to repeat."""
+    with write_transaction() as session:
+        address = session.get(Address, address_id) if isinstance(address_id, int) else None
+        if address is None or address.user_id != user_id:
+            raise NotFound(_("收货地址不存在"))
+        address.is_deleted, address.is_default = True, False
+
+
+def pending_payment_for(order):
+    """The provider and its checkout context for an order awaiting payment, or (None, None)."""
+    payment = db.session.execute(select(Payment).where(Payment.order_id == order.id)).scalar_one_or_none()
+    if order.status != "pending_payment" or payment is None or payment.status != "pending":
+        return None, None
+    provider = payments.get_provider(payment.provider)
+    return provider, provider.checkout(payment)
+
+
+__all__ = [
+    "MAX_ADDRESSES", "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "add_address", "can_cancel",
+    "cancel_order", "cancel_unpaid_orders", "confirm_receipt", "delete_address", "get_order", "list_addresses",
+    "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for", "redeem_product",
+    "refund_order", "required_level", "set_order_address", "ship_order", "status_label",
+]
