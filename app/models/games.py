@@ -69,7 +69,7 @@ class DrawPrize(db.Model):
     kind: Mapped[str] = mapped_column(String(12))
     points: Mapped[int] = mapped_column(default=0)
     # A shop product (goods, coupon or voucher) granted through services.fulfilment.
-    product_id: Mapped[int | None]
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     # 1 is the top tier (一等奖); NULL for untiered prizes (consolation, thanks).
     tier: Mapped[int | None]
     weight: Mapped[int] = mapped_column(default=0)
@@ -77,6 +77,7 @@ class DrawPrize(db.Model):
     awarded: Mapped[int] = mapped_column(default=0)
 
     draw = relationship("Draw", back_populates="prizes")
+    product = relationship("Product")
 
     @property
     def wins(self):
@@ -148,7 +149,7 @@ class TreasureItem(db.Model):
     share_price: Mapped[int]
     prize_kind: Mapped[str] = mapped_column(String(8))
     prize_points: Mapped[int] = mapped_column(default=0)
-    product_id: Mapped[int | None]
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     # How long a round stays open before its shares are refunded.
     round_hours: Mapped[int] = mapped_column(default=72)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -181,7 +182,7 @@ class TreasureRound(db.Model):
     share_price: Mapped[int]
     prize_kind: Mapped[str] = mapped_column(String(8))
     prize_points: Mapped[int] = mapped_column(default=0)
-    product_id: Mapped[int | None]
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     sold: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(10), default="open")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Draw, DrawPlay, DrawPrize, IdempotencyKey, NewbieGift, PointEntry
+from app.models import Draw, DrawPlay, DrawPrize, IdempotencyKey, NewbieGift, Order, PointEntry, Product
 from app.services import draws, events, ledger
 from app.services.clock import day_bounds_utc, shanghai_today, utcnow
 from app.services.errors import AlreadyDone, InsufficientPoints, NotFound
@@ -16,6 +16,7 @@ from app.services.tx import in_write_transaction, write_transaction
 from tests.conftest import balance_of
 from tests.games_factories import (CHI2_CRITICAL_0001, chi_square, key, make_draw, prize, run_concurrently,
                                    simple_prizes)
+from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 WEIGHTS = [1, 9, 40, 150, 300, 500]
 
@@ -174,6 +175,23 @@ def test_pity_counts_a_lucky_tier_prize_as_a_reset_and_falls_back_when_the_tier_
     # Pity is due but the only tier-1 prize is gone: the normal pool decides.
     fallback = draws.play_draw(user_id, draw_id, key())
     assert fallback.prize.name == "谢谢参与" and fallback.was_pity
+
+
+def test_a_product_prize_is_granted_by_the_shop_and_skipped_once_its_stock_is_gone(app, db, make_member,
+                                                                                   make_product):
+    product_id = make_product(name="小米手环9", stock=1, is_active=False)  # off the shelf: a prize only
+    prizes = [prize("小米手环9", 1000, kind="product", product_id=product_id, tier=1), prize("5积分", 1, points=5)]
+    draw_id = make_draw(app, prizes)
+    user_id = make_member()
+    plays = [draws.play_draw(user_id, draw_id, key()) for _ in range(3)]
+    assert [p.prize.name for p in plays] == ["小米手环9", "5积分", "5积分"]
+    order = db.session.execute(select(Order).where(Order.source == "draw")).scalar_one()
+    assert (order.user_id, order.product_id, order.points_total) == (user_id, product_id, 0)
+    assert order.ref == f"draw-play:{plays[0].id}" and order.status == "paid"
+    assert db.session.get(Product, product_id).stock == 0
+    top = db.session.execute(select(DrawPrize).where(DrawPrize.product_id == product_id)).scalar_one()
+    assert top.awarded == 1
+    assert _sum_of_kind(user_id, "prize") == 10
 
 
 def test_a_double_tap_plays_once(app, db, make_member):

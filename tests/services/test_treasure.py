@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import PointEntry, TreasurePurchase, TreasureRound, TreasureShare
+from app.models import Order, PointEntry, TreasurePurchase, TreasureRound, TreasureShare
 from app.services import ledger, treasure
 from app.services.clock import utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from tests.conftest import balance_of
 from tests.games_factories import key, make_item, run_concurrently
+from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 
 def _round(round_id):
@@ -58,6 +59,18 @@ def test_the_last_share_draws_one_verifiable_winner_and_opens_the_next_round(app
     nxt = treasure.current_round_of(item_id)
     assert nxt.period == 2 and nxt.sold == 0 and nxt.id != round_id
     assert ledger.reconcile() == []
+
+
+def test_a_product_prize_goes_to_the_winner_as_an_order(app, db, make_member, make_product):
+    product_id = make_product(name="小米手环9", stock=5)
+    _item, round_id = make_item(app, total_shares=2, product_id=product_id)
+    alice, bob = make_member(), make_member()
+    treasure.buy_shares(alice, round_id, 1, key())
+    treasure.buy_shares(bob, round_id, 1, key())
+    rnd = _round(round_id)
+    order = db.session.execute(select(Order).where(Order.source == "treasure")).scalar_one()
+    assert (order.user_id, order.product_id, order.ref) == (rnd.winner_id, product_id, f"treasure-round:{round_id}")
+    assert rnd.prize_entry_id is None
 
 
 def test_winning_share_rule_is_stable():
