@@ -1,12 +1,15 @@
 """Print performance figures: HTTP throughput under concurrency, ledger spends, page weight.
 
 Bounded in time and count; targets 127.0.0.1 only. Uses a temporary SQLite database
-(or DATABASE_URL if set — it is emptied and filled with bench data).
+(or DATABASE_URL if set — it is emptied and filled with bench data). Serves with gunicorn
+as in production; `--dev-server` uses werkzeug's threaded server instead.
 """
 import gzip
 import logging
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -49,8 +52,11 @@ def build_app():
 def hit(base, path, session, n, results):
     for _ in range(n):
         start = time.perf_counter()
-        response = session.get(base + path)
-        results.append((time.perf_counter() - start, response.status_code))
+        try:
+            status = session.get(base + path).status_code
+        except requests.ConnectionError:  # counted, not fatal: a reset is a figure too
+            status = 0
+        results.append((time.perf_counter() - start, status))
 
 
 def http_figures(app, base):
@@ -78,7 +84,7 @@ def http_figures(app, base):
         bad = sum(1 for r in results if r[1] != 200)
         print(f"GET {path:12s} {len(results)} req, {CONCURRENCY} clients: {len(results) / elapsed:7.1f} req/s, "
               f"p50 {statistics.median(latencies) * 1000:6.1f} ms, p95 {latencies[int(len(latencies) * .95)] * 1000:6.1f} ms, "
-              f"non-200: {bad}")
+              f"failed or non-200: {bad}")
 
 
 def ledger_figures(app):
@@ -116,17 +122,54 @@ def page_weight(base):
           f"total {total / 1024:.1f} KiB, gzipped {gz / 1024:.1f} KiB")
 
 
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(url):
+    """gunicorn as in production (2 workers x 8 threads) on the bench database."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development", "RATELIMIT_ENABLED": "false"}
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "8", "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "wsgi:app"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(root / "instance" / "bench-gunicorn.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(base + "/healthz", timeout=5)
+            return proc, base
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
 def main():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app, url = build_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    print(f"database: {url.split('@')[-1]}  (werkzeug threaded dev server; gunicorn is faster)")
-    http_figures(app, base)
-    ledger_figures(app)
-    page_weight(base)
-    server.shutdown()
+    use_gunicorn = "--dev-server" not in sys.argv
+    if use_gunicorn:
+        proc, base = start_gunicorn(url)
+        server_name = "gunicorn 2 workers x 8 threads"
+    else:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        server_name = "werkzeug threaded dev server"
+    print(f"database: {url.split('@')[-1]}; server: {server_name}; {os.cpu_count()} cores")
+    try:
+        http_figures(app, base)
+        ledger_figures(app)
+        page_weight(base)
+    finally:
+        if use_gunicorn:
+            proc.terminate()
+            proc.wait(timeout=10)
+        else:
+            server.shutdown()
 
 
 if __name__ == "__main__":
