@@ -146,7 +146,7 @@ def reward_browse(user_id, seen_at, *, now=None):
 @dataclass
 class TaskView:
     task: Task
-    points: int
+    points: int  # what doing it pays this member today (level multiplier, double-points day)
     done: bool
     claimable: bool
 
@@ -162,7 +162,8 @@ def task_board(member, *, today=None):
     def view(task):
         claimable = (task.key not in done and task.key in _CLAIM_CONDITIONS
                      and _CLAIM_CONDITIONS[task.key](member))
-        return TaskView(task, task_points(task.key), task.key in done, claimable)
+        points = task_points(task.key)
+        return TaskView(task, ledger.boosted_amount(points, member.growth) if points else 0, task.key in done, claimable)
 
     newbie = [view(task) for task in NEWBIE_TASKS if task_points(task.key) > 0 or task.key in done]
     daily = [view(task) for task in DAILY_TASKS if task_points(task.key) > 0]

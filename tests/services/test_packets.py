@@ -4,7 +4,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import PointLot
 from app.services import ledger, packets
 from app.services.clock import utcnow
