@@ -57,3 +57,20 @@ def make_address(app):
         return address_id
 
     return make
+
+
+@pytest.fixture()
+def no_newbie_bonus(app):
+    """Switch off the newbie tasks, so a first redemption's reward does not blur the sums."""
+    from app.services.settings import put_setting
+
+    with app.app_context():
+        with write_transaction():
+            put_setting("earn.newbie", {"enabled": False})
+        db.session.remove()
+
+
+def new_key():
+    import uuid
+
+    return uuid.uuid4().hex

@@ -23,6 +23,11 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "h
                        "th": {"colspan"}}
 
 
+def is_db_id(value):
+    """True for an int a database id column can hold (a URL may carry 99999999999999999999)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
 def sanitize_html(html):
     """Operator HTML reduced to a safe subset: no scripts, styles, handlers or foreign schemes."""
     return nh3.clean(html or "", tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES,
@@ -106,7 +111,7 @@ def search_products(query):
 
 def get_product(product_id, *, include_inactive=False):
     """A product on the shelf (or any, for staff use), else NotFound."""
-    product = db.session.get(Product, product_id)
+    product = db.session.get(Product, product_id) if is_db_id(product_id) else None
     if product is None or (not product.is_active and not include_inactive):
         raise NotFound(_("商品不存在或已下架"))
     return product
@@ -119,7 +124,7 @@ def categories():
 
 
 def get_category(category_id):
-    return db.session.get(Category, category_id) if category_id else None
+    return db.session.get(Category, category_id) if is_db_id(category_id) else None
 
 
 def banners():
@@ -212,7 +217,7 @@ def _add_codes(product, codes):
 
 
 __all__ = [
-    "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories",
+    "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories", "is_db_id",
     "create_product", "flash_products", "get_category", "get_product", "hot_products", "leaderboard",
     "points_tiers", "sale_state", "sanitize_html", "search_products", "sort_labels",
 ]

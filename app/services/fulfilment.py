@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, VirtualCode
 from app.services import ledger, vouchers
+from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.tx import in_write_transaction
@@ -138,14 +139,14 @@ def revert_order(order_id, from_statuses, new_status, reason, now=None):
     _require_tx()
     session = db.session
     payment = session.execute(
-        select(Payment).where(Payment.order_id == order_id).with_for_update()
+        select(Payment).where(Payment.order_id == order_id).with_for_update(of=Payment)
     ).scalar_one_or_none()
     owner = session.execute(select(Order.user_id).where(Order.id == order_id)).scalar_one_or_none()
     if owner is None:
         raise NotFound(_("订单不存在"))
     session.execute(select(User.id).where(User.id == owner).with_for_update())
     order = session.execute(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+        select(Order).where(Order.id == order_id).with_for_update(of=Order).execution_options(populate_existing=True)
     ).scalar_one()
     if order.status not in from_statuses:
         return None
@@ -180,7 +181,7 @@ def grant_product(user_id, product_id, *, source, ref, now=None):
     _require_tx()
     now = now or utcnow()
     session = db.session
-    product = session.get(Product, product_id)
+    product = session.get(Product, product_id) if is_db_id(product_id) else None
     if product is None:
         raise NotFound(_("奖品商品不存在"))
     take_stock(product.id, 1)

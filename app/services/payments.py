@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Order, Payment, Product
 from app.services import fulfilment
+from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.tx import in_write_transaction, write_transaction
@@ -78,7 +79,7 @@ def open_payment(order):
 def _locked_payment(out_trade_no):
     payment = db.session.execute(
         select(Payment).where(Payment.out_trade_no == out_trade_no)
-        .with_for_update().execution_options(populate_existing=True)
+        .with_for_update(of=Payment).execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if payment is None:
         raise NotFound(_("支付单不存在"))
@@ -132,7 +133,7 @@ def sandbox_pay(user_id, order_id, succeed, now=None):
     if not isinstance(get_provider(), SandboxProvider):
         raise PaymentUnavailable(_("沙箱支付未启用"))
     now = now or utcnow()
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id) if is_db_id(order_id) else None
     if order is None or order.user_id != user_id or order.payment is None:
         raise NotFound(_("订单不存在"))
     payment = order.payment

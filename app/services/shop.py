@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, Voucher
 from app.services import audit, events, fulfilment, ledger, messages, payments, vouchers
+from app.services.catalog import is_db_id
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.idempotency import claim_request, remember_result
@@ -57,7 +58,7 @@ def _fmt(when):
 
 def _lock_member(user_id):
     member = db.session.execute(
-        select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+        select(User).where(User.id == user_id).with_for_update(of=User).execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if member is None:
         raise NotFound(_("会员不存在"))
@@ -127,7 +128,7 @@ def _check_rules(member, product, quantity, now):
 def _shipping_address(user_id, address_id):
     if address_id is None:
         raise RedemptionRefused(_("请选择收货地址"), field="address_id")
-    address = db.session.get(Address, address_id) if isinstance(address_id, int) else None
+    address = db.session.get(Address, address_id) if is_db_id(address_id) else None
     if address is None or address.user_id != user_id or address.is_deleted:
         raise RedemptionRefused(_("收货地址不存在，请重新选择"), field="address_id")
     return address
@@ -145,10 +146,12 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if done is not None:
             return _stored_order(user_id, done)
         member = _lock_member(user_id)
-        product = session.get(Product, product_id) if isinstance(product_id, int) else None
+        product = session.get(Product, product_id) if is_db_id(product_id) else None
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
         _check_rules(member, product, quantity, now)
+        ledger.expire_member_lots(user_id, now)  # the balance below is what can really be spent
+        session.refresh(member)
         address = _shipping_address(user_id, address_id) if product.kind == "physical" else None
         points_unit = price_for(product, member.growth)
         points_total, cash_total = points_unit * quantity, product.cash_fen * quantity
@@ -193,7 +196,7 @@ def _stored_order(user_id, result):
 
 def get_order(order_id, owner_id):
     """The member's own order, else NotFound (another member's order does not exist for them)."""
-    order = db.session.get(Order, order_id) if isinstance(order_id, int) else None
+    order = db.session.get(Order, order_id) if is_db_id(order_id) else None
     if order is None or order.user_id != owner_id:
         raise NotFound(_("订单不存在"))
     return order
@@ -275,7 +278,7 @@ def ship_order(order_id, carrier, tracking_no, actor_id, now=None):
         raise DomainError(_("请填写正确的快递单号（4到40位字母、数字或短横线）"), field="tracking_no")
     with write_transaction() as session:
         _require_operator(actor_id)
-        order = session.get(Order, order_id) if isinstance(order_id, int) else None
+        order = session.get(Order, order_id) if is_db_id(order_id) else None
         if order is None:
             raise NotFound(_("订单不存在"))
         if order.kind != "physical":
@@ -308,7 +311,7 @@ def refund_order(order_id, actor_id, reason, now=None):
         raise DomainError(_("请填写退款原因"), field="reason")
     with write_transaction() as session:
         _require_operator(actor_id)
-        order = session.get(Order, order_id) if isinstance(order_id, int) else None
+        order = session.get(Order, order_id) if is_db_id(order_id) else None
         if order is None:
             raise NotFound(_("订单不存在"))
         used = session.execute(
@@ -382,7 +385,7 @@ def add_address(user_id, *, name, phone, region, detail, make_default=False):
 def delete_address(user_id, address_id):
     """Remove an address from the member's list (orders keep their copy). Safe to repeat."""
     with write_transaction() as session:
-        address = session.get(Address, address_id) if isinstance(address_id, int) else None
+        address = session.get(Address, address_id) if is_db_id(address_id) else None
         if address is None or address.user_id != user_id:
             raise NotFound(_("收货地址不存在"))
         address.is_deleted, address.is_default = True, False
