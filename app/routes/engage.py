@@ -72,8 +72,10 @@ def _discount(discount_pct):
 
 
 def _double_points():
-    today = shanghai_today()
-    return {"double_today": is_double_points_day(today), "double_factor": get_setting("double_points.factor")}
+    """Context every earning page shares: today's double points and the check-in teaser."""
+    table = checkins.reward_table()
+    return {"double_today": is_double_points_day(shanghai_today()), "double_factor": get_setting("double_points.factor"),
+            "checkin_teaser": _("连续%(d)d天最高%(n)d积分", d=len(table), n=max(table))}
 
 
 # ---- check-in -------------------------------------------------------------------------------
