@@ -2,8 +2,8 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, RadioField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, IntegerField, StringField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.forms.base import ActionForm
 
@@ -45,8 +45,9 @@ class OrderAddressForm(ActionForm):
 
 
 class SandboxPayForm(ActionForm):
-    outcome = RadioField(choices=[("success", _l("支付成功")), ("fail", _l("支付失败"))],
-                         validators=[DataRequired(_l("请选择支付结果"))])
+    """The sandbox's two buttons: name="outcome", value "success" or "fail"."""
+
+    outcome = StringField(validators=[AnyOf(("success", "fail"), message=_l("请选择支付结果"))])
 
 
 def _mobile(form, field):

@@ -15,6 +15,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
@@ -112,12 +113,32 @@ def open_round(item, now=None):
     return rnd
 
 
+def _deadlocked(error):
+    return getattr(getattr(error, "orig", None), "sqlstate", None) == "40P01"
+
+
 def buy_shares(user_id, round_id, quantity, request_key, now=None):
     """Buy `quantity` consecutive shares of an open round. Returns the purchase (the same
-    one on a retry with the same key); the last share also draws the winner."""
+    one on a retry with the same key); the last share also draws the winner.
+
+    Paying the winner locks another member's row. In the rare case that two rounds sell
+    out at the same instant with crossed winners, PostgreSQL aborts one transaction as a
+    deadlock; it rolled back completely, so it is simply run again.
+    """
     if not isinstance(quantity, int) or quantity < 1:
         raise TreasureRefused(_("至少购买 1 份"), field="quantity")
-    now = now or utcnow()
+    attempts = 0
+    while True:
+        try:
+            return _buy_shares(user_id, round_id, quantity, request_key, now or utcnow())
+        except OperationalError as error:
+            db.session.rollback()
+            attempts += 1
+            if not _deadlocked(error) or attempts == 3:
+                raise
+
+
+def _buy_shares(user_id, round_id, quantity, request_key, now):
     with write_transaction() as session:
         done = claim_request(user_id, "treasure", request_key)
         if done is not None:

@@ -330,3 +330,23 @@ def test_newbie_gift_played_concurrently_is_used_once(app, make_member, newbie_d
     with app.app_context():
         assert _sum_of_kind(user_id, "draw") == -10
         assert _sum_of_kind(user_id, "prize") == db.session.get(DrawPlay, results[0]).prize.points
+
+
+def test_the_demo_games_seed_is_idempotent(app, db):
+    from app.models import TreasureItem, TreasureRound
+    from app.seed import seed_accounts
+    from app.seeds_games import seed_games
+
+    seed_accounts()
+    seed_games()
+    seed_games()
+    names = db.session.execute(select(Draw.name).order_by(Draw.id)).scalars().all()
+    assert names == ["幸运大转盘", "天天九宫格", "新人专享礼包"]
+    assert db.session.execute(select(func.count(TreasureItem.id))).scalar_one() == 2
+    assert db.session.execute(
+        select(func.count(TreasureRound.id)).where(TreasureRound.status == "open")).scalar_one() == 2
+    kinds = db.session.execute(select(DrawPrize.kind).distinct()).scalars().all()
+    assert {"points", "consolation", "thanks", "product"} <= set(kinds)
+    grid = db.session.execute(select(Draw).where(Draw.skin == "grid")).scalar_one()
+    assert len(grid.prizes) == 8 and all(p.kind != "thanks" for p in grid.prizes)  # 100% win
+    assert draws.newbie_draw().cost == 10

@@ -195,3 +195,24 @@ def test_a_double_tap_buys_once(app, db, make_member):
     first = treasure.buy_shares(user_id, round_id, 2, tap).id
     assert treasure.buy_shares(user_id, round_id, 2, tap).id == first
     assert _round(round_id).sold == 2 and balance_of(user_id) == 480
+
+
+def test_a_purchase_aborted_as_a_deadlock_is_run_again(app, db, make_member, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    _item, round_id = make_item(app)
+    user_id = make_member()
+    real, calls = treasure._buy_shares, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE users ...", {}, Deadlock())
+        return real(*args)
+
+    monkeypatch.setattr(treasure, "_buy_shares", flaky)
+    purchase = treasure.buy_shares(user_id, round_id, 2, key())
+    assert len(calls) == 2 and purchase.quantity == 2 and _round(round_id).sold == 2
