@@ -22,10 +22,11 @@ class WholeNumberField(IntegerField):
             self.data = None
             return
         raw = str(valuelist[0]).strip()
-        if not re.fullmatch(r"[+-]?\d{1,12}", raw):
+        if not re.fullmatch(r"[+-]?\d{1,40}", raw):
             self.data = None
             raise ValueError(self.bad_message)
-        self.data = int(raw)
+        # A whole number too long for any column still gets the range message, as 11 would.
+        self.data = int(raw) if len(raw.lstrip("+-")) <= 12 else (-1 if raw.startswith("-") else 1) * 10**12
 
 
 class RedeemForm(ActionForm):
@@ -41,7 +42,7 @@ class RedeemForm(ActionForm):
 
 class OrderAddressForm(ActionForm):
     address_id = WholeNumberField(_l("收货地址"), bad_message=_l("收货地址不存在，请重新选择"),
-                                  validators=[DataRequired(_l("请选择收货地址"))])
+                                  validators=[InputRequired(_l("请选择收货地址"))])
 
 
 class SandboxPayForm(ActionForm):

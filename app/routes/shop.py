@@ -36,12 +36,13 @@ def products():
 def _product_page(product, form=None, order=None, status=200):
     """The product page (or its redeem panel for htmx), with everything the member may do."""
     member = current_user if current_user.is_authenticated else None
+    price = shop.price_for(product, member.growth) if member else product.points_price
+    limits = shop.member_limits(member.id, product) if member else []
     return render_page(
         "shop/product.html", block="redeem_panel", status=status, product=product, form=form or RedeemForm(),
         order=order, state=catalog.sale_state(product), now=utcnow(), kind_names=catalog.KIND_NAMES,
-        description=catalog.sanitize_html(product.description_html),
-        price=shop.price_for(product, member.growth) if member else product.points_price,
-        limits=shop.member_limits(member.id, product) if member else [],
+        description=catalog.sanitize_html(product.description_html), price=price, limits=limits,
+        blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
         addresses=shop.list_addresses(member.id) if member and product.kind == "physical" else [],
         level_needed=shop.required_level(product), max_quantity=shop.max_quantity(),
     )
@@ -100,45 +101,64 @@ def order(order_id):
                        grouped=vouchers.grouped, now=utcnow())
 
 
+def _order_action(order_id, form, act):
+    """Run an order page button, then back to the order: a refusal is a flash there (a toast for htmx)."""
+    shop.get_order(order_id, current_user.id)  # another member's or a missing order: 404, whatever the form
+    if not form.validate_on_submit():
+        flash(next(iter(form.errors.values()))[0], "error")
+        return htmx_redirect("shop.order", order_id=order_id)
+    try:
+        message, category = act()
+    except NotFound:
+        raise
+    except DomainError as refusal:
+        if is_htmx_fragment_request():
+            raise  # the error handler shows it as a toast
+        message, category = refusal.message, "error"
+    flash(str(message), category)
+    return htmx_redirect("shop.order", order_id=order_id)
+
+
 @bp.post("/orders/<int:order_id>/cancel")
 @login_required
 def cancel(order_id):
-    if ActionForm().validate_on_submit():
+    def act():
         shop.cancel_order(current_user.id, order_id)
-        flash(_("订单已取消，积分已退回"), "success")
-    return htmx_redirect("shop.order", order_id=order_id)
+        return _("订单已取消，积分已退回"), "success"
+    return _order_action(order_id, ActionForm(), act)
 
 
 @bp.post("/orders/<int:order_id>/receive")
 @login_required
 def receive(order_id):
-    if ActionForm().validate_on_submit():
+    def act():
         shop.confirm_receipt(current_user.id, order_id)
-        flash(_("已确认收货"), "success")
-    return htmx_redirect("shop.order", order_id=order_id)
+        return _("已确认收货"), "success"
+    return _order_action(order_id, ActionForm(), act)
 
 
 @bp.post("/orders/<int:order_id>/address")
 @login_required
 def order_address(order_id):
     form = OrderAddressForm()
-    if form.validate_on_submit():
+
+    def act():
         shop.set_order_address(current_user.id, order_id, form.address_id.data)
-        flash(_("收货地址已更新"), "success")
-    else:
-        flash(next(iter(form.errors.values()))[0], "error")
-    return htmx_redirect("shop.order", order_id=order_id)
+        return _("收货地址已更新"), "success"
+    return _order_action(order_id, form, act)
 
 
 @bp.post("/orders/<int:order_id>/pay/sandbox")
 @login_required
 def sandbox_pay(order_id):
     form = SandboxPayForm()
-    if form.validate_on_submit():
+
+    def act():
         payment = payments.sandbox_pay(current_user.id, order_id, form.outcome.data == "success")
-        flash(_("支付成功") if payment.status == "succeeded" else _("支付未完成，订单已取消，积分已退回"),
-              "success" if payment.status == "succeeded" else "error")
-    return htmx_redirect("shop.order", order_id=order_id)
+        if payment.status == "succeeded":
+            return _("支付成功"), "success"
+        return _("支付未完成，订单已取消，积分已退回"), "error"
+    return _order_action(order_id, form, act)
 
 
 @bp.get("/me/vouchers")

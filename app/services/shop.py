@@ -100,6 +100,38 @@ def price_for(product, growth):
     return discounted_points(product.points_price, growth) if product.points_price else 0
 
 
+_LIMIT_MESSAGES = {
+    "total": lambda n, used: _("该商品每人限兑 %(n)s 件，你已兑换 %(used)s 件", n=n, used=used),
+    "month": lambda n, used: _("该商品每人每月限兑 %(n)s 件，你本月已兑换 %(used)s 件", n=n, used=used),
+    "day": lambda n, used: _("该商品每人每天限兑 %(n)s 件，你今天已兑换 %(used)s 件", n=n, used=used),
+}
+
+
+def _limit_over(limits, quantity):
+    """The first limit (ever, then month, then day) that `quantity` more units would break, or None."""
+    for scope, limit, used in reversed(limits):
+        if used + quantity > limit:
+            return scope, limit, used
+    return None
+
+
+def redeem_blocker(member, product, limits, price):
+    """Why this member cannot redeem even one unit now, as a short button label, or None.
+
+    Only a hint for the product page (the redemption itself checks every rule again):
+    a level below the product's, a per-member limit used up, too few points.
+    """
+    needed = required_level(product)
+    if needed is not None and member.growth < needed.min_growth:
+        return _("%(level)s及以上可兑换", level=needed.label)
+    over = _limit_over(limits, 1)
+    if over is not None:
+        return {"day": _("今日已达兑换上限"), "month": _("本月已达兑换上限")}.get(over[0], _("已达兑换上限"))
+    if member.points_balance < price:
+        return _("积分不足，还差 %(n)s 积分", n=price - member.points_balance)
+    return None
+
+
 def _check_rules(member, product, quantity, now):
     if member.role != "member":
         raise RedemptionRefused(_("只有会员账号可以兑换商品"))
@@ -111,16 +143,12 @@ def _check_rules(member, product, quantity, now):
         raise RedemptionRefused(_("兑换已结束，截止时间 %(when)s", when=_fmt(product.sale_ends_at)))
     needed = required_level(product)
     if needed is not None and member.growth < needed.min_growth:
-        raise RedemptionRefused(_("该商品仅限%(level)s及以上会员兑换，你当前是%(mine)s",
+        raise RedemptionRefused(_("该商品仅限%(level)s及以上兑换，你当前是%(mine)s",
                                   level=needed.label, mine=level_for(member.growth).label))
-    messages_by_scope = {
-        "total": lambda n, used: _("该商品每人限兑 %(n)s 件，你已兑换 %(used)s 件", n=n, used=used),
-        "month": lambda n, used: _("该商品每人每月限兑 %(n)s 件，你本月已兑换 %(used)s 件", n=n, used=used),
-        "day": lambda n, used: _("该商品每人每天限兑 %(n)s 件，你今天已兑换 %(used)s 件", n=n, used=used),
-    }
-    for scope, limit, used in reversed(member_limits(member.id, product, now)):  # total, month, day
-        if used + quantity > limit:
-            raise RedemptionRefused(messages_by_scope[scope](limit, used), field="quantity")
+    over = _limit_over(member_limits(member.id, product, now), quantity)
+    if over is not None:
+        scope, limit, used = over
+        raise RedemptionRefused(_LIMIT_MESSAGES[scope](limit, used), field="quantity")
     if product.kind == "voucher" and vouchers.voucher_window(product, now) is None:
         raise RedemptionRefused(_("该券的使用期已结束，暂停兑换"))
 
@@ -396,13 +424,17 @@ def pending_payment_for(order):
     payment = db.session.execute(select(Payment).where(Payment.order_id == order.id)).scalar_one_or_none()
     if order.status != "pending_payment" or payment is None or payment.status != "pending":
         return None, None
-    provider = payments.get_provider(payment.provider)
+    try:
+        provider = payments.get_provider(payment.provider)
+    except payments.PaymentUnavailable:
+        return None, None  # the page says payment is unavailable; the order still times out and refunds
     return provider, provider.checkout(payment)
 
 
 __all__ = [
     "MAX_ADDRESSES", "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "add_address", "can_cancel",
     "cancel_order", "cancel_unpaid_orders", "confirm_receipt", "delete_address", "get_order", "list_addresses",
-    "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for", "redeem_product",
+    "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for", "redeem_blocker",
+    "redeem_product",
     "refund_order", "required_level", "set_order_address", "ship_order", "status_label",
 ]

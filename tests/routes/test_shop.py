@@ -70,11 +70,11 @@ def test_off_shelf_products_are_404(client, make_product):
 
 
 def test_product_page_shows_price_stock_limits_window_and_safe_description(member_client, make_product):
-    product_id = make_product(points_price=888, cash_fen=3900, stock=7, limit_day=2, limit_total=5,
+    product_id = make_product(points_price=488, cash_fen=3900, stock=7, limit_day=2, limit_total=5,
                               sale_ends_at=utcnow() + timedelta(hours=3),
                               description_html='<p>好物<script>alert(1)</script><img src=x onerror="alert(2)"></p>')
     html = member_client.get(f"/products/{product_id}").get_data(as_text=True)
-    assert "888" in html and "¥39.00" in html and 'data-testid="stock-left">7<' in html
+    assert "<b class=\"pts\">488<" in html and "¥39.00" in html and 'data-testid="stock-left">7<' in html
     assert "每人每天限兑 2 件，今日已兑 0 件" in html and "每人限兑 5 件，已兑 0 件" in html
     assert "距结束" in html and 'data-left="' in html
     assert "alert" not in html and "好物" in html
@@ -134,18 +134,21 @@ def test_a_double_submit_creates_one_order(app, member_client, make_product):
 
 
 @pytest.mark.parametrize("quantity, message", [
-    ("abc", "数量须为整数"), ("1.5", "数量须为整数"), ("", "请填写数量"), ("0", "每单可兑换 1 到 10 件"),
-    ("-1", "每单可兑换 1 到 10 件"), ("11", "每单可兑换 1 到 10 件"), ("99999999999999999999", "数量须为整数"),
-    ("999999999999", "每单可兑换 1 到 10 件"),
+    ("abc", "数量须为整数"), ("1.5", "数量须为整数"), ("1e3", "数量须为整数"), ("", "请填写数量"),
+    ("0", "每单可兑换 1 到 10 件"), ("-1", "每单可兑换 1 到 10 件"), ("11", "每单可兑换 1 到 10 件"),
+    ("99999999999", "每单可兑换 1 到 10 件"), ("999999999999", "每单可兑换 1 到 10 件"),
+    ("99999999999999999999", "每单可兑换 1 到 10 件"), ("-99999999999999999999", "每单可兑换 1 到 10 件"),
 ])
-def test_bad_quantities_get_a_message_by_the_field(app, member_client, make_product, quantity, message):
+@pytest.mark.parametrize("htmx", [False, True])
+def test_bad_quantities_get_a_message_by_the_field(app, member_client, make_product, quantity, message, htmx):
     product_id = make_product(kind="coupon", points_price=1)
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": quantity}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"quantity": quantity}, page=page, htmx=htmx)
     html = response.get_data(as_text=True)
-    assert response.status_code == 422
+    assert response.status_code == (200 if htmx else 422)
     assert re.search(r'id="quantity-error"[^>]*>' + re.escape(message), html)
-    assert orders_in_db(app) == 0 and stock(app, product_id) == 10
+    assert 'aria-describedby="quantity-error"' in html
+    assert orders_in_db(app) == 0 and stock(app, product_id) == 10 and balance(app, member_client.user_id) == 500
 
 
 def test_refusals_name_the_rule_in_the_panel_with_htmx(app, member_client, make_product):
@@ -166,6 +169,67 @@ def test_not_enough_points_without_js(app, member_client, make_product):
     assert response.status_code == 422
     assert "积分不足：需要 501 积分，你当前有 500 积分" in response.get_data(as_text=True)
     assert orders_in_db(app) == 0 and stock(app, product_id) == 10
+
+
+def test_the_level_discount_is_shown_and_charged(app, member_client, make_product):
+    with app.app_context():
+        with write_transaction() as session:
+            from app.models import User
+
+            session.get(User, member_client.user_id).growth = 10000  # gold: 95 % of the points price
+    product_id = make_product(kind="coupon", points_price=200)
+    page = f"/products/{product_id}"
+    html = member_client.get(page).get_data(as_text=True)
+    assert '<b class="pts">190</b>' in html and "原价 200 积分" in html and "会员折扣" in html
+    member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page)
+    with app.app_context():
+        order = db.session.execute(select(Order)).scalar_one()
+        assert (order.points_unit, order.points_total) == (190, 380)
+    assert balance(app, member_client.user_id) == 500 - 380
+
+
+def test_a_level_restricted_product_says_who_may_redeem_it(app, member_client, make_product):
+    product_id = make_product(kind="coupon", min_level="gold")
+    page = f"/products/{product_id}"
+    html = member_client.get(page).get_data(as_text=True)
+    assert "仅限金卡会员及以上兑换" in html
+    assert re.search(r'data-testid="redeem-blocked">\s*金卡会员及以上可兑换', html)
+    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page)
+    assert response.status_code == 422
+    assert "该商品仅限金卡会员及以上兑换，你当前是普通会员" in response.get_data(as_text=True)
+    assert orders_in_db(app) == 0 and balance(app, member_client.user_id) == 500
+
+
+def test_a_used_up_limit_disables_the_button_after_the_redemption(app, member_client, make_product):
+    product_id = make_product(kind="coupon", points_price=10, limit_day=1)
+    page = f"/products/{product_id}"
+    body = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True).get_data(as_text=True)
+    assert 'data-testid="redeem-ok"' in body and "今日已兑 1 件" in body
+    assert re.search(r'data-testid="redeem-blocked">\s*今日已达兑换上限', body) and "立即兑换" not in body
+    again = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page, htmx=True)
+    assert "该商品每人每天限兑 1 件，你今天已兑换 1 件" in again.get_data(as_text=True)
+    assert orders_in_db(app) == 1
+
+
+def test_too_few_points_disables_the_button_and_says_how_many_are_missing(member_client, make_product):
+    html = member_client.get(f"/products/{make_product(kind='coupon', points_price=520)}").get_data(as_text=True)
+    assert re.search(r'data-testid="redeem-blocked">\s*积分不足，还差 20 积分', html)
+
+
+@pytest.mark.parametrize("window", ["ended", "upcoming"])
+def test_redeeming_outside_the_sale_window_is_refused(app, member_client, make_product, window):
+    now = utcnow()
+    if window == "ended":
+        product_id = make_product(kind="coupon", sale_starts_at=now - timedelta(days=2),
+                                  sale_ends_at=now - timedelta(minutes=1))
+        message = "兑换已结束，截止时间"
+    else:
+        product_id = make_product(kind="coupon", sale_starts_at=now + timedelta(hours=1))
+        message = "兑换尚未开始"
+    page = f"/products/{product_id}"
+    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert orders_in_db(app) == 0 and stock(app, product_id) == 10 and balance(app, member_client.user_id) == 500
 
 
 def test_goods_need_an_address_of_ones_own(app, member_client, make_member, make_product, make_address):
@@ -249,6 +313,43 @@ def test_another_member_cannot_cancel_my_order(app, client, goods_order, make_me
         assert db.session.get(Order, order_id).status == "paid"
 
 
+@pytest.mark.parametrize("action, data", [("cancel", {}), ("receive", {}), ("address", {"address_id": "1"}),
+                                          ("pay/sandbox", {"outcome": "success"})])
+@pytest.mark.parametrize("whose", ["another members", "missing"])
+def test_buttons_on_another_members_or_a_missing_order_are_404(app, client, goods_order, make_member, action, data,
+                                                              whose):
+    _product_id, order_id = goods_order
+    login_as(client, make_member())
+    target = order_id if whose == "another members" else 424242
+    assert client.submit(f"/orders/{target}/{action}", data, page="/orders").status_code == 404
+    with app.app_context():
+        assert db.session.get(Order, order_id).status == "paid"
+
+
+@pytest.mark.parametrize("address", ["foreign", "x", "99999999999999999999", ""])
+def test_an_order_address_must_be_ones_own(app, member_client, goods_order, make_member, make_address, address):
+    _product_id, order_id = goods_order
+    value = str(make_address(make_member(), detail="别人家 9 号")) if address == "foreign" else address
+    page = f"/orders/{order_id}"
+    response = member_client.submit(f"{page}/address", {"address_id": value}, page=page)
+    assert response.status_code == 303 and response.headers["Location"] == page
+    html = member_client.get(page).get_data(as_text=True)
+    assert ("请选择收货地址" if address == "" else "收货地址不存在，请重新选择") in html
+    assert "别人家" not in html
+    with app.app_context():
+        assert "南京东路 100 号" in db.session.get(Order, order_id).ship_address
+
+
+def test_a_refused_button_without_js_is_a_message_on_the_order_page(app, member_client, goods_order):
+    _product_id, order_id = goods_order
+    page = f"/orders/{order_id}"
+    response = member_client.submit(f"{page}/receive", page=page)
+    assert response.status_code == 303 and response.headers["Location"] == page
+    assert "订单尚未发货，不能确认收货" in member_client.get(page).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Order, order_id).status == "paid"
+
+
 def test_cancel_returns_points_and_stock(app, member_client, goods_order):
     product_id, order_id = goods_order
     assert balance(app, member_client.user_id) == 350
@@ -298,6 +399,46 @@ def test_a_failed_sandbox_payment_gives_everything_back(app, member_client, make
     assert balance(app, member_client.user_id) == 500 and stock(app, product_id) == 10
     bad = member_client.submit(f"{location}/pay/sandbox", {"outcome": "maybe"}, page=location)
     assert bad.status_code == 303
+
+
+def test_an_unpaid_order_is_cancelled_by_the_cli_job_after_fifteen_minutes(app, member_client, make_product):
+    product_id = make_product(kind="coupon", points_price=120, cash_fen=990, stock=4)
+    page = f"/products/{product_id}"
+    location = member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page).headers["Location"]
+    assert balance(app, member_client.user_id) == 260 and stock(app, product_id) == 2
+    runner = app.test_cli_runner()
+    assert "cancelled 0 unpaid orders" in runner.invoke(args=["orders", "cancel-unpaid"]).output
+    with app.app_context():
+        with write_transaction() as session:  # fifteen minutes go by
+            order = session.execute(select(Order)).scalar_one()
+            order.pay_deadline = utcnow() - timedelta(seconds=1)
+    assert "cancelled 1 unpaid orders" in runner.invoke(args=["orders", "cancel-unpaid"]).output
+    html = member_client.get(location).get_data(as_text=True)
+    assert 'data-testid="order-status">已取消<' in html and "超时未支付，已自动取消" in html and "沙箱支付" not in html
+    assert balance(app, member_client.user_id) == 500 and stock(app, product_id) == 4
+    with app.app_context():
+        from app.services import ledger
+
+        assert ledger.reconcile() == []
+
+
+def test_production_config_hides_the_sandbox_and_refuses_its_buttons(app, member_client, make_product):
+    product_id = make_product(kind="coupon", points_price=50, cash_fen=100)
+    page = f"/products/{product_id}"
+    location = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).headers["Location"]
+    token, key = member_client.form_tokens(location)
+    app.config["PRODUCTION"] = True
+    try:
+        html = member_client.get(location).get_data(as_text=True)
+        assert "沙箱支付" not in html and 'data-testid="payment-unavailable"' in html
+        response = member_client.post(f"{location}/pay/sandbox",
+                                      data={"csrf_token": token, "request_key": key, "outcome": "success"})
+        assert response.status_code == 303
+        assert "沙箱支付仅用于开发和测试，生产环境不可用" in member_client.get(location).get_data(as_text=True)
+    finally:
+        app.config["PRODUCTION"] = False
+    with app.app_context():
+        assert db.session.execute(select(Order.status)).scalar_one() == "pending_payment"
 
 
 def test_a_prize_order_gets_its_address_on_the_order_page(app, member_client, make_product, make_address):

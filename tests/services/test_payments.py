@@ -147,6 +147,40 @@ def test_the_sandbox_is_refused_in_production(app, cash_order):
     assert fresh(order_id).status == "pending_payment"
 
 
+def test_production_config_refuses_to_start_with_the_sandbox(monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://mall@127.0.0.1:1/mall")
+    monkeypatch.delenv("PAYMENT_PROVIDER", raising=False)
+    with pytest.raises(RuntimeError, match="sandbox payment provider is refused in production"):
+        create_app("production")
+    monkeypatch.setenv("PAYMENT_PROVIDER", "sandbox")
+    with pytest.raises(RuntimeError, match="sandbox payment provider is refused in production"):
+        create_app("production")
+
+
+def test_an_app_built_from_production_config_refuses_the_sandbox_provider(monkeypatch):
+    from app import create_app
+    from app.config import ProductionConfig
+
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://mall@127.0.0.1:1/mall")
+    monkeypatch.setenv("PAYMENT_PROVIDER", "wechat")  # passes the start-up check; never connects here
+
+    class Production(ProductionConfig):
+        PAYMENT_PROVIDER = "sandbox"  # a deployer's slip past the check
+        SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://mall@127.0.0.1:1/mall"
+
+    production = create_app(Production)
+    with production.app_context():
+        with pytest.raises(PaymentUnavailable, match="沙箱支付仅用于开发和测试"):
+            payments.get_provider()
+        with pytest.raises(PaymentUnavailable, match="沙箱支付仅用于开发和测试"):
+            payments.get_provider("sandbox")
+        db.engine.dispose()
+
+
 def test_an_unknown_provider_is_unavailable(app, app_ctx):
     app.config["PAYMENT_PROVIDER"] = "wechat"
     try:

@@ -124,7 +124,7 @@ def test_after_the_window_closes_it_is_over(db, make_member, make_product):
 def test_level_restriction_names_both_levels(db, make_member, make_product):
     user_id = make_member(points=5000)
     product_id = make_product(kind="coupon", min_level="gold")
-    assert_refused(lambda: redeem(user_id, product_id), "该商品仅限金卡会员及以上会员兑换，你当前是普通会员")
+    assert_refused(lambda: redeem(user_id, product_id), "该商品仅限金卡会员及以上兑换，你当前是普通会员")
     rich = make_member(growth=10000)
     assert redeem(rich, product_id).status == "completed"
 
