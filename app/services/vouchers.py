@@ -73,8 +73,9 @@ def grouped(code):
 
 
 def qr_svg(code):
-    """The voucher code as an inline SVG QR image."""
-    return segno.make(code, error="m").svg_inline(scale=5, border=2, dark="#1f2329", light="#ffffff")
+    """The voucher code as an inline SVG QR image that scales to the size CSS gives it (a viewBox, no size)."""
+    return segno.make(code, error="m").svg_inline(scale=5, border=2, dark="#1f2329", light="#ffffff",
+                                                  omitsize=True)
 
 
 def voucher_window(product, now):
