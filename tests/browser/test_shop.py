@@ -1,0 +1,95 @@
+"""A member redeems on a phone: the header balance and the stock change without a page
+reload, the order page shows what was bought; a points + cash order is paid in the sandbox."""
+import pytest
+
+from app.extensions import db
+from app.models import Product
+from tests.conftest import balance_of, next_phone
+from tests.shop_factories import make_address, make_product, no_newbie_bonus  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("no_newbie_bonus")
+
+
+def _log_in(page, phone):
+    page.goto("/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", "secret123")
+    page.click("form .btn")
+    page.wait_for_url("**/me")
+
+
+def _stock(app, product_id):
+    with app.app_context():
+        stock = db.session.get(Product, product_id).stock
+        db.session.remove()
+    return stock
+
+
+def test_redeem_a_product_and_open_the_order(page, app, make_member, make_product, screenshot_dir):
+    product_id = make_product(name="话费充值卡 10 元", kind="virtual", points_price=120, stock=3,
+                              codes=["HF10-0001", "HF10-0002", "HF10-0003"], limit_day=2)
+    phone = next_phone()
+    user_id = make_member(phone=phone)
+    _log_in(page, phone)
+    page.goto(f"/products/{product_id}")
+    assert page.inner_text("#points-balance") == "500"
+    assert page.inner_text("[data-testid=stock-left]") == "3"
+    page.evaluate("window.__sameDocument = true")
+
+    # A bad quantity: the message sits by the field, nothing changes.
+    page.fill("#quantity", "0")
+    page.click("[data-testid=redeem-submit]")
+    page.wait_for_selector("#quantity-error")
+    assert "每单可兑换 1 到 10 件" in page.inner_text("#quantity-error")
+    assert page.inner_text("#points-balance") == "500" and page.inner_text("[data-testid=stock-left]") == "3"
+
+    page.fill("#quantity", "1")
+    page.click("[data-testid=redeem-submit]")
+    page.wait_for_selector("[data-testid=redeem-ok]")
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.inner_text("#points-balance") == "380"
+    assert page.inner_text("[data-testid=stock-left]") == "2"
+    with app.app_context():
+        assert balance_of(user_id) == 380
+        db.session.remove()
+    assert _stock(app, product_id) == 2
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/shop-redeemed.png", full_page=True)
+
+    page.click("[data-testid=redeem-ok] a")
+    page.wait_for_url("**/orders/*")
+    assert page.inner_text("[data-testid=order-status]") == "已完成"
+    assert page.inner_text("[data-testid=virtual-code]") == "HF10-0001"
+    assert page.inner_text("#points-balance") == "380"
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/shop-order-virtual.png", full_page=True)
+
+
+def test_points_plus_cash_paid_in_the_sandbox(page, app, make_member, make_product, make_address, screenshot_dir):
+    product_id = make_product(name="降噪蓝牙耳机", points_price=199, cash_fen=3900, stock=5)
+    phone = next_phone()
+    user_id = make_member(phone=phone)
+    make_address(user_id, name="小李")
+    _log_in(page, phone)
+    page.goto(f"/products/{product_id}")
+    assert page.is_checked(".address-option input")
+    page.click("[data-testid=redeem-submit]")
+    page.wait_for_selector("[data-testid=redeem-ok]")
+    assert page.inner_text("#points-balance") == "301" and page.inner_text("[data-testid=stock-left]") == "4"
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/shop-redeemed-cash.png", full_page=True)
+    page.click("[data-testid=redeem-ok] a")
+    page.wait_for_url("**/orders/*")
+    assert page.inner_text("[data-testid=order-status]") == "待付款"
+    sandbox = page.inner_text("[data-testid=sandbox-pay]")
+    assert "沙箱支付" in sandbox and "不会真实扣款" in sandbox
+    assert page.locator("[data-testid=countdown]").count() == 1
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/shop-order-pending.png", full_page=True)
+    page.click("[data-testid=sandbox-success]")
+    page.wait_for_selector("text=支付成功")
+    assert page.inner_text("[data-testid=order-status]") == "待发货"
+    assert "小李" in page.inner_text(".oship")
+    assert page.locator("[data-testid=sandbox-pay]").count() == 0
+    assert page.inner_text("#points-balance") == "301"
+    assert _stock(app, product_id) == 4
