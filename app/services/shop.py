@@ -236,7 +236,7 @@ def list_orders(user_id, tab="all", before_id=None, limit=10):
     statuses = ORDER_TABS.get(tab)
     if statuses:
         stmt = stmt.where(Order.status.in_(statuses))
-    if before_id is not None:
+    if is_db_id(before_id):  # anything else a URL may carry (-5, 10**20) is the first page
         stmt = stmt.where(Order.id < before_id)
     rows = db.session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1)).unique().scalars().all()
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)

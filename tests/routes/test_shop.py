@@ -295,6 +295,9 @@ def test_orders_load_more_with_htmx(app, member_client, make_product):
     before = re.search(r"before=(\d+)", html).group(1)
     more = member_client.get(f"/orders?before={before}", headers=HTMX).get_data(as_text=True)
     assert "<html" not in more and more.count('data-testid="order-row"') == 3
+    for garbage in ("abc", "-5", "0", "99999999999999999999"):
+        response = member_client.get(f"/orders?before={garbage}")
+        assert response.status_code == 200 and response.get_data(as_text=True).count('data-testid="order-row"') == 10
 
 
 @pytest.mark.parametrize("path", ["/orders/{id}", "/orders/999999", "/orders/99999999999999999999"])
