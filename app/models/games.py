@@ -1,4 +1,5 @@
 """Games that spend points: lucky draws (with the newbie gift) and points treasure rounds."""
+import hashlib
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
@@ -190,6 +191,9 @@ class TreasureRound(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     winning_share_no: Mapped[int | None]
     winner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A secret random seed drawn when the round opens; only its SHA-256 (the commitment) is
+    # shown until the round closes, so nobody - not the last buyer - can foresee the winner.
+    seed: Mapped[str | None] = mapped_column(String(64))
     digest: Mapped[str | None] = mapped_column(String(64))
     prize_entry_id: Mapped[int | None] = mapped_column(ForeignKey("point_entries.id"))
 
@@ -199,6 +203,11 @@ class TreasureRound(db.Model):
     @property
     def remaining(self):
         return self.total_shares - self.sold
+
+    @property
+    def seed_commitment(self):
+        """SHA-256 of the seed, published from the round's opening on (None for old rounds)."""
+        return hashlib.sha256(self.seed.encode("ascii")).hexdigest() if self.seed else None
 
 
 class TreasurePurchase(db.Model):

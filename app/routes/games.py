@@ -20,7 +20,8 @@ def _newbie_gift_offer():
     """For the home page popup: {'draw', 'headline', 'form'} or None (cached per request)."""
     if "newbie_gift_offer" not in g:
         offer = draws.newbie_offer(current_user.id) if _member() else None
-        g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "form": DismissForm()}
+        g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "sure_win": offer.sure_win,
+                                         "form": DismissForm()}
     return g.newbie_gift_offer
 
 
@@ -46,7 +47,7 @@ def _draw_context(draw, play=None, animate=False, balance=None):
     member = _member()
     return {
         "draw": draw, "prizes": draw.prizes, "play": play, "animate": animate, "oob_balance": balance,
-        "form": DrawForm(formdata=None), "member": member,
+        "form": DrawForm(formdata=None), "member": member, "sure_win": draws.always_wins(draw),
         "left_today": draws.draws_left_today(current_user.id, draw) if member else None,
         "pity_left": draws.pity_left(current_user.id, draw) if member else None,
         "newbie_state": draws.newbie_gift_state(current_user.id) if member and draw.purpose == "newbie" else None,
@@ -77,7 +78,8 @@ def play(draw_id):
 @bp.get("/draw/<int:draw_id>/odds")
 def odds(draw_id):
     found = draws.get_draw(draw_id)
-    return render_page("games/odds.html", draw=found, rows=draws.odds(found), now=utcnow())
+    return render_page("games/odds.html", draw=found, rows=draws.odds(found), win_chance=draws.win_chance_text(found),
+                       sure_win=draws.always_wins(found), now=utcnow())
 
 
 @bp.get("/draw/<int:draw_id>/history")
@@ -102,23 +104,25 @@ def dismiss_newbie_gift():
 
 @bp.get("/treasure")
 def treasure_index():
+    treasure.settle_expired_rounds()  # refunds at the deadline even before the cron job runs
     return render_page("games/treasure_index.html", rounds=treasure.open_rounds(),
                        results=treasure.recent_results())
 
 
 def _round_context(rnd, form=None, error=None, balance=None):
-    records = treasure.share_records(rnd.id) if rnd.status == "won" else []
+    records = treasure.draw_input(rnd) if rnd.status == "won" else []
     return {
         "round": rnd, "form": form or TreasureBuyForm(formdata=None), "error": error, "oob_balance": balance,
         "member": _member(), "purchases": treasure.round_purchases(rnd.id), "records": records,
         "mine": treasure.my_share_numbers(current_user.id, rnd.id) if _member() else [],
         "next_round": treasure.current_round_of(rnd.item_id) if rnd.status != "open" else None,
-        "rule": treasure.WINNING_RULE, "now": utcnow(),
+        "rule": treasure.WINNING_RULE if rnd.seed else treasure.LEGACY_RULE, "now": utcnow(),
     }
 
 
 @bp.get("/treasure/<int:round_id>")
 def treasure_round(round_id):
+    treasure.settle_expired_rounds()
     return render_page("games/treasure_round.html", **_round_context(treasure.get_round(round_id)))
 
 
@@ -127,7 +131,7 @@ def treasure_records(round_id):
     rnd = treasure.get_round(round_id)
     if rnd.status != "won":
         raise NotFound(_("本期尚未开奖"))
-    return "\n".join(treasure.share_records(rnd.id)), 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return "\n".join(treasure.draw_input(rnd)), 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.post("/treasure/<int:round_id>/buy")

@@ -98,6 +98,35 @@ def _winnable(prize):
     return prize.weight > 0 and (prize.stock is None or prize.stock > 0)
 
 
+def prize_pool(prizes, *, pity_tier=None, excluded=()):
+    """The prizes one play is drawn from: weight > 0 and stock left, never an excluded one.
+
+    With `pity_tier` (the pity rule is due) only prizes of that tier or better, unless
+    none of them is left, in which case the whole pool decides.
+    """
+    pool = [p for p in prizes if _winnable(p) and p.id not in excluded]
+    if pity_tier is not None:
+        top = [p for p in pool if p.tier is not None and p.tier <= pity_tier]
+        pool = top or pool
+    return pool
+
+
+def always_wins(draw):
+    """True when every play wins something: no 'thanks for playing' can be drawn (the
+    operator's 100%-win option: a consolation prize instead of thanks)."""
+    pool = prize_pool(draw.prizes)
+    return bool(pool) and all(p.wins for p in pool)
+
+
+def win_chance_text(draw):
+    """The live chance that a play wins anything (not 'thanks'), e.g. '75.00%'."""
+    pool = prize_pool(_prizes(draw.id))
+    total = sum(p.weight for p in pool)
+    winning = sum(p.weight for p in pool if p.wins)
+    bp = (winning * 20000 // total + 1) // 2 if total else 0
+    return f"{bp // 100}.{bp % 100:02d}%"
+
+
 def odds(draw):
     """The live chance of each prize: its weight over the weights of prizes still in stock."""
     prizes = _prizes(draw.id)
@@ -181,10 +210,7 @@ def _award(draw, user_id, pity, build_play):
     session = db.session
     excluded = set()
     while True:
-        pool = [p for p in _prizes(draw.id) if _winnable(p) and p.id not in excluded]
-        if pity:
-            top = [p for p in pool if p.tier is not None and p.tier <= draw.pity_tier]
-            pool = top or pool
+        pool = prize_pool(_prizes(draw.id), pity_tier=draw.pity_tier if pity else None, excluded=excluded)
         if not pool:
             raise DrawRefused(_("奖品已全部抽完，请稍后再来"))
         prize = pick_prize(pool)
@@ -285,6 +311,7 @@ def fresh_balance(user_id):
 class NewbieOffer:
     draw: Draw
     headline: DrawPrize
+    sure_win: bool  # every play wins: the popup may say "100% 中奖"
 
 
 def has_spent_points(user_id):
@@ -317,11 +344,11 @@ def newbie_offer(user_id):
     draw = newbie_draw()
     if draw is None or newbie_gift_state(user_id) != "open":
         return None
-    prizes = [p for p in draw.prizes if p.wins]
+    prizes = [p for p in prize_pool(draw.prizes) if p.wins]  # never advertise a prize that is gone
     if not prizes:
         return None
     headline = min(prizes, key=lambda p: (p.tier if p.tier is not None else 99, p.weight))
-    return NewbieOffer(draw=draw, headline=headline)
+    return NewbieOffer(draw=draw, headline=headline, sure_win=always_wins(draw))
 
 
 def _use_newbie_gift(user_id):
@@ -372,8 +399,8 @@ def create_draw(name, skin, prizes, *, cost=10, daily_limit=0, pity_after=None, 
 
 
 __all__ = [
-    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "create_draw", "dismiss_newbie_gift",
+    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "create_draw", "dismiss_newbie_gift",
     "draws_left_today", "fresh_balance", "get_draw", "get_play", "has_spent_points", "newbie_draw",
-    "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history",
-    "tier_label",
+    "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history", "prize_pool",
+    "tier_label", "win_chance_text",
 ]

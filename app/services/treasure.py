@@ -7,9 +7,11 @@ sells the last share also draws the winner, pays the prize and opens the next ro
 that same transaction. Lock order everywhere: the round row, then member rows.
 
 The winner is published and verifiable (see WINNING_RULE): anyone can recompute it from
-the share records shown on the round page.
+the seed and share records shown on the round page, and check the seed against the
+commitment (its SHA-256) that the page showed from the round's opening on.
 """
 import hashlib
+import secrets
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -26,6 +28,13 @@ from app.services.idempotency import claim_request, remember_result
 from app.services.tx import write_transaction
 
 WINNING_RULE = _l(
+    "每期开始时系统生成一个随机种子，并立即公布它的 SHA-256（种子承诺）；满员开奖时公布种子本身。"
+    "开奖原文第一行是种子，其后是本期全部份额记录，按份额号从小到大排列，每条写作「本期ID:份额号:会员ID」，"
+    "各行用换行符连接（末尾无换行）后计算 SHA-256；把得到的十六进制摘要当作整数，除以总份数取余数，"
+    "余数加 1 即为中奖份额号。种子的 SHA-256 必须与开期时公布的承诺一致。"
+)
+# Rounds opened before seeds existed were drawn from the share records alone.
+LEGACY_RULE = _l(
     "将本期全部份额记录按份额号从小到大排列，每条写作「本期ID:份额号:会员ID」，"
     "用换行符连接（末尾无换行）后计算 SHA-256；把得到的十六进制摘要当作整数，除以总份数取余数，"
     "余数加 1 即为中奖份额号。"
@@ -90,10 +99,24 @@ def share_records(round_id):
     return [f"{round_id}:{share_no}:{user_id}" for share_no, user_id in rows]
 
 
-def winning_share(records, total_shares):
-    """(SHA-256 hex digest of the records joined by newlines, winning share number)."""
-    digest = hashlib.sha256("\n".join(records).encode("utf-8")).hexdigest()
+def draw_input(rnd):
+    """The lines the winner is drawn from: the round's seed, then its share records.
+
+    Published (e.g. as records.txt) once the round has closed; the seed stays secret while
+    the round is open, which is what keeps the last buyer from computing the outcome.
+    """
+    return ([rnd.seed] if rnd.seed else []) + share_records(rnd.id)
+
+
+def winning_share(lines, total_shares):
+    """(SHA-256 hex digest of the lines joined by newlines, winning share number)."""
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
     return digest, int(digest, 16) % total_shares + 1
+
+
+def new_seed():
+    """A round's secret seed: 32 random bytes from `secrets`, as hex."""
+    return secrets.token_hex(32)
 
 
 def open_round(item, now=None):
@@ -107,6 +130,7 @@ def open_round(item, now=None):
         item_id=item.id, period=(last or 0) + 1, name=item.name, total_shares=item.total_shares,
         share_price=item.share_price, prize_kind=item.prize_kind, prize_points=item.prize_points,
         product_id=item.product_id, opened_at=now, deadline=now + timedelta(hours=item.round_hours),
+        seed=new_seed(),
     )
     session.add(rnd)
     session.flush()
@@ -202,7 +226,7 @@ def _draw_winner(round_id, now):
     records = share_records(rnd.id)
     if len(records) != rnd.total_shares:
         raise RuntimeError(f"treasure round {rnd.id}: {len(records)} share records for {rnd.total_shares} shares")
-    digest, winning_no = winning_share(records, rnd.total_shares)
+    digest, winning_no = winning_share(draw_input(rnd), rnd.total_shares)
     winner_id = int(records[winning_no - 1].rsplit(":", 1)[1])
     rnd.status, rnd.winner_id, rnd.winning_share_no = "won", winner_id, winning_no
     rnd.digest, rnd.closed_at = digest, now
@@ -291,7 +315,8 @@ def create_item(name, total_shares, share_price, *, prize_points=0, product_id=N
 
 
 __all__ = [
-    "WINNING_RULE", "TreasureRefused", "buy_shares", "create_item", "current_round_of", "get_round",
+    "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "create_item", "current_round_of", "draw_input",
+    "get_round", "new_seed",
     "my_share_numbers", "open_round", "open_rounds", "recent_results", "round_purchases",
     "settle_expired_rounds", "share_records", "winning_share",
 ]

@@ -49,6 +49,8 @@ def test_play_a_draw_and_see_the_result_and_balance_without_reload(page, app, ma
     result = page.inner_text("[data-testid=draw-result]")
     assert (prize_name in result) or ("谢谢参与" in result and prize_name == "谢谢参与")
     assert page.locator(f'#draw-board [data-slot="{slot}"]').get_attribute("class").count("is-won") == 1
+    assert page.locator("#draw-board .is-won").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the turned wheel stays inside
     if skin == "wheel":
         # The pointer is at the top: the disc turned so the won slot's centre sits under it.
         turn = float(page.eval_on_selector(".wheel-disc", "el => el.dataset.turn"))
@@ -62,6 +64,49 @@ def test_play_a_draw_and_see_the_result_and_balance_without_reload(page, app, ma
         plays = db.session.execute(select(DrawPlay.id).where(DrawPlay.user_id == user_id)).all()
         assert len(plays) == 2 and page.inner_text("#points-balance") == str(balance_of(user_id))
         db.session.remove()
+
+NEWBIE_PRIZES = [prize("小米手环9", 1, points=8888, tier=1, stock=1), prize("20积分", 60, points=20),
+                 prize("50积分", 39, points=50, tier=3), prize("30积分", 0, points=30)]
+
+
+def test_the_newbie_gift_pops_up_on_home_plays_once_and_is_gone(page, app, make_member, screenshot_dir):
+    draw_id = make_draw(app, NEWBIE_PRIZES, name="新人专享礼包", purpose="newbie", cost=10)
+    phone = next_phone()
+    user_id = make_member(phone=phone)
+    _log_in(page, phone)
+    page.goto("/")
+    popup = page.locator("[data-testid=newbie-gift]")
+    popup.wait_for()
+    assert "100% 中奖" in popup.inner_text() and "小米手环9" in popup.inner_text()
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/newbie-gift.png")
+    page.click("[data-testid=newbie-go]")
+    page.wait_for_url(f"**/draw/{draw_id}")
+    page.click("[data-testid=draw-go]")
+    page.wait_for_selector("[data-testid=draw-result].is-revealed", timeout=15000)
+    assert "恭喜获得" in page.inner_text("[data-testid=draw-result]")  # 100% win
+    assert page.locator("#draw-go").is_disabled()  # once only
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-testid=newbie-gift]").count() == 0
+    with app.app_context():
+        assert db.session.execute(select(DrawPlay).where(DrawPlay.user_id == user_id)).scalars().all()[0].cost == 10
+        db.session.remove()
+
+
+def test_dismissing_the_newbie_gift_closes_it_for_good(page, app, make_member):
+    make_draw(app, NEWBIE_PRIZES, name="新人专享礼包", purpose="newbie", cost=10)
+    phone = next_phone()
+    make_member(phone=phone)
+    _log_in(page, phone)
+    page.goto("/")
+    page.click("[data-testid=newbie-dismiss]")
+    page.wait_for_selector("[data-testid=newbie-gift]", state="detached")
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("[data-testid=newbie-gift]").count() == 0
+    assert page.inner_text("#points-balance") == "500"
+
 
 def test_a_refusal_shows_a_toast(page, app, make_member):
     draw_id = make_draw(app, PRIZES, skin="grid", cost=600)

@@ -3,6 +3,7 @@ import hashlib
 import html as html_lib
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from flask import render_template_string
@@ -12,9 +13,10 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import DrawPlay, DrawPrize, TreasureRound, User
 from app.services import draws, treasure
+from app.services.clock import utcnow
 from tests.conftest import balance_of
 from tests.games_factories import key, make_draw, make_item, prize
-from tests.shop_factories import make_product  # noqa: F401  (fixture)
+from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fixtures)
 
 HTMX = {"HX-Request": "true"}
 
@@ -63,6 +65,16 @@ def test_the_odds_page_is_public_and_follows_the_live_configuration(client, app)
         db.session.commit()
     html = client.get(f"/draw/{draw_id}/odds").get_data(as_text=True)
     assert "已抽完" in html and "100.00%" in html
+    assert 'data-testid="odds-win">100%（每次必中）<' in html  # only 10积分 is left: every play wins
+
+
+def test_the_odds_page_states_the_chance_of_winning_anything(client, app):
+    draw_id = make_draw(app, [prize("10积分", 1, points=10), prize("谢谢参与", 3, kind="thanks")])
+    html = client.get(f"/draw/{draw_id}/odds").get_data(as_text=True)
+    assert 'data-testid="odds-win">25.00%<' in html
+    assert 'data-testid="sure-win"' not in client.get(f"/draw/{draw_id}").get_data(as_text=True)
+    sure = make_draw(app, [prize("10积分", 1, points=10), prize("安慰奖 1积分", 3, kind="consolation", points=1)])
+    assert 'data-testid="sure-win">100%中奖<' in client.get(f"/draw/{sure}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/draw/999", "/draw/999/odds", "/draw/999/history", "/draw/abc"])
@@ -97,11 +109,25 @@ def test_a_draw_over_htmx_returns_the_result_and_the_new_balance(member_client, 
     assert re.search(r'name="request_key"[^>]*value="[0-9a-f]{32}"', body)  # a fresh key for the next play
 
 
-def test_a_product_prize_result_says_where_the_prize_went(member_client, app, make_product):
+def test_a_coupon_prize_lands_in_my_coupons(member_client, app, make_product):
     product_id = make_product(name="满50减10券", kind="coupon", stock=5, face_value_fen=1000, is_active=False)
     draw_id = make_draw(app, [prize("满50减10券", 1, kind="product", product_id=product_id, tier=1)])
     body = member_client.submit(f"/draw/{draw_id}/play", page=f"/draw/{draw_id}", htmx=True).get_data(as_text=True)
     assert "满50减10券" in body and 'href="/me/coupons"' in body
+    assert "满50减10券" in member_client.get("/me/coupons").get_data(as_text=True)
+    messages = member_client.get("/me/messages").get_data(as_text=True)
+    assert "恭喜中奖" in messages and "满50减10券" in messages
+
+
+def test_a_merchant_voucher_prize_lands_in_my_vouchers(member_client, app, make_product, make_merchant):
+    merchant_id = make_merchant("晨光咖啡")
+    product_id = make_product(name="美式咖啡券", kind="voucher", stock=5, face_value_fen=2800, valid_days=30,
+                              merchant_id=merchant_id, is_active=False)
+    draw_id = make_draw(app, [prize("美式咖啡券", 1, kind="product", product_id=product_id, tier=2)])
+    body = member_client.submit(f"/draw/{draw_id}/play", page=f"/draw/{draw_id}", htmx=True).get_data(as_text=True)
+    assert 'href="/me/vouchers"' in body
+    vouchers = member_client.get("/me/vouchers").get_data(as_text=True)
+    assert "美式咖啡券" in vouchers and "晨光咖啡" in vouchers and "<svg" in vouchers  # with its QR
 
 
 def test_a_double_tap_draws_once(member_client, app):
@@ -151,8 +177,11 @@ def test_a_malformed_request_key_is_refused(member_client, app):
 
 def test_the_daily_limit_is_explained_in_a_toast(member_client, app):
     draw_id = make_draw(app, daily_limit=1)
-    assert member_client.submit(f"/draw/{draw_id}/play", page=f"/draw/{draw_id}", htmx=True).status_code == 200
-    assert 'data-testid="left-today">今日剩余 0 次' in member_client.get(f"/draw/{draw_id}").get_data(as_text=True)
+    last = member_client.submit(f"/draw/{draw_id}/play", page=f"/draw/{draw_id}", htmx=True)
+    assert last.status_code == 200 and 'data-final="明天再来"' in last.get_data(as_text=True)
+    page = member_client.get(f"/draw/{draw_id}").get_data(as_text=True)
+    assert 'data-testid="left-today">今日剩余 0 次' in page
+    assert re.search(r'<button id="draw-go"[^>]*disabled[^>]*>明天<small>再来</small>', page)
     response = member_client.submit(f"/draw/{draw_id}/play", page=f"/draw/{draw_id}", htmx=True)
     assert response.status_code == 400 and response.headers["HX-Retarget"] == "#toast"
     assert "今天的 1 次抽奖机会已用完" in response.get_data(as_text=True)
@@ -247,11 +276,17 @@ def test_the_newbie_draw_plays_once_and_the_popup_is_gone(member_client, app, ne
     assert _count_plays(app) == 1
 
 
-def test_the_home_page_carries_the_popup_when_it_includes_the_partial(member_client, app, newbie_id):
-    with open(app.jinja_loader.get_source(app.jinja_env, "main/home.html")[1], encoding="utf-8") as home:
-        if "games/_newbie_gift.html" not in home.read():
-            pytest.skip("the home page does not include the newbie-gift partial yet")
+def test_the_home_page_carries_the_popup_until_it_is_used(member_client, app, newbie_id):
     assert 'data-testid="newbie-gift"' in member_client.get("/").get_data(as_text=True)
+    member_client.submit(f"/draw/{newbie_id}/play", page=f"/draw/{newbie_id}", htmx=True)
+    assert 'data-testid="newbie-gift"' not in member_client.get("/").get_data(as_text=True)
+
+
+def test_the_popup_promises_100_percent_only_when_every_play_wins(app, make_member):
+    make_draw(app, [prize("AirPods 耳机", 1, points=8888, tier=1, stock=1), prize("谢谢参与", 99, kind="thanks")],
+              name="新人专享", purpose="newbie")
+    html = _render_gift(app, make_member())
+    assert "100%" not in html and "仅需 10 积分抽好礼" in html and "AirPods 耳机" in html
 
 
 # --- points treasure -----------------------------------------------------------------------
@@ -356,6 +391,11 @@ def test_the_last_share_redirects_to_a_round_page_anyone_can_verify(member_clien
     item_id, round_id = make_item(app, total_shares=4, share_price=10)
     with app.app_context():
         treasure.buy_shares(make_member(), round_id, 3, key())
+        seed = db.session.get(TreasureRound, round_id).seed
+        db.session.remove()
+    open_page = member_client.get(f"/treasure/{round_id}").get_data(as_text=True)
+    commitment = hashlib.sha256(seed.encode()).hexdigest()
+    assert f'data-testid="commitment">{commitment}<' in open_page and seed not in open_page
     response = member_client.submit(f"/treasure/{round_id}/buy", {"quantity": "1"}, page=f"/treasure/{round_id}",
                                     htmx=True)
     assert response.status_code == 204 and response.headers["HX-Redirect"] == f"/treasure/{round_id}"
@@ -367,7 +407,24 @@ def test_the_last_share_redirects_to_a_round_page_anyone_can_verify(member_clien
     assert f'data-testid="winning-no">{int(digest, 16) % 4 + 1}<' in html
     text = member_client.get(f"/treasure/{round_id}/records.txt")
     assert text.mimetype == "text/plain" and text.get_data(as_text=True) == records
+    assert records.split("\n")[0] == seed and f'data-testid="seed">{seed}<' in html
+    assert f'data-testid="commitment">{commitment}<' in html  # the same commitment, now checkable
     assert 'data-testid="next-round"' in html
+
+
+def test_opening_the_treasure_pages_refunds_a_round_past_its_deadline(member_client, app):
+    item_id, round_id = make_item(app, total_shares=10, share_price=10, round_hours=1)
+    member_client.submit(f"/treasure/{round_id}/buy", {"quantity": "2"}, page=f"/treasure/{round_id}", htmx=True)
+    assert _balance(app, member_client.user_id) == 480
+    with app.app_context():
+        db.session.execute(update(TreasureRound).where(TreasureRound.id == round_id)
+                           .values(deadline=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    html = member_client.get("/treasure").get_data(as_text=True)  # before any cron run
+    assert "未满员，已退回" in html and "第 2 期" in html
+    assert _round(app, round_id) == (2, "refunded") and _balance(app, member_client.user_id) == 500
+    page = member_client.get(f"/treasure/{round_id}").get_data(as_text=True)
+    assert "本期到期未满员，所有积分已原路退回" in page and 'data-testid="next-round"' in page
 
 
 def test_records_of_an_open_round_are_not_published_yet(client, app):

@@ -5,7 +5,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, IdempotencyKey, NewbieGift, Order, PointEntry, Product
@@ -49,6 +49,32 @@ def test_pick_prize_uses_secrets_and_every_ticket_maps_to_its_prize():
     assert draws._randbelow is secrets.randbelow
     with pytest.raises(ValueError):
         draws.pick_prize([SimpleNamespace(id=1, weight=0)])
+
+
+def test_100k_draws_from_a_live_pool_match_the_weights_and_skip_what_cannot_be_won(app, db):
+    """The server's own selection - the pool built from the draw's rows as a play builds it,
+    then `pick_prize` on `secrets` - run 100,000 times: frequencies follow the weights, and a
+    prize out of stock or weighted 0 never comes up."""
+    prizes = [prize(f"P{w}", w, points=w) for w in WEIGHTS]
+    prizes[0]["tier"] = 1
+    prizes[1]["tier"] = 2
+    prizes += [prize("已抽完", 5000, points=1, tier=1, stock=0), prize("不参与", 0, points=1)]
+    draw_id = make_draw(app, prizes, skin="grid")
+    rows = draws._prizes(draw_id)
+    pool = draws.prize_pool(rows)
+    assert [p.name for p in pool] == [f"P{w}" for w in WEIGHTS]
+    n = 100_000
+    counts = Counter(draws.pick_prize(pool).name for _ in range(n))
+    assert set(counts) <= {p.name for p in pool}
+    total = sum(WEIGHTS)
+    observed = [counts[f"P{w}"] for w in WEIGHTS]
+    statistic = chi_square(observed, [n * w / total for w in WEIGHTS])
+    assert statistic < CHI2_CRITICAL_0001[len(WEIGHTS) - 1], (statistic, observed)
+    # Pity due: only tier 2 or better (the empty tier-1 prize still excluded), by their weights.
+    pity_pool = draws.prize_pool(rows, pity_tier=2)
+    assert [p.name for p in pity_pool] == ["P1", "P9"]
+    pity_counts = Counter(draws.pick_prize(pity_pool).name for _ in range(n))
+    assert chi_square([pity_counts["P1"], pity_counts["P9"]], [n * 0.1, n * 0.9]) < CHI2_CRITICAL_0001[1]
 
 
 def test_full_service_draws_match_the_weights_and_the_ledger_adds_up(app, db, make_member):
@@ -268,6 +294,23 @@ def test_a_top_prize_sends_a_message(app, db, make_member, monkeypatch):
     assert any("一等奖 100积分" in m.body for m in page)
 
 
+def test_a_draw_is_a_sure_win_only_when_no_thanks_can_be_drawn(app, db):
+    sure = make_draw(app, [prize("10积分", 5, points=10), prize("安慰奖 1积分", 95, kind="consolation", points=1),
+                           prize("谢谢参与", 0, kind="thanks")])  # a thanks slot weighted 0 is never drawn
+    unsure = make_draw(app, [prize("10积分", 25, points=10), prize("谢谢参与", 75, kind="thanks")])
+    assert draws.always_wins(db.session.get(Draw, sure)) and draws.win_chance_text(db.session.get(Draw, sure)) == "100.00%"
+    assert not draws.always_wins(db.session.get(Draw, unsure))
+    assert draws.win_chance_text(db.session.get(Draw, unsure)) == "25.00%"
+
+
+def test_a_sure_win_draw_pays_every_play(app, db, make_member):
+    draw_id = make_draw(app, [prize("10积分", 5, points=10, stock=1), prize("安慰奖 1积分", 95, kind="consolation", points=1),
+                              prize("谢谢参与", 0, kind="thanks")])
+    user_id = make_member()
+    kinds = {draws.play_draw(user_id, draw_id, key()).prize.kind for _ in range(30)}
+    assert "thanks" not in kinds and "consolation" in kinds
+
+
 def test_create_draw_checks_the_slots(app, db):
     with pytest.raises(draws.DomainError):
         draws.create_draw("九宫格", "grid", simple_prizes())
@@ -287,7 +330,7 @@ def newbie_draw_id(app):
 def test_newbie_gift_is_offered_once_and_gone_after_use(app, db, make_member, newbie_draw_id):
     user_id = make_member()
     offer = draws.newbie_offer(user_id)
-    assert offer.draw.id == newbie_draw_id and offer.headline.name == "AirPods 耳机"
+    assert offer.draw.id == newbie_draw_id and offer.headline.name == "AirPods 耳机" and offer.sure_win
     play = draws.play_draw(user_id, newbie_draw_id, key())
     assert play.prize.kind != "thanks"
     assert draws.newbie_offer(user_id) is None
@@ -350,3 +393,9 @@ def test_the_demo_games_seed_is_idempotent(app, db):
     grid = db.session.execute(select(Draw).where(Draw.skin == "grid")).scalar_one()
     assert len(grid.prizes) == 8 and all(p.kind != "thanks" for p in grid.prizes)  # 100% win
     assert draws.newbie_draw().cost == 10
+
+
+def test_the_newbie_headline_is_never_a_prize_that_is_gone(app, db, make_member, newbie_draw_id):
+    with write_transaction() as session:
+        session.execute(update(DrawPrize).where(DrawPrize.name == "AirPods 耳机").values(stock=0))
+    assert draws.newbie_offer(make_member()).headline.name == "50积分"  # the best tier still in stock

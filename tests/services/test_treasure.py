@@ -22,12 +22,13 @@ def _round(round_id):
 
 
 def _recompute(round_id, total):
-    """The published rule, written out independently of the service."""
+    """The published rule, written out independently of the service: the seed, then the records."""
+    seed = db.session.execute(select(TreasureRound.seed).where(TreasureRound.id == round_id)).scalar_one()
     rows = db.session.execute(
         select(TreasureShare.share_no, TreasureShare.user_id).where(TreasureShare.round_id == round_id)
         .order_by(TreasureShare.share_no)
     ).all()
-    text = "\n".join(f"{round_id}:{no}:{uid}" for no, uid in rows)
+    text = "\n".join([seed] + [f"{round_id}:{no}:{uid}" for no, uid in rows])
     digest = hashlib.sha256(text.encode()).hexdigest()
     return digest, int(digest, 16) % total + 1
 
@@ -78,6 +79,27 @@ def test_winning_share_rule_is_stable():
     digest, number = treasure.winning_share(records, 3)
     assert digest == hashlib.sha256(b"7:1:3\n7:2:3\n7:3:9").hexdigest()
     assert number == int(digest, 16) % 3 + 1
+
+
+def test_each_round_commits_to_a_secret_seed_that_decides_the_winner(app, db, make_member):
+    item_id, round_id = make_item(app, total_shares=3, share_price=10)
+    _other_item, other_round = make_item(app, total_shares=3)
+    rnd = _round(round_id)
+    seed, commitment = rnd.seed, rnd.seed_commitment
+    assert len(seed) == 64 and int(seed, 16) >= 0
+    assert commitment == hashlib.sha256(seed.encode()).hexdigest()
+    assert _round(other_round).seed != seed  # every period draws its own seed
+    # The share records alone do not decide the winner: the last buyer cannot foresee it.
+    members = [make_member() for _ in range(3)]
+    for user_id in members:
+        treasure.buy_shares(user_id, round_id, 1, key())
+    rnd = _round(round_id)
+    records = treasure.share_records(round_id)
+    assert treasure.draw_input(rnd) == [seed] + records
+    assert (rnd.digest, rnd.winning_share_no) == treasure.winning_share([seed] + records, 3)
+    assert rnd.digest != hashlib.sha256("\n".join(records).encode()).hexdigest()
+    assert rnd.seed == seed and rnd.seed_commitment == commitment  # revealed unchanged
+    assert treasure.current_round_of(item_id).seed not in (None, seed)
 
 
 def test_concurrent_buyers_never_oversell_and_exactly_one_wins(app, make_member):
@@ -216,3 +238,29 @@ def test_a_purchase_aborted_as_a_deadlock_is_run_again(app, db, make_member, mon
     monkeypatch.setattr(treasure, "_buy_shares", flaky)
     purchase = treasure.buy_shares(user_id, round_id, 2, key())
     assert len(calls) == 2 and purchase.quantity == 2 and _round(round_id).sold == 2
+
+
+def _messages(user_id):
+    from app.services import messages
+
+    return [(m.kind, m.title, m.link) for m in messages.message_page(user_id)[0]]
+
+
+def test_every_participant_is_told_the_result_once(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=3, name="1000积分大红包")
+    alice, bob = make_member(), make_member()
+    treasure.buy_shares(alice, round_id, 2, key())
+    treasure.buy_shares(bob, round_id, 1, key())
+    rnd = _round(round_id)
+    loser = bob if rnd.winner_id == alice else alice
+    assert _messages(rnd.winner_id) == [("treasure", "积分夺宝中奖啦", f"/treasure/{round_id}")]
+    assert _messages(loser) == [("treasure", "积分夺宝已开奖", f"/treasure/{round_id}")]
+
+
+def test_a_refunded_round_tells_its_buyers(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=10, round_hours=1)
+    user_id = make_member()
+    treasure.buy_shares(user_id, round_id, 2, key())
+    treasure.buy_shares(user_id, round_id, 1, key())
+    treasure.settle_expired_rounds(now=_round(round_id).deadline + timedelta(seconds=1))
+    assert _messages(user_id) == [("treasure", "积分夺宝未满员，积分已退回", f"/treasure/{round_id}")]

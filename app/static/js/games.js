@@ -71,6 +71,12 @@
         markWon(board, slot);
         setBusy(board, false);
       }
+      // That was the last play there is (the newbie gift, or today's limit): the button says so.
+      var go = document.getElementById("draw-go");
+      if (result.dataset.final && go && go.tagName === "BUTTON") {
+        go.disabled = true;
+        go.textContent = result.dataset.final;
+      }
       result.classList.remove("is-pending");
       result.classList.add("is-revealed");
     }
