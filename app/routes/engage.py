@@ -162,7 +162,8 @@ def tasks():
     return render_page("engage/tasks.html", newbie=newbie, daily=daily, links=_task_links(), form=ActionForm(),
                        packets=packets.packets_for(current_user.id), birthday=task_service.birthday_gift(current_user),
                        level=level_for(growth), next_level=next_level(growth),
-                       invite=referrals.invite_rules(), **_double_points())
+                       invite=referrals.invite_rules(), games_path=_existing_path("/draws"),
+                       treasure_path=_existing_path("/treasure"), **_double_points())
 
 
 def _task_view(key):

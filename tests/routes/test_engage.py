@@ -158,6 +158,8 @@ def test_the_tasks_page_lists_packets_daily_and_newbie_tasks_and_the_level(membe
     for text in ("周末红包", "每日任务", "分享商品", "逛逛活动专区", "新手任务", "完善个人资料", "绑定手机号",
                  "首次兑换商品", "首次参与抽奖", "普通会员", 'data-testid="claim-phone"'):
         assert text in html, text
+    assert 'data-testid="games-entry"' in html and 'href="/draws"' in html  # the games are one tap away
+    assert 'data-testid="treasure-entry"' in html and 'href="/treasure"' in html
 
 
 def test_claiming_a_packet_with_htmx(member_client, app, packet_id):
@@ -210,6 +212,24 @@ def test_sharing_a_product_with_htmx(member_client, app, monkeypatch):
         assert member_client.post("/share", data={"product_id": bad}, headers=headers).status_code == 404, bad
     assert member_client.post("/share", data={"product_id": "5"}, headers=HX).status_code == 400  # no CSRF
     assert _balance(app, member_client.user_id) == 550
+
+
+def test_the_share_button_partial_works_where_a_product_page_includes_it(app, make_member):
+    from flask import render_template_string
+    from flask_login import login_user
+
+    user_id = make_member()
+    with app.test_request_context("/products/5"):
+        login_user(_db.session.get(User, user_id))
+        html = render_template_string(
+            '{% with product_id=5 %}{% include "engage/_share_button.html" %}{% endwith %}')
+        _db.session.remove()
+    assert 'id="share-5"' in html and 'hx-post="/share"' in html and 'name="product_id" value="5"' in html
+    assert 'name="csrf_token"' in html and "css/engage.css" in html  # styled wherever it is included
+    with app.test_request_context("/products/5"):
+        anonymous = render_template_string(
+            '{% with product_id=5 %}{% include "engage/_share_button.html" %}{% endwith %}')
+    assert anonymous.strip() == ""
 
 
 def test_browsing_promotions_pays_once_a_day(member_client, app):

@@ -59,6 +59,36 @@ def test_streaks_run_across_month_and_year_ends(member, start):
     assert checkin.streak_through(member, start + timedelta(days=6)) == 7
 
 
+def test_a_day_missed_at_the_month_end_resets_the_streak(member):
+    _check_in_days(member, date(2026, 1, 29), date(2026, 1, 30))  # 31 January missed
+    row = checkin.check_in(member, today=date(2026, 2, 1))
+    assert row.streak_day == 1 and row.points == 5
+    assert checkin.current_streak(member, date(2026, 2, 2)) == (1, False)
+
+
+def test_the_day_is_the_shanghai_calendar_day(member):
+    late = datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc)   # 23:59 on 1 March in Shanghai
+    early = datetime(2026, 3, 1, 16, 1, tzinfo=timezone.utc)   # 00:01 on 2 March in Shanghai
+    first, second = checkin.check_in(member, now=late), checkin.check_in(member, now=early)
+    assert (first.day, second.day) == (date(2026, 3, 1), date(2026, 3, 2))
+    assert second.streak_day == 2
+    with pytest.raises(AlreadyDone):  # 00:30 UTC on 2 March is still 2 March in Shanghai
+        checkin.check_in(member, now=datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))
+
+
+def test_make_up_reaches_back_across_the_month_end(member):
+    today = date(2026, 3, 2)
+    _check_in_days(member, date(2026, 2, 25), date(2026, 2, 26), date(2026, 2, 28), date(2026, 3, 1))
+    assert checkin.current_streak(member, today) == (2, False)  # 27 February was missed
+    with pytest.raises(DomainError, match="最近7天"):
+        checkin.make_up(member, date(2026, 2, 22), today=today)  # 8 days back
+    checkin.make_up(member, date(2026, 2, 27), today=today)
+    assert checkin.current_streak(member, today) == (5, False)
+    assert checkin.check_in(member, today=today).streak_day == 6
+    assert checkin.makeups_left(member, today) == 1  # counted in March, the month it was used
+    assert checkin.makeups_left(member, date(2026, 2, 28)) == 2
+
+
 def test_a_long_streak_is_read_past_one_query_chunk(member):
     start = date(2025, 6, 1)
     with write_transaction() as session:
