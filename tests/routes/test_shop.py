@@ -211,6 +211,18 @@ def test_a_used_up_limit_disables_the_button_after_the_redemption(app, member_cl
     assert orders_in_db(app) == 1
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_field_refusal_still_shows_when_the_product_sold_out_meanwhile(app, member_client, make_product, htmx):
+    product_id = make_product(kind="coupon", points_price=10, stock=1, limit_total=1)
+    page = f"/products/{product_id}"
+    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page, htmx=htmx)
+    body = response.get_data(as_text=True)
+    assert 'data-testid="sold-out"' in body
+    assert re.search(r'data-testid="redeem-error">该商品每人限兑 1 件，你已兑换 1 件<', body)
+    assert orders_in_db(app) == 1
+
+
 def test_too_few_points_disables_the_button_and_says_how_many_are_missing(member_client, make_product):
     html = member_client.get(f"/products/{make_product(kind='coupon', points_price=520)}").get_data(as_text=True)
     assert re.search(r'data-testid="redeem-blocked">\s*积分不足，还差 20 积分', html)
