@@ -242,7 +242,8 @@ def promotions():
     return render_page("engage/promotions.html", packets=packets.packets_for(member.id if member else 0),
                        upcoming=upcoming_double_points_days(today), browse_points=browse, browse_done=done,
                        browse_seconds=task_service.browse_seconds(), invite=referrals.invite_rules(),
-                       treasure=_existing_path("/treasure"), products=_existing_path("/products"),
+                       treasure=_existing_path("/treasure"), draws=_existing_path("/draws"),
+                       products=_existing_path("/products"),
                        **_double_points())
 
 

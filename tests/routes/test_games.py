@@ -442,3 +442,12 @@ def test_staff_accounts_see_no_popup(app, make_account, newbie_id):
     staff = make_account("operator")
     assert _render_gift(app, staff).strip() == ""
 
+
+
+def test_the_newbie_draw_page_tells_a_member_who_has_spent_points_why_it_is_closed(member_client, app, newbie_id):
+    other = make_draw(app)
+    played = member_client.submit(f"/draw/{other}/play", page=f"/draw/{other}", htmx=True)  # spent points elsewhere
+    assert played.status_code == 200
+    page = member_client.get(f"/draw/{newbie_id}").get_data(as_text=True)
+    assert re.search(r'<button id="draw-go"[^>]*disabled>仅限<small>新会员</small>', page)
+    assert "新手礼包仅限还没使用过积分的新会员" in page and "已领取" not in page
