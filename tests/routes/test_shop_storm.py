@@ -135,3 +135,44 @@ def test_three_hundred_taps_by_one_member_with_a_limit_of_two(app, live_server, 
         assert ledger.reconcile() == []
     assert (orders, stock, balance) == (2, 8, START - 2 * PRICE)
     print(f"\nstorm: 300 taps by one member in {seconds:.1f}s")
+
+
+def test_twenty_simultaneous_taps_with_one_request_key_make_one_order(app, live_server, make_product):
+    """A double (or twenty-fold) tap of the same page: the same form, the same request key."""
+    product_id = make_product(kind="coupon", points_price=PRICE, stock=10)
+    member = bulk_members(app, 1)[0]
+    page = f"{live_server}/products/{product_id}"
+    http = signed_in_session(app, live_server, member)
+    html = http.get(page, timeout=60).text
+    form = {"csrf_token": CSRF_RE.search(html).group(1), "request_key": KEY_RE.search(html).group(1), "quantity": "1"}
+    cookies = http.cookies.get_dict()
+    http.close()
+    barrier = threading.Barrier(20, timeout=60)
+    locations, errors = [], []
+
+    def tap():
+        with requests.Session() as tapper:
+            tapper.trust_env = False
+            tapper.cookies.update(cookies)
+            try:
+                barrier.wait()
+                response = tapper.post(f"{page}/redeem", data=form, allow_redirects=False, timeout=90)
+                if response.status_code == 303:
+                    locations.append(response.headers["Location"])
+                else:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+            except Exception as exc:  # any failure is a bug the test must show
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=tap) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and len(locations) == 20 and len(set(locations)) == 1
+    with app.app_context():
+        db.session.remove()
+        assert db.session.execute(select(func.count(Order.id))).scalar_one() == 1
+        assert db.session.get(Product, product_id).stock == 9
+        assert db.session.get(User, member).points_balance == START - PRICE
+        assert ledger.reconcile() == []
