@@ -81,6 +81,15 @@ def test_product_page_shows_price_stock_limits_window_and_safe_description(membe
     assert "请选择" not in html and "新增收货地址" in html
 
 
+def test_members_can_share_a_product_from_its_page(app, member_client, make_product):
+    if "engage.share" not in app.view_functions:
+        pytest.skip("the engagement area is not registered")
+    product_id = make_product()
+    html = member_client.get(f"/products/{product_id}").get_data(as_text=True)
+    assert f'id="share-{product_id}"' in html and 'data-testid="share-button"' in html
+    assert f'name="product_id" value="{product_id}"' in html
+
+
 def test_anonymous_visitors_are_asked_to_log_in(client, make_product):
     html = client.get(f"/products/{make_product()}").get_data(as_text=True)
     assert "登录后兑换" in html and "/login?next=" in html
