@@ -184,6 +184,9 @@ class TreasureRound(db.Model):
     prize_kind: Mapped[str] = mapped_column(String(8))
     prize_points: Mapped[int] = mapped_column(default=0)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    # A product prize's unit is taken from stock when the round opens, so the round can
+    # always be won; it goes back if the round is refunded.
+    prize_reserved: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     sold: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(10), default="open")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

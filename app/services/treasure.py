@@ -16,11 +16,11 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
-from app.models import TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
+from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
 from app.services import events, ledger, messages
 from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
@@ -119,10 +119,22 @@ def new_seed():
     return secrets.token_hex(32)
 
 
+def _fulfilment():
+    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
+
+    return fulfilment
+
+
 def open_round(item, now=None):
-    """Open the item's next period inside the caller's transaction."""
+    """Open the item's next period inside the caller's transaction.
+
+    A product prize is set aside first (one unit taken from stock): a round nobody could
+    win is never offered. Raises the shop's OutOfStock when none is left.
+    """
     now = now or utcnow()
     session = db.session
+    if item.prize_kind == "product":
+        _fulfilment().take_stock(item.product_id, 1)
     last = session.execute(
         select(func.max(TreasureRound.period)).where(TreasureRound.item_id == item.id)
     ).scalar_one()
@@ -130,7 +142,7 @@ def open_round(item, now=None):
         item_id=item.id, period=(last or 0) + 1, name=item.name, total_shares=item.total_shares,
         share_price=item.share_price, prize_kind=item.prize_kind, prize_points=item.prize_points,
         product_id=item.product_id, opened_at=now, deadline=now + timedelta(hours=item.round_hours),
-        seed=new_seed(),
+        seed=new_seed(), prize_reserved=item.prize_kind == "product",
     )
     session.add(rnd)
     session.flush()
@@ -211,10 +223,35 @@ def _stored_purchase(user_id, result):
     return purchase
 
 
-def _grant_product(user_id, product_id, ref):
-    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
+def _grant_product(rnd, user_id):
+    """Deliver the round's product prize; the unit set aside at the opening is the one granted."""
+    fulfilment = _fulfilment()
+    if rnd.prize_reserved:
+        fulfilment.return_stock(rnd.product_id, 1)
+        rnd.prize_reserved = False
+    return fulfilment.grant_product(user_id, rnd.product_id, source="treasure", ref=f"treasure-round:{rnd.id}")
 
-    return fulfilment.grant_product(user_id, product_id, source="treasure", ref=ref)
+
+def _release_prize(rnd):
+    """A refunded round's product unit goes back to stock."""
+    if rnd.prize_reserved:
+        _fulfilment().return_stock(rnd.product_id, 1)
+        rnd.prize_reserved = False
+
+
+def _open_next(item, now):
+    """Open the item's next period if it is active and its prize is in stock; else leave it resting.
+
+    A savepoint keeps a refusal (no stock, or a concurrent opener) from touching the rest
+    of the transaction.
+    """
+    if not item.is_active:
+        return None
+    try:
+        with db.session.begin_nested():
+            return open_round(item, now)
+    except (DomainError, IntegrityError):
+        return None
 
 
 def _draw_winner(round_id, now):
@@ -236,7 +273,7 @@ def _draw_winner(round_id, now):
                             ref=f"treasure:{rnd.id}", note=rnd.name, now=now)
         rnd.prize_entry_id = entry.id
     else:
-        _grant_product(winner_id, rnd.product_id, ref=f"treasure-round:{rnd.id}")
+        _grant_product(rnd, winner_id)
     for user_id in _participants(rnd.id):
         if user_id == winner_id:
             title, body = _("积分夺宝中奖啦"), _("恭喜！你在「%(name)s」第 %(p)s 期中奖，幸运号码 %(no)s。",
@@ -245,8 +282,7 @@ def _draw_winner(round_id, now):
             title, body = _("积分夺宝已开奖"), _("「%(name)s」第 %(p)s 期已开奖，幸运号码 %(no)s，下次好运！",
                                                  name=rnd.name, p=rnd.period, no=winning_no)
         messages.notify(user_id, "treasure", title, body, link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
-    if rnd.item.is_active:
-        open_round(rnd.item, now)
+    _open_next(rnd.item, now)
 
 
 def _participants(round_id):
@@ -292,10 +328,31 @@ def settle_expired_rounds(now=None):
                 messages.notify(user_id, "treasure", _("积分夺宝未满员，积分已退回"),
                                 _("「%(name)s」第 %(p)s 期到期未满员，你的积分已全部退回。", name=rnd.name, p=rnd.period),
                                 link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
-            if rnd.item.is_active:
-                open_round(rnd.item, now)
+            _release_prize(rnd)
+            _open_next(rnd.item, now)
             rounds += 1
+    reopen_resting_items(now)
     return rounds, refunded
+
+
+def reopen_resting_items(now=None):
+    """Open a round for every active item that has none (e.g. its product prize was out of
+    stock and has been restocked). Idempotent: one open round per item is a unique index."""
+    now = now or utcnow()
+    open_item = select(TreasureRound.id).where(TreasureRound.item_id == TreasureItem.id,
+                                               TreasureRound.status == "open").exists()
+    prize_in_stock = or_(TreasureItem.prize_kind == "points", Product.stock > 0)  # else nothing to try yet
+    resting = db.session.execute(
+        select(TreasureItem.id).outerjoin(Product, Product.id == TreasureItem.product_id)
+        .where(TreasureItem.is_active.is_(True), ~open_item, prize_in_stock).order_by(TreasureItem.id)
+    ).scalars().all()
+    opened = 0
+    for item_id in resting:
+        with write_transaction() as session:
+            item = session.get(TreasureItem, item_id)
+            if _open_next(item, now) is not None:
+                opened += 1
+    return opened
 
 
 def create_item(name, total_shares, share_price, *, prize_points=0, product_id=None, round_hours=72,
@@ -304,7 +361,7 @@ def create_item(name, total_shares, share_price, *, prize_points=0, product_id=N
     if total_shares < 2 or share_price < 1 or round_hours < 1:
         raise DomainError(_("份数至少 2 份，每份至少 1 积分"))
     prize_kind = "product" if product_id is not None else "points"
-    with write_transaction() as session:
+    with write_transaction() as session:  # OutOfStock (a DomainError) when the product has none to set aside
         item = TreasureItem(name=name, description=description, total_shares=total_shares,
                             share_price=share_price, prize_kind=prize_kind, prize_points=prize_points,
                             product_id=product_id, round_hours=round_hours)
@@ -317,6 +374,6 @@ def create_item(name, total_shares, share_price, *, prize_points=0, product_id=N
 __all__ = [
     "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "create_item", "current_round_of", "draw_input",
     "get_round", "new_seed",
-    "my_share_numbers", "open_round", "open_rounds", "recent_results", "round_purchases",
+    "my_share_numbers", "open_round", "open_rounds", "recent_results", "reopen_resting_items", "round_purchases",
     "settle_expired_rounds", "share_records", "winning_share",
 ]

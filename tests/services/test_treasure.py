@@ -71,7 +71,64 @@ def test_a_product_prize_goes_to_the_winner_as_an_order(app, db, make_member, ma
     rnd = _round(round_id)
     order = db.session.execute(select(Order).where(Order.source == "treasure")).scalar_one()
     assert (order.user_id, order.product_id, order.ref) == (rnd.winner_id, product_id, f"treasure-round:{round_id}")
-    assert rnd.prize_entry_id is None
+    assert rnd.prize_entry_id is None and not rnd.prize_reserved
+    assert _stock(product_id) == 3  # one granted, one set aside for period 2
+
+
+def _stock(product_id):
+    from app.models import Product
+
+    return db.session.execute(select(Product.stock).where(Product.id == product_id)
+                              .execution_options(populate_existing=True)).scalar_one()
+
+
+def test_a_product_prize_is_set_aside_when_the_round_opens(app, db, make_member, make_product):
+    product_id = make_product(name="小米手环9", stock=1)
+    item_id, round_id = make_item(app, total_shares=2, product_id=product_id)
+    assert _stock(product_id) == 0 and _round(round_id).prize_reserved
+    # The shop cannot sell the unit the round will give away ...
+    from app.services import fulfilment
+    from app.services.tx import write_transaction
+
+    with pytest.raises(fulfilment.OutOfStock), write_transaction():
+        fulfilment.take_stock(product_id, 1)
+    # ... so the last share can always be bought, and the winner gets exactly that unit.
+    treasure.buy_shares(make_member(), round_id, 1, key())
+    treasure.buy_shares(make_member(), round_id, 1, key())
+    assert _round(round_id).status == "won" and _stock(product_id) == 0
+    assert db.session.execute(select(func.count(Order.id)).where(Order.source == "treasure")).scalar_one() == 1
+    # Nothing left to give: the item rests instead of opening a round nobody could win.
+    assert treasure.current_round_of(item_id) is None
+    with write_transaction() as session:
+        from app.models import Product
+
+        session.get(Product, product_id).stock = 3
+    assert treasure.settle_expired_rounds() == (0, 0)  # the cron job (and the treasure pages) reopen it
+    nxt = treasure.current_round_of(item_id)
+    assert nxt.period == 2 and nxt.prize_reserved and _stock(product_id) == 2
+    assert treasure.reopen_resting_items() == 0  # one open round per item
+
+
+def test_a_refunded_product_round_puts_its_unit_back(app, db, make_member, make_product):
+    product_id = make_product(name="小米手环9", stock=1)
+    item_id, round_id = make_item(app, total_shares=3, product_id=product_id, round_hours=1)
+    treasure.buy_shares(make_member(), round_id, 1, key())
+    assert _stock(product_id) == 0
+    treasure.settle_expired_rounds(now=_round(round_id).deadline + timedelta(seconds=1))
+    rnd = _round(round_id)
+    assert rnd.status == "refunded" and not rnd.prize_reserved
+    nxt = treasure.current_round_of(item_id)  # the returned unit is set aside again for period 2
+    assert nxt.period == 2 and nxt.prize_reserved and _stock(product_id) == 0
+
+
+def test_an_item_whose_product_is_out_of_stock_cannot_open(app, db, make_product):
+    product_id = make_product(name="已售罄", stock=0)
+    from app.models import TreasureItem
+    from app.services.fulfilment import OutOfStock
+
+    with pytest.raises(OutOfStock):
+        treasure.create_item("已售罄夺宝", 10, 10, product_id=product_id)
+    assert db.session.execute(select(func.count(TreasureItem.id))).scalar_one() == 0
 
 
 def test_winning_share_rule_is_stable():
