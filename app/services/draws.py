@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, PointEntry, User
@@ -95,7 +96,10 @@ class OddsRow:
 
 
 def _winnable(prize):
-    return prize.weight > 0 and (prize.stock is None or prize.stock > 0)
+    """Weighted, with stock left - and for a product prize, with the product itself in stock."""
+    if prize.weight <= 0 or (prize.stock is not None and prize.stock <= 0):
+        return False
+    return prize.kind != "product" or prize.product is None or prize.product.stock > 0
 
 
 def prize_pool(prizes, *, pity_tier=None, excluded=()):
@@ -139,9 +143,10 @@ def odds(draw):
 
 
 def _prizes(draw_id):
+    """The draw's prizes read fresh, with their products (whose stock decides too)."""
     return db.session.execute(
         select(DrawPrize).where(DrawPrize.draw_id == draw_id).order_by(DrawPrize.position)
-        .execution_options(populate_existing=True)
+        .options(selectinload(DrawPrize.product)).execution_options(populate_existing=True)
     ).scalars().all()
 
 

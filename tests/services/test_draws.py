@@ -218,6 +218,9 @@ def test_a_product_prize_is_granted_by_the_shop_and_skipped_once_its_stock_is_go
     top = db.session.execute(select(DrawPrize).where(DrawPrize.product_id == product_id)).scalar_one()
     assert top.awarded == 1
     assert _sum_of_kind(user_id, "prize") == 10
+    # The prize row still has stock (unlimited) but its product has none: the odds say so.
+    rows = {row.prize.name: row for row in draws.odds(db.session.get(Draw, draw_id))}
+    assert not rows["小米手环9"].in_stock and rows["5积分"].chance_text == "100.00%"
 
 
 def test_a_double_tap_plays_once(app, db, make_member):
