@@ -13,6 +13,7 @@ from app.services.clock import shanghai_today, utcnow
 from app.services.settings import put_setting
 from app.services.tx import write_transaction
 from tests.conftest import balance_of, login_as, next_phone
+from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 HX = {"HX-Request": "true"}
 
@@ -230,6 +231,18 @@ def test_the_share_button_partial_works_where_a_product_page_includes_it(app, ma
         anonymous = render_template_string(
             '{% with product_id=5 %}{% include "engage/_share_button.html" %}{% endwith %}')
     assert anonymous.strip() == ""
+
+
+def test_sharing_from_a_product_page_pays_the_daily_task_once(member_client, app, make_product):
+    product_id = make_product(name="晨光咖啡豆")
+    page = member_client.get(f"/products/{product_id}").get_data(as_text=True)
+    assert f'id="share-{product_id}"' in page and 'data-testid="share-button"' in page
+    first = member_client.submit("/share", {"product_id": str(product_id)}, page=f"/products/{product_id}", htmx=True)
+    assert "分享奖励 50 积分已到账" in first.get_data(as_text=True)
+    again = member_client.submit("/share", {"product_id": str(product_id)}, page=f"/products/{product_id}", htmx=True)
+    assert "今天的分享奖励已领过" in again.get_data(as_text=True)
+    assert _balance(app, member_client.user_id) == 550
+    assert 'id="task-share" class="eg-task is-done"' in member_client.get("/tasks").get_data(as_text=True)
 
 
 def test_browsing_promotions_pays_once_a_day(member_client, app):
