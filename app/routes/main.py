@@ -15,4 +15,5 @@ def home():
         "main/home.html", banners=catalog.banners(), categories=catalog.categories(),
         flash_items=catalog.flash_products(now), hot=catalog.hot_products(), board=catalog.leaderboard(now=now),
         now=now, sale_state=catalog.sale_state, has_checkin="engage.checkin" in current_app.view_functions,
+        has_games="games.index" in current_app.view_functions,
     )

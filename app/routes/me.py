@@ -22,6 +22,8 @@ SHORTCUTS = [
     ("engage.tasks", _l("任务中心"), "coin"),
     ("engage.invite", _l("邀请好友"), "user"),
     ("engage.checkin", _l("每日签到"), "calendar"),
+    ("games.index", _l("积分游戏"), "gift"),
+    ("games.treasure_index", _l("积分夺宝"), "coin"),
     ("me.messages_page", _l("消息中心"), "bell"),
 ]
 

@@ -52,3 +52,16 @@ def test_chinese_is_the_default_whatever_the_browser_says(client):
     html = client.get("/register", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
     assert "注册会员" in html
     assert "Become a member" in client.get("/register?lang=en").get_data(as_text=True)
+
+
+def test_home_and_me_lead_to_the_draws_and_the_treasure(member_client):
+    home = member_client.get("/").get_data(as_text=True)
+    me = member_client.get("/me").get_data(as_text=True)
+    for html in (home, me):
+        assert 'href="/draws"' in html and 'href="/treasure"' in html
+    assert member_client.get("/draws").status_code == 200
+
+
+def test_check_in_rules_read_in_english(member_client):
+    html = member_client.get("/checkin?lang=en").get_data(as_text=True)
+    assert "day 1: 5, day 2: 5" in html and "、" not in html

@@ -1,0 +1,25 @@
+"""The English locale is complete: every string the code marks for translation has English."""
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _marked_strings():
+    with open(ROOT / "babel.cfg") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=keywords):
+        yield message if isinstance(message, str) else message[0]
+
+
+def test_every_marked_string_has_an_english_translation():
+    with open(ROOT / "app/translations/en/LC_MESSAGES/messages.po", "rb") as po:
+        catalog = read_po(po)
+    missing = sorted({m for m in _marked_strings()
+                      if m and (m not in catalog or not catalog[m].string or catalog[m].fuzzy)})
+    assert missing == [], f"untranslated (run pybabel extract/update and translate): {missing[:20]}"
