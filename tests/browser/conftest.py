@@ -49,3 +49,12 @@ def screenshot_dir():
     if path:
         os.makedirs(path, exist_ok=True)
     return path
+
+
+def log_in(page, phone, password="secret123"):
+    """Sign in through the real login form and land on /me."""
+    page.goto("/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url("**/me")

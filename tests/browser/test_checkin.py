@@ -2,17 +2,14 @@
 from datetime import timedelta
 
 from app.services.clock import shanghai_today, utcnow
+from tests.browser.conftest import log_in
 from tests.conftest import next_phone
 
 
 def _log_in(page, make_member, **columns):
     phone = next_phone()
     make_member(phone=phone, password="secret1234", **columns)
-    page.goto("/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "secret1234")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/me")
+    log_in(page, phone, "secret1234")
 
 
 def test_check_in_marks_today_and_raises_the_balance_in_place(page, make_member, screenshot_dir):

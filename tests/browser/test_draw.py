@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DrawPlay
+from tests.browser.conftest import log_in
 from tests.conftest import balance_of, next_phone
 from tests.games_factories import make_draw, make_item, prize
 
@@ -20,20 +21,12 @@ PRIZES = [
 ]
 
 
-def _log_in(page, phone):
-    page.goto("/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "secret123")
-    page.click("form .btn")
-    page.wait_for_url("**/me")
-
-
 @pytest.mark.parametrize("skin", ["wheel", "grid"])
 def test_play_a_draw_and_see_the_result_and_balance_without_reload(page, app, make_member, skin, screenshot_dir):
     draw_id = make_draw(app, PRIZES, skin=skin, name="幸运大转盘" if skin == "wheel" else "天天九宫格")
     phone = next_phone()
     user_id = make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto(f"/draw/{draw_id}")
     assert page.inner_text("#points-balance") == "500"
     page.evaluate("window.__sameDocument = true")
@@ -73,7 +66,7 @@ def test_the_newbie_gift_pops_up_on_home_plays_once_and_is_gone(page, app, make_
     draw_id = make_draw(app, NEWBIE_PRIZES, name="新人专享礼包", purpose="newbie", cost=10)
     phone = next_phone()
     user_id = make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto("/")
     popup = page.locator("[data-testid=newbie-gift]")
     popup.wait_for()
@@ -98,7 +91,7 @@ def test_dismissing_the_newbie_gift_closes_it_for_good(page, app, make_member):
     make_draw(app, NEWBIE_PRIZES, name="新人专享礼包", purpose="newbie", cost=10)
     phone = next_phone()
     make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto("/")
     page.click("[data-testid=newbie-dismiss]")
     page.wait_for_selector("[data-testid=newbie-gift]", state="detached")
@@ -112,7 +105,7 @@ def test_a_refusal_shows_a_toast(page, app, make_member):
     draw_id = make_draw(app, PRIZES, skin="grid", cost=600)
     phone = next_phone()
     make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto(f"/draw/{draw_id}")
     page.click("[data-testid=draw-go]")
     toast = page.locator("#toast .toast-msg")
@@ -125,7 +118,7 @@ def test_buy_treasure_shares_with_a_bad_then_a_good_quantity(page, app, make_mem
     _item, round_id = make_item(app, name="1000积分大红包", total_shares=50, share_price=25, prize_points=1000)
     phone = next_phone()
     make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto(f"/treasure/{round_id}")
     page.fill("input[name=quantity]", "0")
     page.click("[data-testid=buy-submit]")

@@ -4,18 +4,11 @@ import pytest
 
 from app.extensions import db
 from app.models import Product
+from tests.browser.conftest import log_in
 from tests.conftest import balance_of, next_phone
 from tests.shop_factories import make_address, make_product, no_newbie_bonus  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_newbie_bonus")
-
-
-def _log_in(page, phone):
-    page.goto("/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "secret123")
-    page.click("form .btn")
-    page.wait_for_url("**/me")
 
 
 def _stock(app, product_id):
@@ -30,7 +23,7 @@ def test_redeem_a_product_and_open_the_order(page, app, make_member, make_produc
                               codes=["HF10-0001", "HF10-0002", "HF10-0003"], limit_day=2)
     phone = next_phone()
     user_id = make_member(phone=phone)
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto(f"/products/{product_id}")
     assert page.inner_text("#points-balance") == "500"
     assert page.inner_text("[data-testid=stock-left]") == "3"
@@ -70,7 +63,7 @@ def test_points_plus_cash_paid_in_the_sandbox(page, app, make_member, make_produ
     phone = next_phone()
     user_id = make_member(phone=phone)
     make_address(user_id, name="小李")
-    _log_in(page, phone)
+    log_in(page, phone)
     page.goto(f"/products/{product_id}")
     assert page.is_checked(".address-option input")
     page.click("[data-testid=redeem-submit]")
