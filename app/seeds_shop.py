@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Banner, Category, Merchant, Product, User
-from app.services import catalog, images, shop
+from app.services import addresses, catalog, images, shop
 from app.services.clock import utcnow
 from app.services.tx import write_transaction
 
@@ -137,8 +137,8 @@ def _seed_demo_orders():
     member = db.session.execute(select(User).where(User.phone == DEMO_MEMBER[0])).scalar_one_or_none()
     if member is None:
         return
-    if not shop.list_addresses(member.id):
-        shop.add_address(member.id, name="小李", phone=DEMO_MEMBER[0], region="上海市 静安区",
+    if not addresses.list_addresses(member.id):
+        addresses.add_address(member.id, name="小李", phone=DEMO_MEMBER[0], region="上海市 静安区",
                          detail="南京西路 1266 号 8 楼", make_default=True)
     for key, name in (("0" * 31 + "1", "外卖满 30 减 10 券"), ("0" * 31 + "2", "老街面馆 招牌牛肉面券")):
         product_id = db.session.execute(select(Product.id).where(Product.name == name)).scalar_one()

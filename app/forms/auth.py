@@ -2,20 +2,15 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length
 
-from app.services.accounts import MIN_PASSWORD, normalize_phone
+from app.forms.base import mobile_phone
+from app.services.accounts import MIN_PASSWORD
 
-
-def _phone_format(form, field):
-    normalized = normalize_phone(field.data)
-    if normalized is None:
-        raise ValidationError(_l("请输入正确的11位手机号"))
-    field.data = normalized
 
 
 class LoginForm(FlaskForm):
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码"))],
                              render_kw={"autocomplete": "current-password"})
@@ -23,7 +18,7 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
     password = PasswordField(
         _l("密码"),

@@ -2,10 +2,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, StringField
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
-from app.forms.base import ActionForm
-from app.services.accounts import normalize_phone
+from app.forms.base import ActionForm, mobile_phone
 
 
 class CheckinForm(ActionForm):
@@ -41,15 +40,9 @@ class ProfileForm(FlaskForm):
         return valid
 
 
-def _phone_format(_form, field):
-    normalized = normalize_phone(field.data)
-    if normalized is None:
-        raise ValidationError(_l("请输入正确的11位手机号"))
-    field.data = normalized
-
 
 class BindPhoneForm(FlaskForm):
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), _phone_format],
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
 
 

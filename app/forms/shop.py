@@ -3,11 +3,9 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, StringField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from app.forms.base import ActionForm
-
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+from app.forms.base import ActionForm, mobile_phone
 
 
 class WholeNumberField(IntegerField):
@@ -51,18 +49,12 @@ class SandboxPayForm(ActionForm):
     outcome = StringField(validators=[AnyOf(("success", "fail"), message=_l("请选择支付结果"))])
 
 
-def _mobile(form, field):
-    phone = re.sub(r"[\s-]", "", field.data or "")
-    if not _PHONE_RE.match(phone):
-        raise ValidationError(_l("请输入正确的11位手机号"))
-    field.data = phone
-
 
 class AddressForm(ActionForm):
     name = StringField(_l("收货人"), filters=[lambda v: (v or "").strip()],
                        validators=[DataRequired(_l("请填写收货人")), Length(max=20, message=_l("收货人最多20个字"))],
                        render_kw={"autocomplete": "name", "maxlength": 20})
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号")), _mobile],
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
     region = StringField(_l("所在地区"), filters=[lambda v: (v or "").strip()],
                          validators=[DataRequired(_l("请填写省市区")), Length(max=60, message=_l("地区最多60个字"))],

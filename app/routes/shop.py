@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
+from app.services import addresses as address_book
 from app.services import catalog, payments, shop, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
@@ -43,7 +44,7 @@ def _product_page(product, form=None, order=None, status=200):
         order=order, state=catalog.sale_state(product), now=utcnow(), kind_names=catalog.KIND_NAMES,
         description=catalog.sanitize_html(product.description_html), price=price, limits=limits,
         blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
-        addresses=shop.list_addresses(member.id) if member and product.kind == "physical" else [],
+        addresses=address_book.list_addresses(member.id) if member and product.kind == "physical" else [],
         level_needed=shop.required_level(product), max_quantity=shop.max_quantity(),
     )
 
@@ -97,7 +98,7 @@ def order(order_id):
     provider, checkout = shop.pending_payment_for(found)
     return render_page("shop/order.html", order=found, status_label=shop.status_label, can_cancel=shop.can_cancel(found),
                        provider=provider, checkout=checkout, pay_form=SandboxPayForm(), action_form=ActionForm(),
-                       address_form=OrderAddressForm(), addresses=shop.list_addresses(current_user.id),
+                       address_form=OrderAddressForm(), addresses=address_book.list_addresses(current_user.id),
                        grouped=vouchers.grouped, now=utcnow())
 
 
@@ -179,7 +180,7 @@ def my_coupons():
 @bp.get("/me/addresses")
 @login_required
 def addresses():
-    return render_page("shop/addresses.html", rows=shop.list_addresses(current_user.id), form=ActionForm(),
+    return render_page("shop/addresses.html", rows=address_book.list_addresses(current_user.id), form=ActionForm(),
                        next_url=safe_next(request.args.get("next"), "shop.addresses"))
 
 
@@ -188,7 +189,7 @@ def addresses():
 def new_address():
     form = AddressForm()
     if form.validate_on_submit():
-        shop.add_address(current_user.id, name=form.name.data, phone=form.phone.data, region=form.region.data,
+        address_book.add_address(current_user.id, name=form.name.data, phone=form.phone.data, region=form.region.data,
                          detail=form.detail.data, make_default=form.make_default.data)
         flash(_("收货地址已保存"), "success")
         return redirect(safe_next(request.args.get("next"), "shop.addresses"), 303)
@@ -199,6 +200,6 @@ def new_address():
 @login_required
 def delete_address(address_id):
     if ActionForm().validate_on_submit():
-        shop.delete_address(current_user.id, address_id)
+        address_book.delete_address(current_user.id, address_id)
         flash(_("收货地址已删除"), "success")
     return htmx_redirect("shop.addresses")

@@ -15,8 +15,9 @@ from app.extensions import db
 from app.models import CheckIn
 from app.services import ledger
 from app.services.clock import add_months, shanghai_today, utcnow
-from app.services.earning import lock_member, quota_used, rule, take_quota
+from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 _CHUNK = 64  # days read per query while walking a streak back

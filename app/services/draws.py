@@ -25,7 +25,8 @@ from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, PointEntry, User
 from app.services import events, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result
+from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
@@ -150,15 +151,6 @@ def _prizes(draw_id):
     ).scalars().all()
 
 
-def _lock_member(user_id):
-    """Lock the member first thing, before any row referencing them is written."""
-    row = db.session.execute(
-        select(User.id, User.is_disabled).where(User.id == user_id).with_for_update()
-    ).first()
-    if row is None or row.is_disabled:
-        raise NotFound(_("会员不存在"))
-
-
 def _plays_today(user_id, draw_id, day):
     return db.session.execute(
         select(func.count(DrawPlay.id)).where(
@@ -243,9 +235,9 @@ def play_draw(user_id, draw_id, request_key, now=None):
     with write_transaction() as session:
         done = claim_request(user_id, "draw", request_key)
         if done is not None:
-            return _stored_play(user_id, done)
+            return stored_result(DrawPlay, user_id, done)
         draw = get_draw(draw_id)
-        _lock_member(user_id)
+        lock_member(user_id)
         if draw.purpose == "newbie":
             _use_newbie_gift(user_id)
         day = shanghai_today(now)
@@ -278,13 +270,6 @@ def play_draw(user_id, draw_id, request_key, now=None):
         events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
         remember_result(user_id, "draw", request_key, play.id)
         session.flush()
-    return play
-
-
-def _stored_play(user_id, result):
-    play = db.session.get(DrawPlay, int(result)) if result.isdigit() else None
-    if play is None or play.user_id != user_id:
-        raise AlreadyDone(_("该请求已处理，请刷新页面"))
     return play
 
 
@@ -374,7 +359,7 @@ def _use_newbie_gift(user_id):
 def dismiss_newbie_gift(user_id):
     """Close the popup for good. Returns False if the gift was already used or dismissed."""
     with write_transaction() as session:
-        _lock_member(user_id)
+        lock_member(user_id)
         if session.get(NewbieGift, user_id) is not None:
             return False
         session.add(NewbieGift(user_id=user_id, status="dismissed"))

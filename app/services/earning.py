@@ -1,13 +1,10 @@
 """Pieces every earning source shares: its rule from settings, the member lock, capped counters."""
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
 
 from app.extensions import db
-from app.models import EarnQuota, User
-from app.services.errors import NotFound
+from app.models import EarnQuota
 from app.services.settings import DEFAULTS, get_setting
 from app.services.tx import in_write_transaction
 
@@ -24,23 +21,6 @@ def rule(key):
 def source_enabled(key):
     """Whether operators have this earning source switched on."""
     return bool(rule(key).get("enabled"))
-
-
-def lock_member(user_id):
-    """Lock the member's row first thing in a use case and return the member.
-
-    Taking the row lock before inserting rows that reference the member keeps PostgreSQL
-    from deadlocking two of one member's requests (a foreign-key share lock taken first
-    would block the other's FOR UPDATE and the other way round).
-    """
-    assert in_write_transaction(), "lock_member needs write_transaction()"
-    user = db.session.execute(
-        select(User).where(User.id == user_id).options(lazyload(User.merchant)).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if user is None:
-        raise NotFound(_("会员不存在"))
-    return user
 
 
 def take_quota(scope, subject, period, limit):

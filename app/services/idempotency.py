@@ -1,9 +1,11 @@
 """Request keys: the first request with a key does the work; a retry gets its result."""
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import IdempotencyKey
+from app.services.errors import AlreadyDone
 from app.services.tx import in_write_transaction
 
 
@@ -33,3 +35,15 @@ def remember_result(user_id, scope, key, result):
     """Store what a retry with this key should be given (an id, usually)."""
     row = db.session.get(IdempotencyKey, (user_id, scope, key))
     row.result = str(result)
+
+
+def stored_result(model, user_id, result):
+    """The row the first request with a key created, for a retry of that request.
+
+    `result` is what `remember_result` stored (the row's id); a key whose first request
+    did not finish, or a row that is not this member's, is refused as already handled.
+    """
+    row = db.session.get(model, int(result)) if result.isdigit() else None
+    if row is None or row.user_id != user_id:
+        raise AlreadyDone(_("该请求已处理，请刷新页面"))
+    return row

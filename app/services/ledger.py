@@ -22,6 +22,7 @@ from app.models import PointAllocation, PointEntry, PointLot, User
 from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from app.services.levels import level_for
+from app.services.members import lock_member
 from app.services.settings import get_setting
 from app.services.tx import in_write_transaction, write_transaction
 
@@ -59,16 +60,6 @@ class LedgerError(RuntimeError):
 def _require_tx():
     if not in_write_transaction():
         raise RuntimeError("ledger primitives must run inside write_transaction()")
-
-
-def _lock_member(user_id):
-    """Lock the member's row for the rest of the transaction and return (growth,)."""
-    row = db.session.execute(
-        select(User.id, User.growth).where(User.id == user_id).with_for_update()
-    ).first()
-    if row is None:
-        raise NotFound(_("会员不存在"))
-    return row
 
 
 def _entry_by_key(user_id, key):
@@ -116,7 +107,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     session = db.session
     try:
         with session.begin_nested():
-            state = _lock_member(user_id)
+            state = lock_member(user_id, acting=False)
             if key is not None and _entry_by_key(user_id, key) is not None:
                 return None
             if boost:
@@ -149,7 +140,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
         raise ValueError("spend needs a positive amount")
     now = now or utcnow()
     session = db.session
-    _lock_member(user_id)
+    lock_member(user_id, acting=False)
     if key is not None:
         existing = _entry_by_key(user_id, key)
         if existing is not None:
@@ -201,7 +192,7 @@ def refund(entry_id, *, note=None, now=None):
     original = session.get(PointEntry, entry_id)
     if original is None or original.amount >= 0 or original.kind == "expire":
         raise NotFound(_("没有可退回的积分记录"))
-    _lock_member(original.user_id)
+    lock_member(original.user_id, acting=False)
     already = session.execute(
         select(PointEntry.id).where(PointEntry.refund_of_id == entry_id)
     ).scalar_one_or_none()
@@ -256,7 +247,7 @@ def _expire_due_lots(user_id, now):
 def expire_member_lots(user_id, now=None):
     """Expire one member's due lots inside the caller's transaction."""
     _require_tx()
-    _lock_member(user_id)
+    lock_member(user_id, acting=False)
     return _expire_due_lots(user_id, now or utcnow())
 
 

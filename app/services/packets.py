@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import PacketClaim, PointsPacket
 from app.services import ledger
-from app.services.earning import lock_member, source_enabled
+from app.services.earning import source_enabled
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.clock import utcnow
 from app.services.settings import get_setting
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 MAX_PACKET_POINTS = 1_000_000

@@ -11,9 +11,9 @@ from app.models import User
 from app.services import events
 from app.services.accounts import normalize_phone
 from app.services.clock import shanghai_today
-from app.services.earning import lock_member
 from app.services.errors import DomainError
 from app.services.tasks import profile_is_complete
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 NICKNAME_MAX = 20

@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import Referral, User
 from app.services import events, ledger
 from app.services.clock import shanghai_today, utcnow
-from app.services.earning import lock_member, rule, take_quota
+from app.services.earning import rule, take_quota
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 PAY_ON = ("register", "first_redeem")
@@ -74,7 +75,7 @@ def record_referral(invitee_id, code, ip=None, *, now=None):
         return None
     rules = invite_rules()
     with write_transaction() as session:
-        lock_member(inviter.id)  # before rows that reference the inviter: no PostgreSQL deadlock
+        lock_member(inviter.id, acting=False)  # before rows that reference the inviter: no PostgreSQL deadlock
         linked = session.execute(
             update(User).where(User.id == invitee_id, User.inviter_id.is_(None), User.id != inviter.id)
             .values(inviter_id=inviter.id).execution_options(synchronize_session=False)
@@ -114,7 +115,7 @@ def pay_pending_referral(invitee_id, *, now=None):
         ).scalar_one_or_none()
         if referral is None:
             return None
-        lock_member(referral.inviter_id)
+        lock_member(referral.inviter_id, acting=False)
         claimed = session.execute(
             update(Referral).where(Referral.id == referral.id, Referral.status == "pending")
             .values(status="paid").returning(Referral.id).execution_options(synchronize_session=False)

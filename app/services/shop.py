@@ -1,4 +1,7 @@
-"""Redemption (兑换) and the order lifecycle: redeem, pay, ship, receive, cancel, refund.
+"""Redemption (兑换) and the member's side of the order lifecycle: redeem, receive, cancel.
+
+Operators ship and refund in order_admin.py; the unpaid-order job is in order_jobs.py;
+addresses are in addresses.py.
 
 A redemption is one transaction, in the order that survives concurrency on SQLite
 and PostgreSQL: the request key first (a double tap gets the first order back), then
@@ -7,7 +10,6 @@ the rules, the guarded stock update, the order, the points spend, the delivery.
 Locks are always taken payment -> member -> order -> product, so no two use cases wait
 on each other in a circle.
 """
-import re
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -15,14 +17,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Address, Order, Payment, Product, User, Voucher
-from app.services import audit, events, fulfilment, ledger, messages, payments, vouchers
+from app.models import Address, Order, Payment, Product
+from app.services import events, fulfilment, ledger, payments, vouchers
 from app.services.catalog import is_db_id
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
-from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
-from app.services.idempotency import claim_request, remember_result
+from app.services.errors import DomainError, NotFound
+from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 STATUS_LABELS = {
@@ -54,15 +57,6 @@ def max_quantity():
 
 def _fmt(when):
     return to_shanghai(when).strftime("%Y-%m-%d %H:%M")
-
-
-def _lock_member(user_id):
-    member = db.session.execute(
-        select(User).where(User.id == user_id).with_for_update(of=User).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if member is None:
-        raise NotFound(_("会员不存在"))
-    return member
 
 
 def _used_units(user_id, product_id, start=None, end=None):
@@ -133,8 +127,6 @@ def redeem_blocker(member, product, limits, price):
 
 
 def _check_rules(member, product, quantity, now):
-    if member.role != "member":
-        raise RedemptionRefused(_("只有会员账号可以兑换商品"))
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= max_quantity():
         raise RedemptionRefused(_("每单可兑换 1 到 %(n)s 件", n=max_quantity()), field="quantity")
     if product.sale_starts_at and now < product.sale_starts_at:
@@ -172,8 +164,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
     with write_transaction() as session:
         done = claim_request(user_id, "redeem", request_key)
         if done is not None:
-            return _stored_order(user_id, done)
-        member = _lock_member(user_id)
+            return stored_result(Order, user_id, done)
+        member = lock_member(user_id)
         product = session.get(Product, product_id) if is_db_id(product_id) else None
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
@@ -212,13 +204,6 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         events.product_redeemed.send(None, user_id=user_id, order_id=order.id)
         remember_result(user_id, "redeem", request_key, order.id)
         session.flush()
-    return order
-
-
-def _stored_order(user_id, result):
-    order = db.session.get(Order, int(result)) if result.isdigit() else None
-    if order is None or order.user_id != user_id:
-        raise AlreadyDone(_("该请求已处理，请刷新页面"))
     return order
 
 
@@ -293,132 +278,6 @@ def set_order_address(user_id, order_id, address_id):
     return order
 
 
-_TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,40}$")
-
-
-def ship_order(order_id, carrier, tracking_no, actor_id, now=None):
-    """An operator ships a goods order with the carrier and tracking number; the member is told."""
-    now = now or utcnow()
-    carrier, tracking_no = (carrier or "").strip(), (tracking_no or "").strip().upper()
-    if not carrier or len(carrier) > 40:
-        raise DomainError(_("请填写快递公司"), field="carrier")
-    if not _TRACKING_RE.match(tracking_no):
-        raise DomainError(_("请填写正确的快递单号（4到40位字母、数字或短横线）"), field="tracking_no")
-    with write_transaction() as session:
-        _require_operator(actor_id)
-        order = session.get(Order, order_id) if is_db_id(order_id) else None
-        if order is None:
-            raise NotFound(_("订单不存在"))
-        if order.kind != "physical":
-            raise DomainError(_("只有实物订单需要发货"))
-        if not order.ship_address:
-            raise DomainError(_("会员尚未填写收货地址，暂不能发货"))
-        done = session.execute(
-            update(Order).where(Order.id == order.id, Order.status == "paid")
-            .values(status="shipped", carrier=carrier, tracking_no=tracking_no, shipped_at=now)
-            .returning(Order.id).execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
-        session.refresh(order)
-        if done is None:
-            if order.status == "shipped":
-                raise AlreadyDone(_("订单已发货"))
-            raise DomainError(_("订单%(status)s，不能发货", status=status_label(order)))
-        audit.record(actor_id, "order.ship", target=f"order:{order.id}", carrier=carrier, tracking_no=tracking_no)
-        messages.notify(order.user_id, "shipped", _("订单已发货"),
-                        _("你兑换的「%(name)s」已发货：%(carrier)s %(no)s", name=order.product_name,
-                          carrier=carrier, no=tracking_no),
-                        link=f"/orders/{order.id}", key=f"shipped:{order.id}")
-    return order
-
-
-def refund_order(order_id, actor_id, reason, now=None):
-    """An operator refunds an order: points back, unused coupons/vouchers void, a cash part due back."""
-    now = now or utcnow()
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("请填写退款原因"), field="reason")
-    with write_transaction() as session:
-        _require_operator(actor_id)
-        order = session.get(Order, order_id) if is_db_id(order_id) else None
-        if order is None:
-            raise NotFound(_("订单不存在"))
-        used = session.execute(
-            select(Voucher.id).where(Voucher.order_id == order.id, Voucher.status == "redeemed").limit(1)
-        ).first()
-        if used is not None:
-            raise DomainError(_("该订单的券已被核销，不能退款"))
-        reverted = fulfilment.revert_order(order.id, ("paid", "shipped", "completed"), "refunded", reason[:100], now)
-        if reverted is None:
-            session.refresh(order)
-            raise DomainError(_("订单%(status)s，不能退款", status=status_label(order)))
-        audit.record(actor_id, "order.refund", target=f"order:{order.id}", reason=reason,
-                     points=order.points_total, cash_fen=order.cash_total_fen)
-    return order
-
-
-def _require_operator(actor_id):
-    actor = db.session.get(User, actor_id)
-    if actor is None or actor.role != "operator" or actor.is_disabled:
-        raise Forbidden(_("只有运营人员可以操作订单"))
-    return actor
-
-
-def cancel_unpaid_orders(now=None):
-    """Cancel points + cash orders past their payment deadline (cron-safe, idempotent).
-
-    One short transaction per order; returns how many were cancelled.
-    """
-    now = now or utcnow()
-    ids = db.session.execute(
-        select(Order.id).where(Order.status == "pending_payment", Order.pay_deadline <= now).order_by(Order.id)
-    ).scalars().all()
-    cancelled = 0
-    for order_id in ids:
-        with write_transaction():
-            if fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
-                                       _("超时未支付，已自动取消"), now) is not None:
-                cancelled += 1
-    return cancelled
-
-
-# Shipping addresses
-
-MAX_ADDRESSES = 20
-
-
-def list_addresses(user_id):
-    return db.session.execute(
-        select(Address).where(Address.user_id == user_id, Address.is_deleted.is_(False))
-        .order_by(Address.is_default.desc(), Address.id.desc())
-    ).scalars().all()
-
-
-def add_address(user_id, *, name, phone, region, detail, make_default=False):
-    """Save a shipping address (the first one becomes the default). One transaction."""
-    with write_transaction() as session:
-        _lock_member(user_id)
-        existing = list_addresses(user_id)
-        if len(existing) >= MAX_ADDRESSES:
-            raise DomainError(_("最多保存 %(n)s 个收货地址", n=MAX_ADDRESSES))
-        if make_default or not existing:
-            session.execute(update(Address).where(Address.user_id == user_id).values(is_default=False)
-                            .execution_options(synchronize_session=False))
-        address = Address(user_id=user_id, name=name, phone=phone, region=region, detail=detail,
-                          is_default=bool(make_default or not existing))
-        session.add(address)
-        session.flush()
-    return address
-
-
-def delete_address(user_id, address_id):
-    """Remove an address from the member's list (orders keep their copy). Safe to repeat."""
-    with write_transaction() as session:
-        address = session.get(Address, address_id) if is_db_id(address_id) else None
-        if address is None or address.user_id != user_id:
-            raise NotFound(_("收货地址不存在"))
-        address.is_deleted, address.is_default = True, False
-
-
 def pending_payment_for(order):
     """The provider and its checkout context for an order awaiting payment, or (None, None)."""
     payment = db.session.execute(select(Payment).where(Payment.order_id == order.id)).scalar_one_or_none()
@@ -432,9 +291,7 @@ def pending_payment_for(order):
 
 
 __all__ = [
-    "MAX_ADDRESSES", "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "add_address", "can_cancel",
-    "cancel_order", "cancel_unpaid_orders", "confirm_receipt", "delete_address", "get_order", "list_addresses",
-    "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for", "redeem_blocker",
-    "redeem_product",
-    "refund_order", "required_level", "set_order_address", "ship_order", "status_label",
+    "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "can_cancel", "cancel_order", "confirm_receipt",
+    "get_order", "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for",
+    "redeem_blocker", "redeem_product", "required_level", "set_order_address", "status_label",
 ]

@@ -16,8 +16,9 @@ from app.extensions import db
 from app.models import PointEntry, Share, TaskCompletion
 from app.services import events, ledger
 from app.services.clock import shanghai_today, utcnow
-from app.services.earning import lock_member, rule, stored_text
+from app.services.earning import rule, stored_text
 from app.services.errors import AlreadyDone, DomainError, NotFound
+from app.services.members import lock_member
 from app.services.tx import write_transaction
 
 

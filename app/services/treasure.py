@@ -23,8 +23,8 @@ from app.extensions import db
 from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
 from app.services import events, ledger, messages
 from app.services.clock import utcnow
-from app.services.errors import AlreadyDone, DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result
+from app.services.errors import DomainError, NotFound
+from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.tx import write_transaction
 
 WINNING_RULE = _l(
@@ -178,7 +178,7 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
     with write_transaction() as session:
         done = claim_request(user_id, "treasure", request_key)
         if done is not None:
-            return _stored_purchase(user_id, done)
+            return stored_result(TreasurePurchase, user_id, done)
         rnd = get_round(round_id)
         sold = session.execute(
             update(TreasureRound)
@@ -214,13 +214,6 @@ def _refuse(round_id, now):
     if rnd.status != "open" or rnd.deadline <= now or rnd.remaining == 0:
         raise TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
     raise TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=rnd.remaining), field="quantity")
-
-
-def _stored_purchase(user_id, result):
-    purchase = db.session.get(TreasurePurchase, int(result)) if result.isdigit() else None
-    if purchase is None or purchase.user_id != user_id:
-        raise AlreadyDone(_("该请求已处理，请刷新页面"))
-    return purchase
 
 
 def _grant_product(rnd, user_id):

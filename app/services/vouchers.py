@@ -20,8 +20,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from app.access import require_staff
 from app.extensions import db
-from app.models import Coupon, User, Voucher
+from app.models import Coupon, Voucher
 from app.services import audit
 from app.services.clock import to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
@@ -115,9 +116,7 @@ def redeem_voucher(code, staff_user_id, now=None):
     if not signature_ok(code):
         raise VoucherRefused(_("券码无效，请核对后重新输入"), field="code")
     with write_transaction() as session:
-        staff = session.get(User, staff_user_id)
-        if staff is None or staff.role != "staff" or staff.merchant_id is None or staff.is_disabled:
-            raise Forbidden(_("只有商户店员可以核销券码"))
+        staff = require_staff(staff_user_id)
         voucher = session.execute(
             select(Voucher).where(Voucher.code == code).execution_options(populate_existing=True)
         ).scalar_one_or_none()

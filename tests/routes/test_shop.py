@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Order, Product
-from app.services import fulfilment, shop
+from app.services import fulfilment, order_admin, shop
 from app.services.clock import utcnow
 from app.services.tx import write_transaction
 from tests.conftest import balance_of, login_as
@@ -390,7 +390,7 @@ def test_shipped_orders_show_tracking_and_can_be_received(app, member_client, go
     _product_id, order_id = goods_order
     operator = make_account("operator")
     with app.app_context():
-        shop.ship_order(order_id, "顺丰速运", "SF1234567890", operator)
+        order_admin.ship_order(order_id, "顺丰速运", "SF1234567890", operator)
     html = member_client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "顺丰速运" in html and "SF1234567890" in html and "取消订单" not in html
     refused = member_client.submit(f"/orders/{order_id}/cancel", page=f"/orders/{order_id}", htmx=True)

@@ -6,7 +6,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Category, Product
-from app.services import catalog, shop
+from app.services import addresses, catalog, shop
 from app.services.catalog import PER_PAGE, ProductQuery
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
@@ -111,7 +111,7 @@ def test_leaderboard_counts_units_redeemed_in_thirty_days(db, make_member, make_
     shop.redeem_product(user_id, a, 1, new_key())
     shop.redeem_product(user_id, b, 3, new_key())
     cancelled = shop.redeem_product(user_id, make_product(name="丙", points_price=1, kind="physical"), 5, new_key(),
-                                    address_id=shop.add_address(user_id, name="甲", phone="13800000000",
+                                    address_id=addresses.add_address(user_id, name="甲", phone="13800000000",
                                                                 region="上海", detail="一号路 1 号").id)
     shop.cancel_order(user_id, cancelled.id)
     assert [(p.name, n) for p, n in catalog.leaderboard()] == [("乙", 3), ("甲", 1)]

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order, Payment, Product, VirtualCode
-from app.services import ledger, payments, shop
+from app.services import ledger, order_jobs, payments, shop
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.payments import PaymentUnavailable, SandboxProvider
@@ -76,9 +76,9 @@ def test_a_failed_payment_cancels_and_gives_everything_back(cash_order):
 def test_unpaid_orders_are_cancelled_after_fifteen_minutes(cash_order, app):
     user_id, product_id, order_id = cash_order
     deadline = fresh(order_id).pay_deadline
-    assert shop.cancel_unpaid_orders(now=deadline - timedelta(seconds=1)) == 0
-    assert shop.cancel_unpaid_orders(now=deadline) == 1
-    assert shop.cancel_unpaid_orders(now=deadline) == 0  # cron-safe
+    assert order_jobs.cancel_unpaid_orders(now=deadline - timedelta(seconds=1)) == 0
+    assert order_jobs.cancel_unpaid_orders(now=deadline) == 1
+    assert order_jobs.cancel_unpaid_orders(now=deadline) == 0  # cron-safe
     order = fresh(order_id)
     assert (order.status, order.cancel_reason, order.payment.status) == ("cancelled", "超时未支付，已自动取消", "failed")
     assert balance_of(user_id) == 500 and stock_of(product_id) == 3
@@ -96,7 +96,7 @@ def test_the_cli_job_cancels_what_is_overdue(cash_order, app):
 def test_money_arriving_after_the_cancel_is_marked_for_refund(cash_order):
     _user_id, _product_id, order_id = cash_order
     out_trade_no = fresh(order_id).payment.out_trade_no
-    shop.cancel_unpaid_orders(now=utcnow() + timedelta(minutes=16))
+    order_jobs.cancel_unpaid_orders(now=utcnow() + timedelta(minutes=16))
     payments.complete_payment(out_trade_no, amount_fen=3900, provider_txn_id="LATE")
     order = fresh(order_id)
     assert order.status == "cancelled" and order.payment.status == "refund_due"

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, Coupon, Message, Order, PointEntry, Product, Voucher
-from app.services import events, fulfilment, ledger, shop
+from app.services import addresses, events, fulfilment, ledger, order_admin, shop
 from app.services.clock import SHANGHAI, add_months, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.tx import write_transaction
@@ -196,7 +196,7 @@ def test_goods_need_the_members_own_address(db, make_member, make_product, make_
 def test_staff_and_operators_cannot_redeem(db, make_account, make_product, make_merchant):
     staff = make_account("staff", merchant_id=make_merchant())
     product_id = make_product(kind="coupon")
-    assert_refused(lambda: redeem(staff, product_id), "只有会员账号可以兑换商品")
+    assert_refused(lambda: redeem(staff, product_id), "仅限会员账号")
 
 
 def test_virtual_goods_hand_out_supplier_codes_until_the_pool_is_empty(db, make_member, make_product):
@@ -248,14 +248,14 @@ def goods_order(db, make_member, make_product, make_address):
 def test_ship_then_confirm_receipt(db, goods_order, make_account):
     user_id, _product_id, order_id = goods_order
     operator = make_account("operator")
-    shop.ship_order(order_id, "顺丰速运", " sf1234567890 ", operator)
+    order_admin.ship_order(order_id, "顺丰速运", " sf1234567890 ", operator)
     order = shop.get_order(order_id, user_id)
     assert (order.status, order.carrier, order.tracking_no) == ("shipped", "顺丰速运", "SF1234567890")
     notice = db.session.execute(select(Message).where(Message.user_id == user_id)).scalar_one()
     assert notice.kind == "shipped" and "SF1234567890" in notice.body
     assert db.session.execute(select(AuditLog.action)).scalar_one() == "order.ship"
     with pytest.raises(AlreadyDone):
-        shop.ship_order(order_id, "顺丰速运", "SF1234567890", operator)
+        order_admin.ship_order(order_id, "顺丰速运", "SF1234567890", operator)
     assert_refused(lambda: shop.cancel_order(user_id, order_id), "该订单已发货，不能取消")
     assert shop.confirm_receipt(user_id, order_id).status == "completed"
     assert shop.confirm_receipt(user_id, order_id).status == "completed"  # twice is harmless
@@ -265,14 +265,14 @@ def test_shipping_is_for_operators_with_a_carrier_and_a_tracking_number(db, good
     _user_id, _product_id, order_id = goods_order
     operator = make_account("operator")
     with pytest.raises(Forbidden):
-        shop.ship_order(order_id, "顺丰速运", "SF123456", make_account("staff"))
+        order_admin.ship_order(order_id, "顺丰速运", "SF123456", make_account("staff"))
     for carrier, tracking, field in [("", "SF123456", "carrier"), ("顺丰", "12", "tracking_no"),
                                      ("顺丰", "SF 12<script>", "tracking_no")]:
         with pytest.raises(Exception) as caught:
-            shop.ship_order(order_id, carrier, tracking, operator)
+            order_admin.ship_order(order_id, carrier, tracking, operator)
         assert caught.value.field == field
     with pytest.raises(NotFound):
-        shop.ship_order(10**9, "顺丰", "SF123456", operator)
+        order_admin.ship_order(10**9, "顺丰", "SF123456", operator)
     db.session.expire_all()
     assert db.session.get(Order, order_id).status == "paid"
 
@@ -286,7 +286,7 @@ def test_cancel_an_unshipped_order_returns_points_and_stock_once(db, goods_order
     assert balance_of(user_id) == 500 and stock_of(product_id) == 5
     assert ledger.reconcile() == []
     with pytest.raises(DomainError, match="订单已取消，不能发货"):
-        shop.ship_order(order_id, "顺丰", "SF123456", make_account("operator"))
+        order_admin.ship_order(order_id, "顺丰", "SF123456", make_account("operator"))
 
 
 def test_confirming_an_unshipped_order_is_refused(db, goods_order):
@@ -313,10 +313,10 @@ def test_delivered_virtual_orders_cannot_be_cancelled(db, make_member, make_prod
 def test_operator_refund_of_a_shipped_order_returns_points_not_stock(db, goods_order, make_account):
     user_id, product_id, order_id = goods_order
     operator = make_account("operator")
-    shop.ship_order(order_id, "中通快递", "ZT10001", operator)
+    order_admin.ship_order(order_id, "中通快递", "ZT10001", operator)
     with pytest.raises(Exception, match="退款原因"):
-        shop.refund_order(order_id, operator, "  ")
-    order = shop.refund_order(order_id, operator, "商品破损")
+        order_admin.refund_order(order_id, operator, "  ")
+    order = order_admin.refund_order(order_id, operator, "商品破损")
     assert order.status == "refunded" and balance_of(user_id) == 500 and stock_of(product_id) == 4
     assert ledger.reconcile() == []
 
@@ -333,8 +333,8 @@ def test_refund_voids_unused_vouchers_and_is_refused_once_one_is_used(db, make_m
     first = redeem(user_id, product_id)
     vouchers.redeem_voucher(first.vouchers[0].code, staff)
     with pytest.raises(Exception, match="已被核销"):
-        shop.refund_order(first.id, operator, "误兑")
-    shop.refund_order(order.id, operator, "误兑")
+        order_admin.refund_order(first.id, operator, "误兑")
+    order_admin.refund_order(order.id, operator, "误兑")
     states = db.session.execute(select(Voucher.status).where(Voucher.order_id == order.id)).scalars().all()
     assert states == ["void", "void"] and stock_of(product_id) == 10 - 1
 
@@ -345,11 +345,11 @@ def test_a_prize_without_an_address_gets_one_before_shipping(db, make_member, ma
         order_id = fulfilment.grant_product(user_id, product_id, source="draw", ref="play:1").id
     operator = make_account("operator")
     with pytest.raises(Exception, match="尚未填写收货地址"):
-        shop.ship_order(order_id, "顺丰", "SF123456", operator)
+        order_admin.ship_order(order_id, "顺丰", "SF123456", operator)
     foreign = make_address(make_member())
     assert_refused(lambda: shop.set_order_address(user_id, order_id, foreign), "收货地址不存在")
     shop.set_order_address(user_id, order_id, make_address(user_id, detail="新家 8 号"))
-    assert shop.ship_order(order_id, "顺丰", "SF123456", operator).ship_address.endswith("新家 8 号")
+    assert order_admin.ship_order(order_id, "顺丰", "SF123456", operator).ship_address.endswith("新家 8 号")
 
 
 def test_list_orders_pages_and_filters_by_tab(db, make_member, make_product):
@@ -366,12 +366,12 @@ def test_list_orders_pages_and_filters_by_tab(db, make_member, make_product):
 
 def test_addresses_first_is_default_and_delete_is_the_owners(db, make_member):
     user_id, other = make_member(), make_member()
-    first = shop.add_address(user_id, name="甲", phone="13800000000", region="上海", detail="一号路 1 号")
-    second = shop.add_address(user_id, name="乙", phone="13800000001", region="上海", detail="二号路 2 号",
+    first = addresses.add_address(user_id, name="甲", phone="13800000000", region="上海", detail="一号路 1 号")
+    second = addresses.add_address(user_id, name="乙", phone="13800000001", region="上海", detail="二号路 2 号",
                               make_default=True)
-    rows = shop.list_addresses(user_id)
+    rows = addresses.list_addresses(user_id)
     assert [a.id for a in rows] == [second.id, first.id] and rows[0].is_default and not rows[1].is_default
     with pytest.raises(NotFound):
-        shop.delete_address(other, first.id)
-    shop.delete_address(user_id, first.id)
-    assert [a.id for a in shop.list_addresses(user_id)] == [second.id]
+        addresses.delete_address(other, first.id)
+    addresses.delete_address(user_id, first.id)
+    assert [a.id for a in addresses.list_addresses(user_id)] == [second.id]
