@@ -69,14 +69,12 @@ def require_staff(actor_id, merchant_id=None):
 
 # ---- guards for routes --------------------------------------------------------------------
 
-def _refuse(role):
-    """Turn away a logged-in account of the wrong kind: page visits go to its own console or
-    home, actions (POST ...) get a 403 with the reason."""
-    if request.method in ("GET", "HEAD") and current_user.role != role:
-        target = home_endpoint(current_user)
-        if target != request.endpoint:
-            return redirect(url_for(target))
-    abort(403)
+def _to_own_home():
+    """A staff or operator account on a member page: page visits go to its own console,
+    actions (POST ...) get a 403 page with the reason."""
+    if request.method in ("GET", "HEAD") and current_user.role != MEMBER:
+        return redirect(url_for(home_endpoint(current_user)))
+    raise Forbidden(MEMBERS_ONLY)
 
 
 def member_required(view):
@@ -86,7 +84,7 @@ def member_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not is_member(current_user):
-            return _refuse(MEMBER)
+            return _to_own_home()
         return view(*args, **kwargs)
 
     return wrapped
@@ -98,13 +96,14 @@ def _allowed(role):
 
 
 def guard_blueprint(bp, role):
-    """Every route of a console blueprint: log in first, then only `role` (staff: with a merchant)."""
+    """Every route of a console blueprint: log in first, then only `role` (staff: with a
+    merchant); anyone else gets the 403 page."""
 
     @bp.before_request
     @login_required
     def _guard():
         if not _allowed(role):
-            return _refuse(role)
+            abort(403)
         return None
 
     return bp

@@ -9,6 +9,8 @@ BLUEPRINTS = [
     "app.routes.shop",
     "app.routes.games",
     "app.routes.engage",
+    "app.routes.merchant",
+    "app.routes.admin",
 ]
 
 

@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.access import home_endpoint
 from app.extensions import limiter
 from app.forms.auth import LoginForm, RegisterForm
 from app.services import accounts
@@ -25,7 +26,7 @@ def _register_limit():
 @limiter.limit(_register_limit, methods=["POST"])
 def register():
     if current_user.is_authenticated:
-        return redirect(url_for("me.index"))
+        return redirect(url_for(home_endpoint(current_user)))
     form = RegisterForm()
     if request.method == "GET":
         form.invite.data = request.args.get("invite") or request.cookies.get("invite") or ""
@@ -47,7 +48,7 @@ def register():
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next"), fallback=home_endpoint(current_user)))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -58,10 +59,7 @@ def login():
             getattr(form, error.field or "password").errors.append(str(error.message))
         else:
             login_user(user, remember=True)
-            default = {"operator": "admin.index", "staff": "merchant.index"}.get(user.role, "me.index")
-            if default not in current_app.view_functions:
-                default = "me.index"
-            return redirect(safe_next(form.next.data, fallback=default), 303)
+            return redirect(safe_next(form.next.data, fallback=home_endpoint(user)), 303)
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
 
 

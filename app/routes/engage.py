@@ -4,9 +4,10 @@ import time
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 
+from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.engage import BindPhoneForm, CheckinForm, MakeupForm, ProfileForm, ShareForm
 from app.routes.web import render_page
@@ -33,12 +34,6 @@ def _is_htmx():
 
 def _first_error(form):
     return next(iter(form.errors.values()))[0]
-
-
-def _existing_path(*paths):
-    """The first of these stable paths that some blueprint serves, else None."""
-    rules = {rule.rule for rule in current_app.url_map.iter_rules()}
-    return next((path for path in paths if path in rules), None)
 
 
 def _component(partial, page_endpoint, message, ok, **context):
@@ -104,7 +99,7 @@ def _checkin_answer(message, ok, month):
 
 
 @bp.get("/checkin")
-@login_required
+@member_required
 def checkin():
     month = _month_arg(request.args.get("month"))
     if request.args.get("month") and month is None:
@@ -113,7 +108,7 @@ def checkin():
 
 
 @bp.post("/checkin")
-@login_required
+@member_required
 def do_checkin():
     form = CheckinForm()
     month = _month_arg(form.month.data)
@@ -127,7 +122,7 @@ def do_checkin():
 
 
 @bp.post("/checkin/makeup")
-@login_required
+@member_required
 def makeup():
     form = MakeupForm()
     month = _month_arg(form.month.data)
@@ -143,27 +138,25 @@ def makeup():
 # ---- tasks, packets, birthday ------------------------------------------------------------------
 
 def _task_links():
-    products = _existing_path("/products")
     return {
         "profile": url_for("engage.profile"),
         "phone": url_for("engage.bind_phone"),
-        "first_redeem": products,
-        "first_draw": _existing_path("/draws", "/draw", "/games") or url_for("main.home"),
-        "share": products,
+        "first_redeem": url_for("shop.products"),
+        "first_draw": url_for("games.index"),
+        "share": url_for("shop.products"),
         "browse": url_for("engage.promotions"),
     }
 
 
 @bp.get("/tasks")
-@login_required
+@member_required
 def tasks():
     newbie, daily = task_service.task_board(current_user)
     growth = current_user.growth
     return render_page("engage/tasks.html", newbie=newbie, daily=daily, links=_task_links(), form=ActionForm(),
                        packets=packets.packets_for(current_user.id), birthday=task_service.birthday_gift(current_user),
                        level=level_for(growth), next_level=next_level(growth),
-                       invite=referrals.invite_rules(), games_path=_existing_path("/draws"),
-                       treasure_path=_existing_path("/treasure"), **_double_points())
+                       invite=referrals.invite_rules(), **_double_points())
 
 
 def _task_view(key):
@@ -172,7 +165,7 @@ def _task_view(key):
 
 
 @bp.post("/tasks/<key>/claim")
-@login_required
+@member_required
 def claim_task(key):
     form = ActionForm()
     if key not in task_service.TASKS:
@@ -189,7 +182,7 @@ def claim_task(key):
 
 
 @bp.post("/tasks/birthday")
-@login_required
+@member_required
 def claim_birthday():
     form = ActionForm()
     try:
@@ -204,7 +197,7 @@ def claim_birthday():
 
 
 @bp.post("/packets/<int:packet_id>/claim")
-@login_required
+@member_required
 def claim_packet(packet_id):
     form = ActionForm()
     packet = packets.get_packet(packet_id)
@@ -220,7 +213,7 @@ def claim_packet(packet_id):
 
 
 @bp.post("/share")
-@login_required
+@member_required
 def share():
     form = ShareForm()
     if not form.validate_on_submit():
@@ -242,13 +235,11 @@ def promotions():
     return render_page("engage/promotions.html", packets=packets.packets_for(member.id if member else 0),
                        upcoming=upcoming_double_points_days(today), browse_points=browse, browse_done=done,
                        browse_seconds=task_service.browse_seconds(), invite=referrals.invite_rules(),
-                       treasure=_existing_path("/treasure"), draws=_existing_path("/draws"),
-                       products=_existing_path("/products"),
                        **_double_points())
 
 
 @bp.post("/promotions/browsed")
-@login_required
+@member_required
 def browsed():
     try:  # CSRF: checked for every POST by CSRFProtect (the token rides in the htmx header)
         entry = task_service.reward_browse(current_user.id, session.get("promo_seen"))
@@ -263,7 +254,7 @@ def browsed():
 # ---- referrals -------------------------------------------------------------------------------
 
 @bp.get("/invite")
-@login_required
+@member_required
 def invite():
     code = referrals.invite_code_for(current_user.id)
     link = url_for("engage.referral_link", code=code, _external=True)
@@ -288,7 +279,7 @@ def referral_link(code):
 # ---- profile, phone, level ------------------------------------------------------------------
 
 @bp.route("/me/profile", methods=["GET", "POST"])
-@login_required
+@member_required
 def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
@@ -305,7 +296,7 @@ def profile():
 
 
 @bp.route("/me/phone", methods=["GET", "POST"])
-@login_required
+@member_required
 def bind_phone():
     form = BindPhoneForm()
     if not current_user.phone and form.validate_on_submit():
@@ -321,7 +312,7 @@ def bind_phone():
 
 
 @bp.get("/me/level")
-@login_required
+@member_required
 def level():
     growth = current_user.growth
     return render_page("engage/level.html", levels=all_levels(), level=level_for(growth),

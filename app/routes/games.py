@@ -1,8 +1,9 @@
 """Games: lucky draws with their public odds, the newbie gift, points treasure."""
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page
 from app.services import draws, treasure
@@ -12,14 +13,10 @@ from app.services.errors import DomainError, NotFound
 bp = Blueprint("games", __name__)
 
 
-def _member():
-    return current_user.is_authenticated and current_user.role == "member"
-
-
 def _newbie_gift_offer():
     """For the home page popup: {'draw', 'headline', 'form'} or None (cached per request)."""
     if "newbie_gift_offer" not in g:
-        offer = draws.newbie_offer(current_user.id) if _member() else None
+        offer = draws.newbie_offer(current_user.id) if is_member(current_user) else None
         g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "sure_win": offer.sure_win,
                                          "form": DismissForm()}
     return g.newbie_gift_offer
@@ -44,7 +41,7 @@ def index():
 
 
 def _draw_context(draw, play=None, animate=False, balance=None):
-    member = _member()
+    member = is_member(current_user)
     return {
         "draw": draw, "prizes": draw.prizes, "play": play, "animate": animate, "oob_balance": balance,
         "form": DrawForm(formdata=None), "member": member, "sure_win": draws.always_wins(draw),
@@ -58,12 +55,12 @@ def _draw_context(draw, play=None, animate=False, balance=None):
 def draw(draw_id):
     found = draws.get_draw(draw_id)
     play_id = request.args.get("play", type=int)
-    play = draws.get_play(current_user.id, play_id) if play_id and _member() else None
+    play = draws.get_play(current_user.id, play_id) if play_id and is_member(current_user) else None
     return render_page("games/draw.html", **_draw_context(found, play=play))
 
 
 @bp.post("/draw/<int:draw_id>/play")
-@login_required
+@member_required
 def play(draw_id):
     form = DrawForm()
     _checked(form)
@@ -83,7 +80,7 @@ def odds(draw_id):
 
 
 @bp.get("/draw/<int:draw_id>/history")
-@login_required
+@member_required
 def history(draw_id):
     found = draws.get_draw(draw_id)
     plays, next_before = draws.play_history(current_user.id, found.id, before_id=request.args.get("before", type=int))
@@ -91,7 +88,7 @@ def history(draw_id):
 
 
 @bp.post("/newbie-gift/dismiss")
-@login_required
+@member_required
 def dismiss_newbie_gift():
     _checked(DismissForm())
     draws.dismiss_newbie_gift(current_user.id)
@@ -113,8 +110,8 @@ def _round_context(rnd, form=None, error=None, balance=None):
     records = treasure.draw_input(rnd) if rnd.status == "won" else []
     return {
         "round": rnd, "form": form or TreasureBuyForm(formdata=None), "error": error, "oob_balance": balance,
-        "member": _member(), "purchases": treasure.round_purchases(rnd.id), "records": records,
-        "mine": treasure.my_share_numbers(current_user.id, rnd.id) if _member() else [],
+        "member": is_member(current_user), "purchases": treasure.round_purchases(rnd.id), "records": records,
+        "mine": treasure.my_share_numbers(current_user.id, rnd.id) if is_member(current_user) else [],
         "next_round": treasure.current_round_of(rnd.item_id) if rnd.status != "open" else None,
         "rule": treasure.WINNING_RULE if rnd.seed else treasure.LEGACY_RULE, "now": utcnow(),
     }
@@ -135,7 +132,7 @@ def treasure_records(round_id):
 
 
 @bp.post("/treasure/<int:round_id>/buy")
-@login_required
+@member_required
 def treasure_buy(round_id):
     rnd = treasure.get_round(round_id)
     form, purchase, error = TreasureBuyForm(), None, None

@@ -1,5 +1,5 @@
 """The mall's front door: banners, categories, flash sales, hot products, the leaderboard."""
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from app.routes.web import render_page
 from app.services import catalog
@@ -14,6 +14,5 @@ def home():
     return render_page(
         "main/home.html", banners=catalog.banners(), categories=catalog.categories(),
         flash_items=catalog.flash_products(now), hot=catalog.hot_products(), board=catalog.leaderboard(now=now),
-        now=now, sale_state=catalog.sale_state, has_checkin="engage.checkin" in current_app.view_functions,
-        has_games="games.index" in current_app.view_functions,
+        now=now, sale_state=catalog.sale_state,
     )

@@ -1,10 +1,11 @@
 """The personal centre and the points statement."""
 from datetime import timedelta
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from app.access import member_required
 from app.forms.base import ActionForm
 from app.routes.web import htmx_redirect, render_page
 from app.services import ledger, messages
@@ -13,7 +14,7 @@ from app.services.levels import level_for, next_level
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 
-# Entries on the personal centre; each shows once its area exists.
+# Entries on the personal centre.
 SHORTCUTS = [
     ("me.points", _l("积分明细"), "list"),
     ("shop.orders", _l("我的订单"), "grid"),
@@ -29,7 +30,7 @@ SHORTCUTS = [
 
 
 @bp.get("")
-@login_required
+@member_required
 def index():
     now = utcnow()
     return render_page(
@@ -38,12 +39,12 @@ def index():
         next_level=next_level(current_user.growth),
         next_expiry=ledger.next_expiry(current_user.id, now),
         expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now),
-        shortcuts=[s for s in SHORTCUTS if s[0] in current_app.view_functions],
+        shortcuts=SHORTCUTS,
     )
 
 
 @bp.get("/points")
-@login_required
+@member_required
 def points():
     before = request.args.get("before", type=int)
     entries, next_before = ledger.ledger_page(current_user.id, before_id=before)
@@ -55,7 +56,7 @@ def points():
 
 
 @bp.get("/messages")
-@login_required
+@member_required
 def messages_page():
     before = request.args.get("before", type=int)
     rows, next_before = messages.message_page(current_user.id, before_id=before)
@@ -64,7 +65,7 @@ def messages_page():
 
 
 @bp.post("/messages/read")
-@login_required
+@member_required
 def messages_read():
     form = ActionForm()
     if form.validate_on_submit():

@@ -1,8 +1,9 @@
 """The shop: catalogue, product pages with redemption, orders, vouchers, coupons, addresses."""
 from flask import Blueprint, current_app, flash, redirect, request, send_from_directory, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
@@ -55,7 +56,7 @@ def product(product_id):
 
 
 @bp.post("/products/<int:product_id>/redeem")
-@login_required
+@member_required
 def redeem(product_id):
     item = catalog.get_product(product_id)
     form, order = RedeemForm(), None
@@ -83,7 +84,7 @@ def _show_refusal(form, refusal):
 
 
 @bp.get("/orders")
-@login_required
+@member_required
 def orders():
     tab = request.args.get("tab") if request.args.get("tab") in shop.ORDER_TABS else "all"
     rows, next_before = shop.list_orders(current_user.id, tab, before_id=request.args.get("before", type=int))
@@ -92,7 +93,7 @@ def orders():
 
 
 @bp.get("/orders/<int:order_id>")
-@login_required
+@member_required
 def order(order_id):
     found = shop.get_order(order_id, current_user.id)
     provider, checkout = shop.pending_payment_for(found)
@@ -121,7 +122,7 @@ def _order_action(order_id, form, act):
 
 
 @bp.post("/orders/<int:order_id>/cancel")
-@login_required
+@member_required
 def cancel(order_id):
     def act():
         shop.cancel_order(current_user.id, order_id)
@@ -130,7 +131,7 @@ def cancel(order_id):
 
 
 @bp.post("/orders/<int:order_id>/receive")
-@login_required
+@member_required
 def receive(order_id):
     def act():
         shop.confirm_receipt(current_user.id, order_id)
@@ -139,7 +140,7 @@ def receive(order_id):
 
 
 @bp.post("/orders/<int:order_id>/address")
-@login_required
+@member_required
 def order_address(order_id):
     form = OrderAddressForm()
 
@@ -150,7 +151,7 @@ def order_address(order_id):
 
 
 @bp.post("/orders/<int:order_id>/pay/sandbox")
-@login_required
+@member_required
 def sandbox_pay(order_id):
     form = SandboxPayForm()
 
@@ -163,7 +164,7 @@ def sandbox_pay(order_id):
 
 
 @bp.get("/me/vouchers")
-@login_required
+@member_required
 def my_vouchers():
     now = utcnow()
     return render_page("shop/vouchers.html", rows=vouchers.member_vouchers(current_user.id), now=now,
@@ -171,21 +172,21 @@ def my_vouchers():
 
 
 @bp.get("/me/coupons")
-@login_required
+@member_required
 def my_coupons():
     return render_page("shop/coupons.html", rows=vouchers.member_coupons(current_user.id),
                        state=vouchers.coupon_state, grouped=vouchers.grouped)
 
 
 @bp.get("/me/addresses")
-@login_required
+@member_required
 def addresses():
     return render_page("shop/addresses.html", rows=address_book.list_addresses(current_user.id), form=ActionForm(),
                        next_url=safe_next(request.args.get("next"), "shop.addresses"))
 
 
 @bp.route("/me/addresses/new", methods=["GET", "POST"])
-@login_required
+@member_required
 def new_address():
     form = AddressForm()
     if form.validate_on_submit():
@@ -197,7 +198,7 @@ def new_address():
 
 
 @bp.post("/me/addresses/<int:address_id>/delete")
-@login_required
+@member_required
 def delete_address(address_id):
     if ActionForm().validate_on_submit():
         address_book.delete_address(current_user.id, address_id)

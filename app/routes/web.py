@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from app.access import home_endpoint, is_member
 from app.extensions import db, login_manager
 from app.models import User
 from app.services import messages
@@ -52,13 +53,15 @@ def safe_next(target, fallback="me.index"):
     return url_for(fallback)
 
 
-# The bottom tab bar; an area's tab shows once its blueprint is registered.
+# The member tab bar.
 TABS = [
     ("main.home", _l("首页"), "home"),
     ("shop.products", _l("商品"), "grid"),
     ("engage.checkin", _l("签到"), "calendar"),
     ("me.index", _l("我的"), "user"),
 ]
+
+ROLE_NAMES = {"member": _l("会员"), "staff": _l("店员"), "operator": _l("运营")}
 
 
 def _unread_messages():
@@ -91,7 +94,10 @@ def register_web_helpers(app):
             "site_name": current_app.config["SITE_NAME"],
             "current_locale": str(get_locale()),
             "is_htmx": is_htmx_fragment_request(),
-            "tabs": [tab for tab in TABS if tab[0] in current_app.view_functions],
+            "tabs": TABS,
+            "role_names": ROLE_NAMES,
+            "viewer_is_member": is_member(current_user),
+            "home_endpoint": home_endpoint,
             "unread_messages": _unread_messages,
         }
 
