@@ -1,16 +1,21 @@
 """The application factory."""
 import os
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 
+from app import models  # noqa: F401  (every table registered before anything queries)
+from app.cli import register_cli
 from app.config import CONFIGS
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.routes import register_blueprints
+from app.routes.errors import register_error_handlers
+from app.routes.web import register_web_helpers
+from app.services import referrals, tasks
+from app.services.tx import install_sqlite_hooks
 
 
 def select_locale():
     """Simplified Chinese unless the member chose English (?lang=en, remembered in a cookie)."""
-    from flask import current_app
-
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang") or request.cookies.get("lang")
@@ -54,16 +59,10 @@ def create_app(config=None):
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            from app.services.tx import install_sqlite_hooks
-
             install_sqlite_hooks(db.engine)
 
-    from app import models  # noqa: F401  (every table registered)
-    from app.routes import register_blueprints
-    from app.routes.errors import register_error_handlers
-    from app.routes.web import register_web_helpers
-    from app.cli import register_cli
-
+    for signal, receiver in (*tasks.RECEIVERS, *referrals.RECEIVERS):
+        signal.connect(receiver)  # domain events -> rewards, inside the sender's transaction
     register_blueprints(app)
     register_error_handlers(app)
     register_web_helpers(app)

@@ -28,7 +28,7 @@ from app import create_app  # noqa: E402
 from app.config import TestConfig, _database_url  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Product  # noqa: E402
-from app.seed import seed_demo  # noqa: E402
+from app.seeds import seed_demo  # noqa: E402
 from app.services import accounts, ledger  # noqa: E402
 from app.services.tx import write_transaction  # noqa: E402
 

@@ -158,19 +158,24 @@ def qr_svg(url):
 
 
 # Event receivers: inside the registering / redeeming transaction, never committing.
+# create_app connects RECEIVERS.
 
-@events.member_registered.connect
 def _on_member_registered(_sender, user_id, inviter_code=None, ip=None, **_extra):
     if inviter_code:
         record_referral(user_id, inviter_code, ip)
 
 
-@events.product_redeemed.connect
 def _on_product_redeemed(_sender, user_id, **_extra):
     pay_pending_referral(user_id)
 
 
+RECEIVERS = [
+    (events.member_registered, _on_member_registered),
+    (events.product_redeemed, _on_product_redeemed),
+]
+
+
 __all__ = [
-    "InviteSummary", "invite_code_for", "invite_rules", "invite_summary", "inviter_by_code", "invitees",
+    "InviteSummary", "RECEIVERS", "invite_code_for", "invite_rules", "invite_summary", "inviter_by_code", "invitees",
     "pay_pending_referral", "qr_svg", "record_referral",
 ]

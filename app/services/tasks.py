@@ -218,29 +218,34 @@ def task_done_today(user_id, key, today=None):
 
 
 # Event receivers: they run inside the transaction that sent the event and never commit.
+# create_app connects RECEIVERS.
 
-@events.profile_completed.connect
 def _on_profile_completed(_sender, user_id, **_extra):
     complete_task(user_id, "profile")
 
 
-@events.phone_bound.connect
 def _on_phone_bound(_sender, user_id, **_extra):
     complete_task(user_id, "phone")
 
 
-@events.product_redeemed.connect
 def _on_product_redeemed(_sender, user_id, order_id=None, **_extra):
     complete_task(user_id, "first_redeem", ref=f"order:{order_id}")
 
 
-@events.draw_played.connect
 def _on_draw_played(_sender, user_id, draw_id=None, **_extra):
     complete_task(user_id, "first_draw", ref=f"draw:{draw_id}")
 
 
+RECEIVERS = [
+    (events.profile_completed, _on_profile_completed),
+    (events.phone_bound, _on_phone_bound),
+    (events.product_redeemed, _on_product_redeemed),
+    (events.draw_played, _on_draw_played),
+]
+
+
 __all__ = [
-    "DAILY_TASKS", "NEWBIE_TASKS", "TASKS", "browse_seconds", "birthday_gift", "claim_birthday_gift",
+    "DAILY_TASKS", "RECEIVERS", "NEWBIE_TASKS", "TASKS", "browse_seconds", "birthday_gift", "claim_birthday_gift",
     "claim_task", "complete_task", "product_exists", "record_share", "reward_browse", "task_board",
     "task_done_today", "task_points",
 ]

@@ -380,8 +380,8 @@ def test_newbie_gift_played_concurrently_is_used_once(app, make_member, newbie_d
 
 def test_the_demo_games_seed_is_idempotent(app, db):
     from app.models import TreasureItem, TreasureRound
-    from app.seed import seed_accounts
-    from app.seeds_games import seed_games
+    from app.seeds.accounts import seed_accounts
+    from app.seeds.games import seed_games
 
     seed_accounts()
     seed_games()

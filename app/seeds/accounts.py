@@ -1,4 +1,4 @@
-"""Demo data for `flask seed-demo`. Each area adds an idempotent seeder to SEEDERS."""
+"""Demo accounts: an operator, a merchant with staff, a member with some history."""
 from sqlalchemy import select
 
 from app.extensions import db
@@ -35,15 +35,3 @@ def seed_accounts():
             ledger.earn(member.id, 1200, "consume", key="demo-consume", note="老街面馆 消费 ¥120")
             ledger.earn(member.id, 35, "checkin", key="demo-checkin")
 
-
-from app.seeds_engage import seed_engage  # noqa: E402
-from app.seeds_games import seed_games  # noqa: E402
-from app.seeds_shop import seed_shop  # noqa: E402
-
-SEEDERS = [seed_accounts, seed_shop, seed_games, seed_engage]
-
-
-def seed_demo():
-    """Run every area's seeder; safe to run again."""
-    for seeder in SEEDERS:
-        seeder()

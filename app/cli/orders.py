@@ -2,12 +2,12 @@
 import click
 from flask.cli import AppGroup
 
+from app.services.order_jobs import cancel_unpaid_orders
+
 orders_cli = AppGroup("orders", help="Order jobs (cron-safe).")
 
 
 @orders_cli.command("cancel-unpaid")
 def cancel_unpaid():
     """Cancel points + cash orders unpaid past their deadline; points and stock go back."""
-    from app.services.order_jobs import cancel_unpaid_orders
-
     click.echo(f"cancelled {cancel_unpaid_orders()} unpaid orders")

@@ -9,6 +9,7 @@ from app.extensions import db
 from app.models import Banner, Category, Merchant, Product, User
 from app.services import addresses, catalog, images, shop
 from app.services.clock import utcnow
+from app.seeds.accounts import DEMO_MEMBER
 from app.services.tx import write_transaction
 
 CATEGORIES = [
@@ -132,7 +133,6 @@ def _seed_banners(category_ids):
 
 def _seed_demo_orders():
     """The demo member redeems a coupon and a noodle voucher (once: fixed request keys)."""
-    from app.seed import DEMO_MEMBER
 
     member = db.session.execute(select(User).where(User.phone == DEMO_MEMBER[0])).scalar_one_or_none()
     if member is None:
