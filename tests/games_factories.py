@@ -3,7 +3,7 @@ import threading
 import uuid
 
 from app.extensions import db
-from app.services import draws, treasure
+from app.services import draw_config, treasure, treasure_config
 
 # Chi-square critical values at significance 0.0001 by degrees of freedom (checked against
 # the regularized incomplete gamma function); a correct sampler fails 1 run in 10,000.
@@ -44,7 +44,7 @@ def make_draw(app, prizes=None, **options):
     # A wheel needs at least 4 slots; pad small test pools with slots that can never be won.
     prizes += [prize(f"空位{i}", 0, kind="thanks") for i in range(4 - len(prizes))]
     with app.app_context():
-        draw_id = draws.create_draw(options.pop("name", "测试转盘"), options.pop("skin"),
+        draw_id = draw_config.create_draw(options.pop("name", "测试转盘"), options.pop("skin"),
                                     prizes, **options).id
         db.session.remove()
     return draw_id
@@ -57,7 +57,7 @@ def make_item(app, **options):
     if "product_id" not in options:
         options.setdefault("prize_points", 500)
     with app.app_context():
-        item = treasure.create_item(options.pop("name", "测试夺宝"), **options)
+        item = treasure_config.create_item(options.pop("name", "测试夺宝"), **options)
         ids = item.id, treasure.current_round_of(item.id).id
         db.session.remove()
     return ids

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Draw, Merchant, Product, TreasureItem
-from app.services import draws, treasure
+from app.services import draw_config, treasure_config
 from app.services.tx import write_transaction
 
 PRIZE_PRODUCTS = {
@@ -86,7 +86,7 @@ def seed_games():
     band, coffee = _prize_product("band"), _prize_product("coffee")
     for spec in _draw_specs(band, coffee):
         if db.session.execute(select(Draw.id).where(Draw.name == spec["name"])).first() is None:
-            draws.create_draw(**spec)
+            draw_config.create_draw(**spec)
     items = [
         dict(name="1000积分大红包", total_shares=50, share_price=25, prize_points=1000, round_hours=72,
              description="50份满员即开奖，中奖者独得1000积分"),
@@ -97,4 +97,4 @@ def seed_games():
     ]
     for spec in items:
         if db.session.execute(select(TreasureItem.id).where(TreasureItem.name == spec["name"])).first() is None:
-            treasure.create_item(**spec)
+            treasure_config.create_item(**spec)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, PointEntry, User
-from app.services import events, ledger, messages
+from app.services import events, fulfilment, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -31,8 +31,6 @@ from app.services.tx import write_transaction
 
 TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
 SKIN_LABELS = {"wheel": _l("大转盘"), "grid": _l("九宫格")}
-GRID_SLOTS = 8
-WHEEL_SLOTS = (4, 12)
 # Spends that count as "has spent points" for the newbie gift (not expiry, not operator adjustments).
 NOT_MEMBER_SPENDS = ("expire", "adjust")
 
@@ -193,8 +191,6 @@ def _take_stock(prize_id):
 
 
 def _grant_product(user_id, product_id, ref):
-    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
-
     return fulfilment.grant_product(user_id, product_id, source="draw", ref=ref)
 
 
@@ -366,30 +362,8 @@ def dismiss_newbie_gift(user_id):
     return True
 
 
-# --- configuration (seeders and the operator console) --------------------------------------
-
-def create_draw(name, skin, prizes, *, cost=10, daily_limit=0, pity_after=None, pity_tier=None,
-                purpose="normal", description=None, is_active=True):
-    """Create a draw with its prizes (dicts of DrawPrize columns, in slot order)."""
-    if skin == "grid" and len(prizes) != GRID_SLOTS:
-        raise DomainError(_("九宫格需要恰好 %(n)s 个奖品", n=GRID_SLOTS), field="prizes")
-    if skin == "wheel" and not WHEEL_SLOTS[0] <= len(prizes) <= WHEEL_SLOTS[1]:
-        raise DomainError(_("大转盘需要 %(a)s 到 %(b)s 个奖品", a=WHEEL_SLOTS[0], b=WHEEL_SLOTS[1]), field="prizes")
-    if sum(p.get("weight", 0) for p in prizes) <= 0:
-        raise DomainError(_("奖品权重之和必须大于 0"), field="prizes")
-    with write_transaction() as session:
-        draw = Draw(name=name, skin=skin, cost=cost, daily_limit=daily_limit, pity_after=pity_after,
-                    pity_tier=pity_tier, purpose=purpose, description=description, is_active=is_active)
-        session.add(draw)
-        session.flush()
-        for position, spec in enumerate(prizes):
-            session.add(DrawPrize(draw_id=draw.id, position=position, **spec))
-        session.flush()
-    return draw
-
-
 __all__ = [
-    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "create_draw", "dismiss_newbie_gift",
+    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "dismiss_newbie_gift",
     "draws_left_today", "fresh_balance", "get_draw", "get_play", "has_spent_points", "newbie_draw",
     "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history", "prize_pool",
     "tier_label", "win_chance_text",

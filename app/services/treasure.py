@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
-from app.services import events, ledger, messages
+from app.services import events, fulfilment, ledger, messages
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -119,12 +119,6 @@ def new_seed():
     return secrets.token_hex(32)
 
 
-def _fulfilment():
-    from app.services import fulfilment  # the shop's module; imported late, it imports the shop's models
-
-    return fulfilment
-
-
 def open_round(item, now=None):
     """Open the item's next period inside the caller's transaction.
 
@@ -134,7 +128,7 @@ def open_round(item, now=None):
     now = now or utcnow()
     session = db.session
     if item.prize_kind == "product":
-        _fulfilment().take_stock(item.product_id, 1)
+        fulfilment.take_stock(item.product_id, 1)
     last = session.execute(
         select(func.max(TreasureRound.period)).where(TreasureRound.item_id == item.id)
     ).scalar_one()
@@ -218,7 +212,6 @@ def _refuse(round_id, now):
 
 def _grant_product(rnd, user_id):
     """Deliver the round's product prize; the unit set aside at the opening is the one granted."""
-    fulfilment = _fulfilment()
     if rnd.prize_reserved:
         fulfilment.return_stock(rnd.product_id, 1)
         rnd.prize_reserved = False
@@ -228,7 +221,7 @@ def _grant_product(rnd, user_id):
 def _release_prize(rnd):
     """A refunded round's product unit goes back to stock."""
     if rnd.prize_reserved:
-        _fulfilment().return_stock(rnd.product_id, 1)
+        fulfilment.return_stock(rnd.product_id, 1)
         rnd.prize_reserved = False
 
 
@@ -348,24 +341,8 @@ def reopen_resting_items(now=None):
     return opened
 
 
-def create_item(name, total_shares, share_price, *, prize_points=0, product_id=None, round_hours=72,
-                description=None, now=None):
-    """A new treasure item with its first open round (points prize, or a product prize)."""
-    if total_shares < 2 or share_price < 1 or round_hours < 1:
-        raise DomainError(_("份数至少 2 份，每份至少 1 积分"))
-    prize_kind = "product" if product_id is not None else "points"
-    with write_transaction() as session:  # OutOfStock (a DomainError) when the product has none to set aside
-        item = TreasureItem(name=name, description=description, total_shares=total_shares,
-                            share_price=share_price, prize_kind=prize_kind, prize_points=prize_points,
-                            product_id=product_id, round_hours=round_hours)
-        session.add(item)
-        session.flush()
-        open_round(item, now)
-    return item
-
-
 __all__ = [
-    "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "create_item", "current_round_of", "draw_input",
+    "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "current_round_of", "draw_input",
     "get_round", "new_seed",
     "my_share_numbers", "open_round", "open_rounds", "recent_results", "reopen_resting_items", "round_purchases",
     "settle_expired_rounds", "share_records", "winning_share",

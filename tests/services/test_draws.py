@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, IdempotencyKey, NewbieGift, Order, PointEntry, Product
-from app.services import draws, events, ledger
+from app.services import draw_config, draws, events, ledger
 from app.services.clock import day_bounds_utc, shanghai_today, utcnow
 from app.services.errors import AlreadyDone, InsufficientPoints, NotFound
 from app.services.tx import in_write_transaction, write_transaction
@@ -316,9 +316,9 @@ def test_a_sure_win_draw_pays_every_play(app, db, make_member):
 
 def test_create_draw_checks_the_slots(app, db):
     with pytest.raises(draws.DomainError):
-        draws.create_draw("九宫格", "grid", simple_prizes())
+        draw_config.create_draw("九宫格", "grid", simple_prizes())
     with pytest.raises(draws.DomainError):
-        draws.create_draw("转盘", "wheel", [prize("谢谢参与", 0, kind="thanks")] * 4)
+        draw_config.create_draw("转盘", "wheel", [prize("谢谢参与", 0, kind="thanks")] * 4)
 
 
 # --- the newbie gift ---------------------------------------------------------------------

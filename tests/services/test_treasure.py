@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Order, PointEntry, TreasurePurchase, TreasureRound, TreasureShare
-from app.services import ledger, treasure
+from app.services import ledger, treasure, treasure_config
 from app.services.clock import utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from tests.conftest import balance_of
@@ -127,7 +127,7 @@ def test_an_item_whose_product_is_out_of_stock_cannot_open(app, db, make_product
     from app.services.fulfilment import OutOfStock
 
     with pytest.raises(OutOfStock):
-        treasure.create_item("已售罄夺宝", 10, 10, product_id=product_id)
+        treasure_config.create_item("已售罄夺宝", 10, 10, product_id=product_id)
     assert db.session.execute(select(func.count(TreasureItem.id))).scalar_one() == 0
 
 
