@@ -23,6 +23,9 @@ from app.services.tx import write_transaction
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 KEY_RE = re.compile(r'name="request_key"[^>]*value="([0-9a-f]{32})"')
+# Database connections the test app may hold at once: well inside a default PostgreSQL's
+# max_connections = 100, with room for psql and the few apps some tests build for themselves.
+MAX_CONNECTIONS = 70
 
 
 def _test_database_url(tmp_dir):
@@ -35,8 +38,9 @@ def _test_database_url(tmp_dir):
 def app(tmp_path_factory):
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = _test_database_url(tmp_path_factory.mktemp("db"))
-        # Enough connections for the concurrency tests' hundreds of threads to really overlap.
-        SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 20, "max_overflow": 180, "pool_timeout": 60}
+        # The concurrency tests' hundreds of threads overlap on up to MAX_CONNECTIONS connections
+        # (the rest wait for one), so a stock PostgreSQL (max_connections = 100) is enough.
+        SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 10, "max_overflow": MAX_CONNECTIONS - 10, "pool_timeout": 120}
         UPLOAD_DIR = str(tmp_path_factory.mktemp("uploads"))
 
     application = create_app(Config)

@@ -1,5 +1,4 @@
 """Factories and helpers shared by the games tests (draws, newbie gift, treasure)."""
-import threading
 import uuid
 
 from app.extensions import db
@@ -61,32 +60,3 @@ def make_item(app, **options):
         ids = item.id, treasure.current_round_of(item.id).id
         db.session.remove()
     return ids
-
-
-def run_concurrently(app, work, n, expected=()):
-    """Start `n` threads at once (a barrier), each with its own app context and session.
-
-    Returns (results, refusals, errors): refusals are the messages of the expected
-    exception types; anything else is an error the test must show.
-    """
-    barrier = threading.Barrier(n)
-    results, refusals, errors = [], [], []
-
-    def runner(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work(i))
-            except expected as refused:
-                refusals.append(str(getattr(refused, "message", refused)))
-            except Exception as exc:  # any other failure is a bug the test must show
-                errors.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    return results, refusals, errors

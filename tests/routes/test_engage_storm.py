@@ -1,7 +1,6 @@
 """A storm of real HTTP check-ins from one logged-in phone (a finger on the button, a flaky network):
 exactly one check-in, one reward, every answer a page and never a 500."""
 import re
-import threading
 import time
 
 import pytest
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import CheckIn
+from tests.concurrency import run_concurrently
 from tests.conftest import balance_of, next_phone
 
 pytestmark = pytest.mark.storm
@@ -30,23 +30,18 @@ def test_sixty_simultaneous_check_in_posts_make_one_check_in(app, live_server, m
     cookies = browser.cookies.get_dict()
 
     n = 60
-    barrier = threading.Barrier(n)
-    answers = []
 
-    def tap():
-        barrier.wait()
+    def tap(_i):
         response = requests.post(f"{live_server}/checkin", data={"csrf_token": token, "request_key": key},
                                  headers={"HX-Request": "true", "X-CSRFToken": token}, cookies=cookies, timeout=60)
-        answers.append((response.status_code, "签到成功" in response.text, "今天已经签到过了" in response.text))
+        return response.status_code, "签到成功" in response.text, "今天已经签到过了" in response.text
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=tap) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcome = run_concurrently(None, tap, n, timeout=120)
     elapsed = time.perf_counter() - started
+    answers = outcome.results
 
+    assert outcome.errors == []
     assert len(answers) == n and {status for status, _, _ in answers} == {200}
     assert sum(ok for _, ok, _ in answers) == 1 and sum(done for _, _, done in answers) == n - 1
     with app.app_context():

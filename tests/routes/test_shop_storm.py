@@ -6,7 +6,6 @@ barrier, and POSTs. Run on SQLite and on PostgreSQL (DATABASE_URL).
 """
 import itertools
 import re
-import threading
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from app.models import Order, Product, User
 from app.services import ledger
 from app.services.accounts import hash_password
 from app.services.tx import write_transaction
+from tests.concurrency import run_concurrently
 from tests.shop_factories import make_product, no_newbie_bonus  # noqa: F401
 
 pytestmark = [pytest.mark.storm, pytest.mark.usefixtures("no_newbie_bonus")]
@@ -31,8 +31,8 @@ PRICE, START = 100, 1000
 
 def bulk_members(app, n):
     """n members with START points each, in one transaction (one password hash for all: speed)."""
-    password_hash = hash_password("secret123")
     with app.app_context():
+        password_hash = hash_password("secret123")
         with write_transaction() as session:
             users = [User(phone=f"177{next(_phones):08d}", password_hash=password_hash, role="member")
                      for _ in range(n)]
@@ -57,36 +57,32 @@ def signed_in_session(app, base, user_id):
 def storm(app, base, product_id, user_ids):
     """One thread per entry of user_ids: GET the page, wait for everyone, POST the redeem form."""
     page = f"{base}/products/{product_id}"
-    barrier = threading.Barrier(len(user_ids), timeout=90)
-    outcomes, errors = [], []
+    sessions = []
 
-    def tap(user_id):
-        http = signed_in_session(app, base, user_id)
-        try:
-            html = http.get(page, timeout=60).text
-            token, key = CSRF_RE.search(html).group(1), KEY_RE.search(html).group(1)
-            barrier.wait()
-            response = http.post(f"{page}/redeem", data={"csrf_token": token, "request_key": key, "quantity": "1"},
-                                 allow_redirects=False, timeout=90)
-            if response.status_code == 303:
-                outcomes.append(("ok", user_id))
-            elif response.status_code == 422:
-                message = REFUSAL_RE.search(response.text)
-                outcomes.append(("refused", message.group(1) if message else response.text[:200]))
-            else:
-                errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-        except Exception as exc:  # any failure is a bug the test must show
-            errors.append(repr(exc))
-        finally:
-            http.close()
+    def open_form(i):
+        http = signed_in_session(app, base, user_ids[i])
+        sessions.append(http)
+        html = http.get(page, timeout=60).text
+        return http, CSRF_RE.search(html).group(1), KEY_RE.search(html).group(1)
 
-    threads = [threading.Thread(target=tap, args=(uid,)) for uid in user_ids]
+    def tap(i, form):
+        http, token, key = form
+        response = http.post(f"{page}/redeem", data={"csrf_token": token, "request_key": key, "quantity": "1"},
+                             allow_redirects=False, timeout=90)
+        if response.status_code == 303:
+            return "ok", user_ids[i]
+        if response.status_code == 422:
+            message = REFUSAL_RE.search(response.text)
+            return "refused", message.group(1) if message else response.text[:200]
+        raise AssertionError(f"HTTP {response.status_code}: {response.text[:200]}")
+
     started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return outcomes, errors, time.monotonic() - started
+    try:
+        outcome = run_concurrently(None, tap, len(user_ids), prepare=open_form)
+    finally:
+        for http in sessions:
+            http.close()
+    return outcome.results, outcome.errors, time.monotonic() - started
 
 
 def check_books(app, product_id, user_ids, limit):
@@ -147,28 +143,17 @@ def test_twenty_simultaneous_taps_with_one_request_key_make_one_order(app, live_
     form = {"csrf_token": CSRF_RE.search(html).group(1), "request_key": KEY_RE.search(html).group(1), "quantity": "1"}
     cookies = http.cookies.get_dict()
     http.close()
-    barrier = threading.Barrier(20, timeout=60)
-    locations, errors = [], []
 
-    def tap():
+    def tap(_i):
         with requests.Session() as tapper:
             tapper.trust_env = False
             tapper.cookies.update(cookies)
-            try:
-                barrier.wait()
-                response = tapper.post(f"{page}/redeem", data=form, allow_redirects=False, timeout=90)
-                if response.status_code == 303:
-                    locations.append(response.headers["Location"])
-                else:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-            except Exception as exc:  # any failure is a bug the test must show
-                errors.append(repr(exc))
+            response = tapper.post(f"{page}/redeem", data=form, allow_redirects=False, timeout=90)
+        assert response.status_code == 303, f"HTTP {response.status_code}: {response.text[:200]}"
+        return response.headers["Location"]
 
-    threads = [threading.Thread(target=tap) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcome = run_concurrently(None, tap, 20)
+    errors, locations = outcome.errors, outcome.results
     assert errors == [] and len(locations) == 20 and len(set(locations)) == 1
     with app.app_context():
         db.session.remove()

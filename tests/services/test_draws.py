@@ -13,9 +13,9 @@ from app.services import draw_config, draws, events, ledger
 from app.services.clock import day_bounds_utc, shanghai_today, utcnow
 from app.services.errors import AlreadyDone, InsufficientPoints, NotFound
 from app.services.tx import in_write_transaction, write_transaction
+from tests.concurrency import run_concurrently
 from tests.conftest import balance_of
-from tests.games_factories import (CHI2_CRITICAL_0001, chi_square, key, make_draw, prize, run_concurrently,
-                                   simple_prizes)
+from tests.games_factories import CHI2_CRITICAL_0001, chi_square, key, make_draw, prize, simple_prizes
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 WEIGHTS = [1, 9, 40, 150, 300, 500]
@@ -149,10 +149,10 @@ def test_daily_limit_holds_under_concurrency(app, make_member):
     def play(_i):
         return draws.play_draw(user_id, draw_id, key()).id
 
-    results, refusals, errors = run_concurrently(app, play, 40, expected=(draws.DrawRefused,))
-    assert errors == []
-    assert len(results) == 3 and len(refusals) == 37
-    assert all("3 次抽奖机会已用完" in message for message in refusals)
+    outcome = run_concurrently(app, play, 40, expected=(draws.DrawRefused,))
+    assert outcome.errors == []
+    assert len(outcome.results) == 3 and len(outcome.refusals) == 37
+    assert all("3 次抽奖机会已用完" in message for message in outcome.messages)
     with app.app_context():
         charged = db.session.execute(
             select(func.count(PointEntry.id)).where(PointEntry.user_id == user_id, PointEntry.kind == "draw")

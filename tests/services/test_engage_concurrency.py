@@ -1,5 +1,4 @@
 """Earning under truly concurrent requests: one check-in, capped make-ups, packets and referral caps hold."""
-import threading
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -8,42 +7,18 @@ from app.extensions import db
 from app.models import CheckIn, PacketClaim, PointEntry, PointsPacket, Referral
 from app.services import accounts, checkin, ledger, packets
 from app.services.clock import utcnow
-from app.services.errors import DomainError
+from app.services.errors import AlreadyDone, DomainError
+from tests.concurrency import run_concurrently
 from tests.conftest import balance_of, next_phone
 
 JOINED = datetime(2025, 1, 1, 4, tzinfo=timezone.utc)
 
 
-def _run_concurrently(app, work, n):
-    """Run work(i) in n threads released together; domain refusals are collected by class name."""
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def runner(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work(i))
-            except DomainError as refusal:
-                results.append(type(refusal).__name__)
-            except Exception as exc:  # any other failure is a bug the test must show
-                errors.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    return results, errors
-
-
 def test_a_hundred_concurrent_check_ins_of_one_member_make_exactly_one(app, make_member):
     user_id = make_member()
-    results, errors = _run_concurrently(app, lambda _i: checkin.check_in(user_id).points, 100)
-    assert errors == []
-    assert results.count(5) == 1 and results.count("AlreadyDone") == 99
+    outcome = run_concurrently(app, lambda _i: checkin.check_in(user_id).points, 100, expected=(DomainError,))
+    assert outcome.errors == []
+    assert outcome.results == [5] and [type(r) for r in outcome.refusals] == [AlreadyDone] * 99
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(CheckIn)).scalar() == 1
         assert db.session.execute(
@@ -61,9 +36,9 @@ def test_concurrent_make_ups_stop_at_the_monthly_limit(app, make_member):
         checkin.make_up(user_id, days[i % 7], today=today)
         return "ok"
 
-    results, errors = _run_concurrently(app, make_up, 40)
-    assert errors == []
-    assert results.count("ok") == 2
+    outcome = run_concurrently(app, make_up, 40, expected=(DomainError,))
+    assert outcome.errors == []
+    assert outcome.results == ["ok", "ok"] and len(outcome.refusals) == 38
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(CheckIn)).scalar() == 2
         assert balance_of(user_id) == 460
@@ -79,9 +54,9 @@ def test_a_packet_is_claimed_at_most_total_times_by_concurrent_members(app, make
     def claim(i):
         return packets.claim_packet(members[i], packet_id).points
 
-    results, errors = _run_concurrently(app, claim, 40)
-    assert errors == []
-    assert results.count(30) == 25 and results.count("DomainError") == 15
+    outcome = run_concurrently(app, claim, 40, expected=(DomainError,))
+    assert outcome.errors == []
+    assert outcome.results == [30] * 25 and [type(r) for r in outcome.refusals] == [DomainError] * 15
     with app.app_context():
         assert db.session.get(PointsPacket, packet_id).claimed == 25
         assert db.session.execute(select(func.count()).select_from(PacketClaim)).scalar() == 25
@@ -95,9 +70,10 @@ def test_one_member_tapping_a_packet_concurrently_gets_it_once(app, make_member)
         now = utcnow()
         packet_id = packets.create_packet("不限量红包", 20, now - timedelta(minutes=1), now + timedelta(days=1)).id
 
-    results, errors = _run_concurrently(app, lambda _i: packets.claim_packet(user_id, packet_id).points, 50)
-    assert errors == []
-    assert results.count(20) == 1 and results.count("AlreadyDone") == 49
+    outcome = run_concurrently(app, lambda _i: packets.claim_packet(user_id, packet_id).points, 50,
+                               expected=(DomainError,))
+    assert outcome.errors == []
+    assert outcome.results == [20] and [type(r) for r in outcome.refusals] == [AlreadyDone] * 49
     with app.app_context():
         assert db.session.get(PointsPacket, packet_id).claimed == 1
         assert balance_of(user_id) == 520
@@ -115,8 +91,8 @@ def test_concurrent_referral_sign_ups_from_one_ip_pay_at_most_the_cap(app, make_
         accounts.register_member(phones[i], "secret123", ip="10.1.2.3", inviter_code=code)
         return "ok"
 
-    results, errors = _run_concurrently(app, register, 12)
-    assert errors == [] and results.count("ok") == 12
+    outcome = run_concurrently(app, register, 12)
+    assert outcome.errors == [] and outcome.results == ["ok"] * 12
     with app.app_context():
         statuses = db.session.execute(select(Referral.status)).scalars().all()
         assert sorted(statuses) == ["capped"] * 7 + ["paid"] * 5

@@ -1,6 +1,4 @@
 """Hundreds of truly concurrent spends at one member: no negative balance, no lost update."""
-import threading
-
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -8,33 +6,10 @@ from app.models import PointEntry, PointLot
 from app.services import ledger
 from app.services.errors import InsufficientPoints
 from app.services.tx import write_transaction
+from tests.concurrency import run_concurrently
 from tests.conftest import balance_of
 
 THREADS = 220
-
-
-def _run_concurrently(app, work, n):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def runner(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work(i))
-            except InsufficientPoints:
-                results.append("refused")
-            except Exception as exc:  # any other failure is a bug the test must show
-                errors.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    return results, errors
 
 
 def test_concurrent_spends_never_overdraw_and_the_ledger_adds_up(app, make_member):
@@ -45,9 +20,9 @@ def test_concurrent_spends_never_overdraw_and_the_ledger_adds_up(app, make_membe
             ledger.spend(user_id, 10, "redeem", key=f"storm:{i}")
         return "ok"
 
-    results, errors = _run_concurrently(app, spend_ten, THREADS)
-    assert errors == []
-    assert results.count("ok") == 200 and results.count("refused") == THREADS - 200
+    outcome = run_concurrently(app, spend_ten, THREADS, expected=(InsufficientPoints,))
+    assert outcome.errors == []
+    assert len(outcome.results) == 200 and len(outcome.refusals) == THREADS - 200
     with app.app_context():
         entries = db.session.execute(select(func.sum(PointEntry.amount)).where(PointEntry.user_id == user_id)).scalar()
         lots = db.session.execute(select(func.sum(PointLot.remaining)).where(PointLot.user_id == user_id)).scalar()
@@ -66,8 +41,8 @@ def test_concurrent_earns_and_spends_lose_no_update(app, make_member):
                 ledger.spend(user_id, 3, "redeem", key=f"spend:{i}")
         return "ok"
 
-    results, errors = _run_concurrently(app, mixed, THREADS)
-    assert errors == [] and results.count("ok") == THREADS
+    outcome = run_concurrently(app, mixed, THREADS)
+    assert outcome.errors == [] and len(outcome.results) == THREADS
     with app.app_context():
         assert balance_of(user_id) == 500 + 7 * (THREADS // 2) - 3 * (THREADS // 2)
         assert ledger.reconcile() == []
@@ -80,7 +55,7 @@ def test_the_same_key_sent_concurrently_charges_once(app, make_member):
         with write_transaction():
             return ledger.spend(user_id, 100, "redeem", key="double-tap").id
 
-    results, errors = _run_concurrently(app, same_key, 50)
-    assert errors == [] and len(set(results)) == 1
+    outcome = run_concurrently(app, same_key, 50)
+    assert outcome.errors == [] and len(outcome.results) == 50 and len(set(outcome.results)) == 1
     with app.app_context():
         assert balance_of(user_id) == 400

@@ -11,7 +11,8 @@ from app.services import ledger, treasure, treasure_config
 from app.services.clock import utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from tests.conftest import balance_of
-from tests.games_factories import key, make_item, run_concurrently
+from tests.concurrency import run_concurrently
+from tests.games_factories import key, make_item
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 
@@ -167,10 +168,10 @@ def test_concurrent_buyers_never_oversell_and_exactly_one_wins(app, make_member)
         quantity = 2 if i % 3 == 0 else 1
         return treasure.buy_shares(members[i % 20], round_id, quantity, key()).id
 
-    results, refusals, errors = run_concurrently(app, buy, 200, expected=(treasure.TreasureRefused,))
-    assert errors == []
-    assert len(results) + len(refusals) == 200
-    assert all("本期" in message for message in refusals)
+    outcome = run_concurrently(app, buy, 200, expected=(treasure.TreasureRefused,))
+    assert outcome.errors == []
+    assert len(outcome.results) + len(outcome.refusals) == 200
+    assert all("本期" in message for message in outcome.messages)
     with app.app_context():
         rnd = _round(round_id)
         shares = db.session.execute(
