@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -44,6 +46,10 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "app" / "static" / "uploads"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     SITE_NAME = os.environ.get("SITE_NAME", "积分商城")
+    # Password hashing cost: argon2-cffi's defaults (RFC 9106 low-memory profile) outside tests.
+    ARGON2_TIME_COST = DEFAULT_TIME_COST
+    ARGON2_MEMORY_COST = DEFAULT_MEMORY_COST  # KiB
+    ARGON2_PARALLELISM = DEFAULT_PARALLELISM
     PRODUCTION = False
     TESTING = False
 
@@ -72,6 +78,10 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = True
     WTF_CSRF_ENABLED = True
     SERVER_NAME = None
+    # The cheapest argon2 the library accepts: a member costs microseconds, not 0.2 s (tests only).
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
 
 
 CONFIGS = {

@@ -4,6 +4,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +18,6 @@ from app.services.tx import write_transaction
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
-_hasher = PasswordHasher()
-# A hash to verify against when the phone is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 class AccountError(DomainError):
@@ -36,14 +34,33 @@ def normalize_phone(raw):
     return phone if PHONE_RE.match(phone) else None
 
 
+def _password_hasher():
+    """The app's hasher (costs from ARGON2_* config) and a dummy hash made with it, built once per app.
+
+    The dummy hash is verified when the phone is unknown, so timing does not reveal accounts;
+    it must cost what a real hash costs, hence the same hasher.
+    """
+    built = current_app.extensions.get("password_hasher")
+    if built is None:
+        config = current_app.config
+        hasher = PasswordHasher(time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_COST"],
+                                parallelism=config["ARGON2_PARALLELISM"])
+        # Two threads may build it at once on a cold start; either result is as good.
+        built = current_app.extensions.setdefault("password_hasher", (hasher, hasher.hash("not-a-real-password")))
+    return built
+
+
 def hash_password(password):
-    return _hasher.hash(password)
+    """An argon2id hash of `password` at the app's configured cost."""
+    return _password_hasher()[0].hash(password)
 
 
 def check_password(user, password):
     """True if `password` matches; rehashes transparently is left to login."""
+    hasher, dummy = _password_hasher()
     try:
-        return _hasher.verify(user.password_hash or _DUMMY_HASH, password)
+        # A stored hash carries its own parameters, so hashes made at another cost still verify.
+        return hasher.verify(user.password_hash or dummy, password)
     except (VerificationError, InvalidHashError):
         return False
 
