@@ -1,4 +1,6 @@
 """Lucky draws: fair odds, stock that never runs negative, daily limits, pity, the newbie gift."""
+import itertools
+import random
 import secrets
 from collections import Counter
 from datetime import timedelta
@@ -19,6 +21,13 @@ from tests.games_factories import CHI2_CRITICAL_0001, chi_square, key, make_draw
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 WEIGHTS = [1, 9, 40, 150, 300, 500]
+# The statistical tests check how tickets become prizes, not the randomness source (that is
+# `secrets`, asserted below): a seeded generator makes each run the same run, never flaky.
+SEED = 20261123
+
+
+def _seeded_tickets():
+    return random.Random(SEED).randrange
 
 
 def _sum_of_kind(user_id, kind):
@@ -31,7 +40,8 @@ def _sum_of_kind(user_id, kind):
 def test_pick_prize_frequencies_match_the_weights_over_100k_draws():
     pool = [SimpleNamespace(id=i, weight=w) for i, w in enumerate(WEIGHTS)]
     n = 100_000
-    counts = Counter(draws.pick_prize(pool).id for _ in range(n))
+    tickets = _seeded_tickets()
+    counts = Counter(draws.pick_prize(pool, randbelow=tickets).id for _ in range(n))
     total = sum(WEIGHTS)
     expected = [n * w / total for w in WEIGHTS]
     observed = [counts[i] for i in range(len(WEIGHTS))]
@@ -64,7 +74,8 @@ def test_100k_draws_from_a_live_pool_match_the_weights_and_skip_what_cannot_be_w
     pool = draws.prize_pool(rows)
     assert [p.name for p in pool] == [f"P{w}" for w in WEIGHTS]
     n = 100_000
-    counts = Counter(draws.pick_prize(pool).name for _ in range(n))
+    tickets = _seeded_tickets()
+    counts = Counter(draws.pick_prize(pool, randbelow=tickets).name for _ in range(n))
     assert set(counts) <= {p.name for p in pool}
     total = sum(WEIGHTS)
     observed = [counts[f"P{w}"] for w in WEIGHTS]
@@ -73,29 +84,54 @@ def test_100k_draws_from_a_live_pool_match_the_weights_and_skip_what_cannot_be_w
     # Pity due: only tier 2 or better (the empty tier-1 prize still excluded), by their weights.
     pity_pool = draws.prize_pool(rows, pity_tier=2)
     assert [p.name for p in pity_pool] == ["P1", "P9"]
-    pity_counts = Counter(draws.pick_prize(pity_pool).name for _ in range(n))
+    pity_counts = Counter(draws.pick_prize(pity_pool, randbelow=tickets).name for _ in range(n))
     assert chi_square([pity_counts["P1"], pity_counts["P9"]], [n * 0.1, n * 0.9]) < CHI2_CRITICAL_0001[1]
 
 
-def test_full_service_draws_match_the_weights_and_the_ledger_adds_up(app, db, make_member):
-    prizes = [prize("50积分", 5, points=50, tier=1), prize("10积分", 25, points=10),
-              prize("2积分", 30, points=2), prize("谢谢参与", 40, kind="thanks")]
-    draw_id = make_draw(app, prizes, cost=5)
-    user_id = make_member(points=20_000)
-    n = 1_000
-    for _ in range(n):
-        draws.play_draw(user_id, draw_id, key())
+FULL_SERVICE_PRIZES = [prize("50积分", 5, points=50, tier=1), prize("10积分", 25, points=10),
+                       prize("2积分", 30, points=2), prize("谢谢参与", 40, kind="thanks")]
+
+
+def _plays_by_position(draw_id):
     rows = db.session.execute(
         select(DrawPrize.position, func.count(DrawPlay.id)).join(DrawPlay, DrawPlay.prize_id == DrawPrize.id)
         .where(DrawPlay.draw_id == draw_id).group_by(DrawPrize.position)
     ).all()
-    observed = [dict(rows).get(i, 0) for i in range(4)]
+    return [dict(rows).get(i, 0) for i in range(4)]
+
+
+def test_full_service_draws_match_the_weights_and_the_ledger_adds_up(app, db, make_member, monkeypatch):
+    monkeypatch.setattr(draws, "_randbelow", _seeded_tickets())
+    draw_id = make_draw(app, FULL_SERVICE_PRIZES, cost=5)
+    user_id = make_member(points=20_000)
+    n = 1_000
+    for _ in range(n):
+        draws.play_draw(user_id, draw_id, key())
+    observed = _plays_by_position(draw_id)
     expected = [n * w / 100 for w in (5, 25, 30, 40)]
     assert sum(observed) == n
     assert chi_square(observed, expected) < CHI2_CRITICAL_0001[3], (observed, expected)
     won = 50 * observed[0] + 10 * observed[1] + 2 * observed[2]
     assert _sum_of_kind(user_id, "prize") == won and _sum_of_kind(user_id, "draw") == -5 * n
     assert ledger.reconcile() == []
+
+
+def test_each_play_draws_one_ticket_and_every_ticket_wins_its_own_prize(app, db, make_member, monkeypatch):
+    """Every ticket 0..99 drawn exactly twice gives exactly twice the weights: no prize (not even
+    'thanks') is ever re-drawn or left out, and each play asks for exactly one ticket."""
+    tickets, asked = itertools.cycle(range(100)), []
+
+    def next_ticket(total):
+        asked.append(total)
+        return next(tickets)
+
+    monkeypatch.setattr(draws, "_randbelow", next_ticket)
+    draw_id = make_draw(app, FULL_SERVICE_PRIZES, cost=5)
+    user_id = make_member(points=20_000)
+    for _ in range(200):
+        draws.play_draw(user_id, draw_id, key())
+    assert _plays_by_position(draw_id) == [10, 50, 60, 80]
+    assert asked == [100] * 200
 
 
 def test_a_prize_out_of_stock_is_never_won(app, db, make_member):
