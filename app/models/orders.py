@@ -77,6 +77,9 @@ class Order(db.Model):
     tracking_no: Mapped[str | None] = mapped_column(String(40))
     # Points + cash: unpaid orders are cancelled after this instant.
     pay_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was cancelled or refunded: a phrase id (app.services.phrases, shown in the reader's
+    # language) or an operator's free text.
+    cancel_reason_id: Mapped[str | None] = mapped_column(String(40))
     cancel_reason: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

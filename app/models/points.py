@@ -29,6 +29,8 @@ class PointEntry(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     ref: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(200))
+    # A translatable note (a task's title) by phrase id, shown in the reader's language.
+    note_id: Mapped[str | None] = mapped_column(String(40))
     key: Mapped[str | None] = mapped_column(String(80))
     # For a refund: the spend it gives back.
     refund_of_id: Mapped[int | None] = mapped_column(ForeignKey("point_entries.id"), unique=True)

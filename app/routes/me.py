@@ -50,7 +50,7 @@ def points():
     entries, next_before = ledger.ledger_page(current_user.id, before_id=before)
     return render_page(
         "me/points.html", block="ledger_rows",
-        entries=entries, next_before=next_before, kind_label=ledger.kind_label,
+        entries=entries, next_before=next_before, kind_label=ledger.kind_label, entry_note=ledger.entry_note,
         next_expiry=ledger.next_expiry(current_user.id),
     )
 

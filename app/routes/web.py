@@ -12,6 +12,7 @@ from app.extensions import db, login_manager
 from app.models import User
 from app.services import messages
 from app.services.clock import to_shanghai
+from app.services.phrases import phrase_text
 
 
 def is_htmx_fragment_request():
@@ -87,6 +88,7 @@ def _fen(value):
 def register_web_helpers(app):
     app.jinja_env.filters["shanghai"] = _shanghai
     app.jinja_env.filters["yuan"] = _fen
+    app.jinja_env.globals["phrase_text"] = phrase_text  # a stored phrase id in the reader's language
 
     @app.context_processor
     def _context():

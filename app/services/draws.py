@@ -259,9 +259,8 @@ def play_draw(user_id, draw_id, request_key, now=None):
         if draw.purpose == "newbie":
             session.get(NewbieGift, user_id).play_id = play.id
         if prize.kind == "product" or prize.tier is not None:
-            messages.notify(user_id, "prize", _("恭喜中奖"),
-                            _("你在「%(draw)s」中抽中了%(prize)s", draw=draw.name, prize=prize.name),
-                            link=f"/draw/{draw.id}/history", key=f"draw-play:{play.id}")
+            messages.notify(user_id, "draw.prize_won", {"draw_id": draw.id, "draw": draw.name, "prize": prize.name},
+                            key=f"draw-play:{play.id}")
         events.points_spent.send(None, user_id=user_id, kind="draw", entry_id=spend.id)
         events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
         remember_result(user_id, "draw", request_key, play.id)

@@ -1,5 +1,4 @@
 """Pieces every earning source shares: its rule from settings, the member lock, capped counters."""
-from flask_babel import force_locale
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -56,13 +55,6 @@ def quota_used(scope, subject, period):
                                      EarnQuota.period == period)
     ).scalar_one_or_none()
     return used or 0
-
-
-def stored_text(lazy_text):
-    """A label as stored on a ledger entry: always in the site's default language (zh_CN),
-    whatever language the member who caused it reads."""
-    with force_locale("zh_CN"):
-        return str(lazy_text)
 
 
 def double_points_days():

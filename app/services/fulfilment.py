@@ -6,6 +6,7 @@ treasure) through `grant_product`. Everything here runs inside the caller's
 write_transaction() and never commits.
 """
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -14,7 +15,14 @@ from app.services import ledger, vouchers
 from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
+from app.services.phrases import phrase, split_text
 from app.services.tx import in_write_transaction
+
+
+# Why an order was cancelled, as the member (or an operator) reads it later in their own
+# language: stored by id. An operator's refund reason is free text and is stored as written.
+CANCELLED_BY_MEMBER = phrase("order.cancelled.member", _l("会员取消"))
+CANCELLED_UNPAID = phrase("order.cancelled.unpaid", _l("超时未支付，已自动取消"))
 
 
 class OutOfStock(DomainError):
@@ -129,7 +137,8 @@ def copy_address(order, address):
 
 
 def revert_order(order_id, from_statuses, new_status, reason, now=None):
-    """Cancel or refund an order inside the caller's transaction: points back to their lots,
+    """Cancel or refund an order inside the caller's transaction (`reason`: a Phrase, or an
+    operator's free text): points back to their lots,
     units back to stock (unless shipped or already handed over), unused coupons and
     vouchers void, the cash part closed or marked for refund.
 
@@ -151,7 +160,9 @@ def revert_order(order_id, from_statuses, new_status, reason, now=None):
     if order.status not in from_statuses:
         return None
     was = order.status
-    order.status, order.cancel_reason, order.cancelled_at = new_status, str(reason)[:100], now or utcnow()
+    reason_text, order.cancel_reason_id = split_text(reason)
+    order.cancel_reason = reason_text[:100] if reason_text else None
+    order.status, order.cancelled_at = new_status, now or utcnow()
     handed_over = was == "shipped" or (was == "completed" and order.kind != "voucher" and order.kind != "coupon")
     if not handed_over:
         return_stock(order.product_id, order.quantity)
@@ -198,6 +209,6 @@ def grant_product(user_id, product_id, *, source, ref, now=None):
 
 
 __all__ = [
-    "OutOfStock", "copy_address", "default_address", "deliver", "grant_product", "release_codes",
-    "reserve_codes", "return_stock", "revert_order", "take_stock",
+    "CANCELLED_BY_MEMBER", "CANCELLED_UNPAID", "OutOfStock", "copy_address", "default_address", "deliver",
+    "grant_product", "release_codes", "reserve_codes", "return_stock", "revert_order", "take_stock",
 ]

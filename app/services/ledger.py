@@ -23,6 +23,7 @@ from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from app.services.levels import level_for
 from app.services.members import lock_member
+from app.services.phrases import phrase_text, split_text
 from app.services.settings import get_setting
 from app.services.tx import in_write_transaction, write_transaction
 
@@ -51,6 +52,18 @@ def kind_label(kind):
     """The member-facing name of an entry kind."""
     label = KIND_LABELS.get(kind)
     return str(label) if label is not None else kind
+
+
+def _note(note):
+    """An entry's note: free text (a product or prize name, an operator's reason) as given,
+    a Phrase (e.g. a task's title) by its id, so the statement shows it in the reader's language."""
+    text, phrase_id = split_text(note)
+    return {"note": text, "note_id": phrase_id}
+
+
+def entry_note(entry):
+    """The note shown on the member's statement, in the reader's language."""
+    return phrase_text(entry.note_id, entry.note)
 
 
 class LedgerError(RuntimeError):
@@ -116,7 +129,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
                 raise ValueError("earn needs a positive amount")
             balance = _add_to_balance(user_id, amount, amount if growth else 0)
             entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
-                               key=key, ref=ref, note=note, created_at=now)
+                               key=key, ref=ref, **_note(note), created_at=now)
             session.add(entry)
             session.flush()
             session.add(PointLot(user_id=user_id, entry_id=entry.id, amount=amount, remaining=amount,
@@ -150,7 +163,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
     if balance is None:
         raise InsufficientPoints(_("积分不足"))
     entry = PointEntry(user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
-                       key=key, ref=ref, note=note, created_at=now)
+                       key=key, ref=ref, **_note(note), created_at=now)
     session.add(entry)
     session.flush()
     lots = session.execute(
@@ -201,7 +214,7 @@ def refund(entry_id, *, note=None, now=None):
     total = -original.amount
     balance = _add_to_balance(original.user_id, total)
     entry = PointEntry(user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
-                       ref=original.ref, note=note, refund_of_id=entry_id, created_at=now)
+                       ref=original.ref, **_note(note), refund_of_id=entry_id, created_at=now)
     session.add(entry)
     session.flush()
     rows = session.execute(
@@ -333,7 +346,7 @@ def adjust_points(user_id, delta, reason, *, actor_id, key=None):
 
 __all__ = [
     "KIND_LABELS", "LedgerError", "Mismatch", "adjust_points", "boosted_amount", "default_expiry",
-    "earn", "expire_member_lots", "expiring_within", "kind_label", "ledger_page", "next_expiry",
+    "earn", "entry_note", "expire_member_lots", "expiring_within", "kind_label", "ledger_page", "next_expiry",
     "reconcile", "refund", "run_expiry", "spend",
 ]
 

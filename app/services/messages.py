@@ -1,26 +1,125 @@
 """Notices to members: written in the causing transaction, read in /me/messages.
 
-Kinds: expiry (points expiring within 30 days), shipped, prize, treasure, checkin, system.
+A message row stores a message id (a key of MESSAGES) and its parameters, never words: the
+request that causes a notice (the last buyer of a treasure round, a cron job) may read another
+language than the members who are told. The words are made when the message is shown, in the
+reader's language (`message_page`). Adding an event is one MESSAGES entry and one `notify` call.
 """
+from dataclasses import dataclass
 from datetime import timedelta
 
-from flask_babel import gettext as _
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Message, PointLot, User
 from app.services.clock import shanghai_today, to_shanghai, utcnow
+from app.services.phrases import decode_params, encode_params
 from app.services.tx import in_write_transaction, write_transaction
 
 
-def notify(user_id, kind, title, body, *, link=None, key=None):
-    """Add a message inside the caller's transaction; with a key, at most once per member."""
+@dataclass(frozen=True)
+class MessageType:
+    """What a kind of message says and where it leads.
+
+    `title` and `body` are lazy_gettext templates with named %(param)s placeholders, or a
+    function of the parameters (for ngettext). The link is url_for(endpoint, **the params named
+    in link_params). `kind` groups messages in the centre (expiry, shipped, prize, treasure, ...).
+    """
+
+    kind: str
+    title: object
+    body: object
+    endpoint: str | None = None
+    link_params: tuple = ()
+
+
+def _expiring_body(p):
+    return ngettext("你有 %(num)s 积分将在30天内过期（最早 %(when)s），快去兑换吧。",
+                    "你有 %(num)s 积分将在30天内过期（最早 %(when)s），快去兑换吧。", p["n"], when=p["when"])
+
+
+MESSAGES = {
+    "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
+    "order.shipped": MessageType("shipped", _l("订单已发货"), _l("你兑换的「%(name)s」已发货：%(carrier)s %(no)s"),
+                                 "shop.order", ("order_id",)),
+    "draw.prize_won": MessageType("prize", _l("恭喜中奖"), _l("你在「%(draw)s」中抽中了%(prize)s"),
+                                  "games.history", ("draw_id",)),
+    "treasure.won": MessageType("treasure", _l("积分夺宝中奖啦"),
+                                _l("恭喜！你在「%(name)s」第 %(period)s 期中奖，幸运号码 %(no)s。"),
+                                "games.treasure_round", ("round_id",)),
+    "treasure.drawn": MessageType("treasure", _l("积分夺宝已开奖"),
+                                  _l("「%(name)s」第 %(period)s 期已开奖，幸运号码 %(no)s，下次好运！"),
+                                  "games.treasure_round", ("round_id",)),
+    "treasure.refunded": MessageType("treasure", _l("积分夺宝未满员，积分已退回"),
+                                     _l("「%(name)s」第 %(period)s 期到期未满员，你的积分已全部退回。"),
+                                     "games.treasure_round", ("round_id",)),
+    # Rows written before messages were stored as ids: their words, as they were stored.
+    "legacy": MessageType("system", lambda p: p.get("title") or "", lambda p: p.get("body") or ""),
+}
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """A message as its reader sees it (the link is built when asked for, inside a request)."""
+
+    id: int
+    kind: str
+    title: str
+    body: str
+    read_at: object
+    created_at: object
+    endpoint: str | None = None
+    link_values: tuple = ()
+    stored_link: str | None = None
+
+    @property
+    def link(self):
+        if self.endpoint is None:
+            return self.stored_link
+        return url_for(self.endpoint, **dict(self.link_values))
+
+
+def _words(template, params):
+    if callable(template):
+        return str(template(params))
+    return str(template) % params
+
+
+def show(message):
+    """A stored message in the current locale (the reader's)."""
+    message_type = MESSAGES.get(message.msgid)
+    if message_type is None:  # written by a newer version, or an entry removed: never a 500
+        return ShownMessage(message.id, message.kind, message.msgid, "", message.read_at, message.created_at)
+    params = decode_params(message.params)
+    return ShownMessage(
+        message.id, message.kind, _words(message_type.title, params), _words(message_type.body, params),
+        message.read_at, message.created_at, endpoint=message_type.endpoint,
+        link_values=tuple((name, message.params[name]) for name in message_type.link_params),
+        stored_link=message.params.get("link") if message.msgid == "legacy" else None,
+    )
+
+
+def notify(user_id, msgid, params=None, *, key=None):
+    """Add a message (a MESSAGES id and its parameters) inside the caller's transaction;
+    with a key, at most once per member. Parameters: str/int data, Phrase for translatable
+    text, date/datetime for times; they are formatted when the message is shown."""
     assert in_write_transaction(), "notify runs inside the causing write_transaction()"
+    message_type = MESSAGES[msgid]
+    encoded = encode_params(params)
+    decoded = decode_params(encoded)
+    for template in (message_type.title, message_type.body):
+        _words(template, decoded)  # a missing or misspelt parameter fails here, not when a member reads it
+    missing = [name for name in message_type.link_params if name not in encoded]
+    if missing:
+        raise KeyError(f"message {msgid!r} links with {missing}")
     session = db.session
     try:
         with session.begin_nested():
-            session.add(Message(user_id=user_id, kind=kind, title=str(title), body=str(body), link=link, key=key))
+            session.add(Message(user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded, key=key))
     except IntegrityError:
         if key is None:
             raise
@@ -36,12 +135,12 @@ def unread_count(user_id):
 
 
 def message_page(user_id, before_id=None, limit=20):
-    """Newest first; returns (messages, id to continue before or None)."""
+    """Newest first, in the reader's language; returns (messages shown, id to continue before or None)."""
     stmt = select(Message).where(Message.user_id == user_id)
     if before_id is not None:
         stmt = stmt.where(Message.id < before_id)
     rows = db.session.execute(stmt.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+    return [show(row) for row in rows[:limit]], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def mark_all_read(user_id):
@@ -71,10 +170,6 @@ def send_expiry_reminders(now=None, days=30):
     sent = 0
     for user_id, points, first in rows:
         with write_transaction():
-            sent += notify(
-                user_id, "expiry", _("积分即将过期"),
-                _("你有 %(n)s 积分将在30天内过期（最早 %(when)s），快去兑换吧。", n=int(points),
-                  when=to_shanghai(first).strftime("%Y-%m-%d")),
-                link="/products", key=f"expiry:{month}",  # a stable URL (SPEC), also valid from cron
-            )
+            sent += notify(user_id, "points.expiring", {"n": int(points), "when": to_shanghai(first).date()},
+                           key=f"expiry:{month}")
     return sent

@@ -54,10 +54,9 @@ def ship_order(order_id, carrier, tracking_no, actor_id, now=None):
                 raise AlreadyDone(_("订单已发货"))
             raise DomainError(_("订单%(status)s，不能发货", status=status_label(order)))
         audit.record(actor_id, "order.ship", target=f"order:{order.id}", carrier=carrier, tracking_no=tracking_no)
-        messages.notify(order.user_id, "shipped", _("订单已发货"),
-                        _("你兑换的「%(name)s」已发货：%(carrier)s %(no)s", name=order.product_name,
-                          carrier=carrier, no=tracking_no),
-                        link=f"/orders/{order.id}", key=f"shipped:{order.id}")
+        messages.notify(order.user_id, "order.shipped",
+                        {"order_id": order.id, "name": order.product_name, "carrier": carrier, "no": tracking_no},
+                        key=f"shipped:{order.id}")
     return order
 
 

@@ -1,5 +1,4 @@
 """Order jobs run from cron: unpaid points + cash orders time out."""
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
@@ -22,6 +21,6 @@ def cancel_unpaid_orders(now=None):
     for order_id in ids:
         with write_transaction():
             if fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
-                                       _("超时未支付，已自动取消"), now) is not None:
+                                       fulfilment.CANCELLED_UNPAID, now) is not None:
                 cancelled += 1
     return cancelled

@@ -20,7 +20,13 @@ from app.services import fulfilment
 from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
+from app.services.phrases import phrase
 from app.services.tx import in_write_transaction, write_transaction
+
+
+# Why a payment's order was cancelled (stored by id, shown in the reader's language).
+PAYMENT_FAILED = phrase("order.cancelled.payment_failed", _l("支付失败"))
+SANDBOX_PAYMENT_FAILED = phrase("order.cancelled.sandbox_failed", _l("沙箱支付：模拟支付失败"))
 
 
 class PaymentUnavailable(DomainError):
@@ -124,7 +130,7 @@ def fail_payment(out_trade_no, *, reason=None, now=None):
         if payment.status != "pending":
             return payment
         payment.status, payment.completed_at = "failed", now
-        fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled", reason or _("支付失败"), now)
+        fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled", reason or PAYMENT_FAILED, now)
     return payment
 
 
@@ -146,7 +152,7 @@ def sandbox_pay(user_id, order_id, succeed, now=None):
     if succeed:
         return complete_payment(payment.out_trade_no, amount_fen=payment.amount_fen,
                                 provider_txn_id=f"SANDBOX-{secrets.token_hex(8)}", now=now)
-    return fail_payment(payment.out_trade_no, reason=_("沙箱支付：模拟支付失败"), now=now)
+    return fail_payment(payment.out_trade_no, reason=SANDBOX_PAYMENT_FAILED, now=now)
 
 
 __all__ = [

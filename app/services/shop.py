@@ -240,7 +240,8 @@ def cancel_order(user_id, order_id, now=None):
             return order
         if not can_cancel(order):
             raise RedemptionRefused(_("该订单%(status)s，不能取消", status=status_label(order)))
-        reverted = fulfilment.revert_order(order.id, ("pending_payment", "paid"), "cancelled", _("会员取消"), now)
+        reverted = fulfilment.revert_order(order.id, ("pending_payment", "paid"), "cancelled",
+                                           fulfilment.CANCELLED_BY_MEMBER, now)
         if reverted is None:
             db.session.refresh(order)
             if order.status != "cancelled":

@@ -16,9 +16,10 @@ from app.extensions import db
 from app.models import PointEntry, Share, TaskCompletion
 from app.services import events, ledger
 from app.services.clock import shanghai_today, utcnow
-from app.services.earning import rule, stored_text
+from app.services.earning import rule
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.members import lock_member
+from app.services.phrases import phrase
 from app.services.tx import write_transaction
 
 
@@ -30,15 +31,16 @@ class Task:
     daily: bool = False
 
 
+# A task's title is a phrase: its ledger entries keep the id and show it in the reader's language.
 NEWBIE_TASKS = (
-    Task("profile", _l("完善个人资料"), _l("填写昵称和生日")),
-    Task("phone", _l("绑定手机号"), _l("绑定后可用手机号登录，找回账号更方便")),
-    Task("first_redeem", _l("首次兑换商品"), _l("用积分兑换任意一件商品")),
-    Task("first_draw", _l("首次参与抽奖"), _l("参与一次积分抽奖")),
+    Task("profile", phrase("task.profile", _l("完善个人资料")), _l("填写昵称和生日")),
+    Task("phone", phrase("task.phone", _l("绑定手机号")), _l("绑定后可用手机号登录，找回账号更方便")),
+    Task("first_redeem", phrase("task.first_redeem", _l("首次兑换商品")), _l("用积分兑换任意一件商品")),
+    Task("first_draw", phrase("task.first_draw", _l("首次参与抽奖")), _l("参与一次积分抽奖")),
 )
 DAILY_TASKS = (
-    Task("share", _l("分享商品"), _l("把喜欢的商品分享给好友"), daily=True),
-    Task("browse", _l("逛逛活动专区"), _l("去活动专区逛一逛，看看最新活动"), daily=True),
+    Task("share", phrase("task.share", _l("分享商品")), _l("把喜欢的商品分享给好友"), daily=True),
+    Task("browse", phrase("task.browse", _l("逛逛活动专区")), _l("去活动专区逛一逛，看看最新活动"), daily=True),
 )
 TASKS = {task.key: task for task in NEWBIE_TASKS + DAILY_TASKS}
 
@@ -72,7 +74,7 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
         except IntegrityError:
             return None
         entry = ledger.earn(user_id, points, "task", key=f"task:{key}:{period}", ref=f"task:{key}",
-                            note=stored_text(task.title), boost=True, now=now)
+                            note=task.title, boost=True, now=now)
         done.points = entry.amount if entry is not None else 0
     return entry
 

@@ -261,13 +261,9 @@ def _draw_winner(round_id, now):
     else:
         _grant_product(rnd, winner_id)
     for user_id in _participants(rnd.id):
-        if user_id == winner_id:
-            title, body = _("积分夺宝中奖啦"), _("恭喜！你在「%(name)s」第 %(p)s 期中奖，幸运号码 %(no)s。",
-                                                 name=rnd.name, p=rnd.period, no=winning_no)
-        else:
-            title, body = _("积分夺宝已开奖"), _("「%(name)s」第 %(p)s 期已开奖，幸运号码 %(no)s，下次好运！",
-                                                 name=rnd.name, p=rnd.period, no=winning_no)
-        messages.notify(user_id, "treasure", title, body, link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
+        messages.notify(user_id, "treasure.won" if user_id == winner_id else "treasure.drawn",
+                        {"round_id": rnd.id, "name": rnd.name, "period": str(rnd.period), "no": str(winning_no)},
+                        key=f"treasure:{rnd.id}")
     _open_next(rnd.item, now)
 
 
@@ -311,9 +307,9 @@ def settle_expired_rounds(now=None):
                     purchase.refund_entry_id = entry.id
                     refunded += 1
             for user_id in _participants(round_id):
-                messages.notify(user_id, "treasure", _("积分夺宝未满员，积分已退回"),
-                                _("「%(name)s」第 %(p)s 期到期未满员，你的积分已全部退回。", name=rnd.name, p=rnd.period),
-                                link=f"/treasure/{rnd.id}", key=f"treasure:{rnd.id}")
+                messages.notify(user_id, "treasure.refunded",
+                                {"round_id": rnd.id, "name": rnd.name, "period": str(rnd.period)},
+                                key=f"treasure:{rnd.id}")
             _release_prize(rnd)
             _open_next(rnd.item, now)
             rounds += 1

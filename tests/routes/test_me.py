@@ -1,7 +1,7 @@
 """The personal centre and the points statement."""
 from datetime import timedelta
 
-from app.services import ledger
+from app.services import ledger, tasks
 from app.services.clock import utcnow
 from app.services.tx import write_transaction
 
@@ -65,3 +65,12 @@ def test_home_and_me_lead_to_the_draws_and_the_treasure(member_client):
 def test_check_in_rules_read_in_english(member_client):
     html = member_client.get("/checkin?lang=en").get_data(as_text=True)
     assert "day 1: 5, day 2: 5" in html and "、" not in html
+
+
+def test_a_task_reward_on_the_statement_reads_in_the_readers_language(member_client, app):
+    with app.app_context():
+        tasks.claim_task(member_client.user_id, "phone")  # the title is stored as an id, not as words
+    assert "绑定手机号" in member_client.get("/me/points").get_data(as_text=True)
+    english = member_client.get("/me/points?lang=en").get_data(as_text=True)
+    assert "Link your mobile number" in english and "绑定手机号" not in english
+

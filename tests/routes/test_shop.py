@@ -386,6 +386,23 @@ def test_cancel_returns_points_and_stock(app, member_client, goods_order):
     assert "已取消" in html and "150 积分已退回" in html and "取消订单" not in html
 
 
+def test_the_cancel_reason_is_shown_in_the_readers_language(app, member_client, goods_order, make_account):
+    _product_id, order_id = goods_order
+    page = f"/orders/{order_id}"
+    member_client.submit(f"{page}/cancel?lang=en", page=f"{page}?lang=en")  # cancelled while reading English
+    english = member_client.get(page).get_data(as_text=True)  # the cookie remembers English
+    assert "Cancelled by you" in english and "会员取消" not in english
+    chinese = member_client.get(f"{page}?lang=zh_CN").get_data(as_text=True)
+    assert "会员取消" in chinese and "Cancelled by you" not in chinese
+
+
+def test_an_operators_refund_reason_is_shown_as_written(app, member_client, goods_order, make_account):
+    _product_id, order_id = goods_order
+    with app.app_context():
+        order_admin.refund_order(order_id, make_account("operator"), "仓库缺货，抱歉")
+    assert "仓库缺货，抱歉" in member_client.get(f"/orders/{order_id}?lang=en").get_data(as_text=True)
+
+
 def test_shipped_orders_show_tracking_and_can_be_received(app, member_client, goods_order, make_account):
     _product_id, order_id = goods_order
     operator = make_account("operator")

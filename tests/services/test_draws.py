@@ -329,8 +329,9 @@ def test_a_top_prize_sends_a_message(app, db, make_member, monkeypatch):
     draws.play_draw(user_id, draw_id, key())
     from app.services import messages
 
-    page, _next = messages.message_page(user_id)
-    assert any("一等奖 100积分" in m.body for m in page)
+    with app.test_request_context():
+        page, _next = messages.message_page(user_id)
+        assert any("一等奖 100积分" in m.body and m.link == f"/draw/{draw_id}/history" for m in page)
 
 
 def test_a_draw_is_a_sure_win_only_when_no_thanks_can_be_drawn(app, db):

@@ -80,7 +80,8 @@ def test_unpaid_orders_are_cancelled_after_fifteen_minutes(cash_order, app):
     assert order_jobs.cancel_unpaid_orders(now=deadline) == 1
     assert order_jobs.cancel_unpaid_orders(now=deadline) == 0  # cron-safe
     order = fresh(order_id)
-    assert (order.status, order.cancel_reason, order.payment.status) == ("cancelled", "超时未支付，已自动取消", "failed")
+    assert (order.status, order.cancel_reason_id, order.payment.status) == (
+        "cancelled", "order.cancelled.unpaid", "failed")
     assert balance_of(user_id) == 500 and stock_of(product_id) == 3
 
 

@@ -299,9 +299,12 @@ def test_a_purchase_aborted_as_a_deadlock_is_run_again(app, db, make_member, mon
 
 
 def _messages(user_id):
+    from flask import current_app
+
     from app.services import messages
 
-    return [(m.kind, m.title, m.link) for m in messages.message_page(user_id)[0]]
+    with current_app.test_request_context():  # links are built when a member reads them
+        return [(m.kind, m.title, m.link) for m in messages.message_page(user_id)[0]]
 
 
 def test_every_participant_is_told_the_result_once(app, db, make_member):
