@@ -4,6 +4,7 @@ import time
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -70,7 +71,7 @@ def _double_points():
     """Context every earning page shares: today's double points and the check-in teaser."""
     table = checkins.reward_table()
     return {"double_today": is_double_points_day(shanghai_today()), "double_factor": get_setting("double_points.factor"),
-            "checkin_teaser": _("连续%(d)d天最高%(n)d积分", d=len(table), n=max(table))}
+            "checkin_teaser": ngettext("连续%(d)d天最高%(num)d积分", "连续%(d)d天最高%(num)d积分", max(table), d=len(table))}
 
 
 # ---- check-in -------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def do_checkin():
         row = checkins.check_in(current_user.id)
     except DomainError as error:
         return _checkin_answer(str(error.message), False, month)
-    return _checkin_answer(_("签到成功，获得 %(n)d 积分", n=row.points), True, month)
+    return _checkin_answer(ngettext("签到成功，获得 %(num)d 积分", "签到成功，获得 %(num)d 积分", row.points), True, month)
 
 
 @bp.post("/checkin/makeup")
@@ -177,7 +178,8 @@ def claim_task(key):
     except DomainError as error:
         return _component("engage/_task.html", "engage.tasks", str(error.message), False,
                           t=_task_view(key), links=_task_links(), form=ActionForm())
-    return _component("engage/_task.html", "engage.tasks", _("奖励 %(n)d 积分已到账", n=entry.amount), True,
+    return _component("engage/_task.html", "engage.tasks",
+                      ngettext("奖励 %(num)d 积分已到账", "奖励 %(num)d 积分已到账", entry.amount), True,
                       t=_task_view(key), links=_task_links(), form=ActionForm())
 
 
@@ -189,7 +191,7 @@ def claim_birthday():
         if not form.validate_on_submit():
             raise DomainError(_first_error(form))
         entry = task_service.claim_birthday_gift(current_user.id)
-        message, ok = _("生日快乐！%(n)d 积分已到账", n=entry.amount), True
+        message, ok = ngettext("生日快乐！%(num)d 积分已到账", "生日快乐！%(num)d 积分已到账", entry.amount), True
     except DomainError as error:
         message, ok = str(error.message), False
     return _component("engage/_birthday.html", "engage.tasks", message, ok,
@@ -205,7 +207,7 @@ def claim_packet(packet_id):
         if not form.validate_on_submit():
             raise DomainError(_first_error(form))
         claim = packets.claim_packet(current_user.id, packet_id)
-        message, ok = _("领取成功，%(n)d 积分7天内有效", n=claim.points), True
+        message, ok = ngettext("领取成功，%(num)d 积分7天内有效", "领取成功，%(num)d 积分7天内有效", claim.points), True
     except DomainError as error:
         message, ok = str(error.message), False
     return _component("engage/_packet.html", "engage.tasks", message, ok, packet=packets.get_packet(packet.id),
@@ -219,7 +221,7 @@ def share():
     if not form.validate_on_submit():
         abort(404)
     entry = task_service.record_share(current_user.id, form.product_id.data)
-    message = _("分享奖励 %(n)d 积分已到账", n=entry.amount) if entry else _("已记录分享，今天的分享奖励已领过")
+    message = ngettext("分享奖励 %(num)d 积分已到账", "分享奖励 %(num)d 积分已到账", entry.amount) if entry else _("已记录分享，今天的分享奖励已领过")
     return _component("engage/_share_button.html", "engage.tasks", message, entry is not None,
                       product_id=form.product_id.data, shared=True)
 
@@ -246,7 +248,7 @@ def browsed():
     except DomainError as error:
         return _component("engage/_browse.html", "engage.promotions", str(error.message), False,
                           browse_points=task_service.task_points("browse"), browse_done=False, retry=True)
-    message = _("浏览奖励 %(n)d 积分已到账", n=entry.amount) if entry else _("今天的浏览奖励已经领过了")
+    message = ngettext("浏览奖励 %(num)d 积分已到账", "浏览奖励 %(num)d 积分已到账", entry.amount) if entry else _("今天的浏览奖励已经领过了")
     return _component("engage/_browse.html", "engage.promotions", message, entry is not None,
                       browse_points=task_service.task_points("browse"), browse_done=True)
 
@@ -289,7 +291,7 @@ def profile():
             getattr(form, error.field or "nickname").errors.append(str(error.message))
         else:
             points = task_service.task_points("profile")
-            flash(_("资料已保存，完善资料奖励 %(n)d 积分已到账", n=points) if completed and points
+            flash(ngettext("资料已保存，完善资料奖励 %(num)d 积分已到账", "资料已保存，完善资料奖励 %(num)d 积分已到账", points) if completed and points
                   else _("资料已保存"), "success")
             return redirect(url_for("engage.profile"), 303)
     return render_template("engage/profile.html", form=form), (422 if form.errors else 200)

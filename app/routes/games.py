@@ -1,6 +1,7 @@
 """Games: lucky draws with their public odds, the newbie gift, points treasure."""
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.access import is_member, member_required
@@ -147,8 +148,8 @@ def treasure_buy(round_id):
             else:
                 error = str(refused.message)
     if purchase is not None and (not is_htmx_fragment_request() or rnd.status != "open"):
-        flash(_("购买成功：%(n)s 份，号码 %(a)s–%(b)s", n=purchase.quantity, a=purchase.first_share_no,
-                b=purchase.last_share_no), "success")
+        flash(ngettext("购买成功：%(num)s 份，号码 %(a)s–%(b)s", "购买成功：%(num)s 份，号码 %(a)s–%(b)s",
+                       purchase.quantity, a=purchase.first_share_no, b=purchase.last_share_no), "success")
         return htmx_redirect("games.treasure_round", round_id=round_id)
     context = _round_context(rnd, form=None if purchase else form, error=error,
                              balance=draws.fresh_balance(current_user.id))

@@ -6,6 +6,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -75,7 +76,7 @@ def register_member(phone, password, *, ip=None, inviter_code=None, nickname=Non
     if normalized is None:
         raise AccountError(_("请输入正确的11位手机号"), field="phone")
     if len(password or "") < MIN_PASSWORD:
-        raise AccountError(_("密码至少需要%(n)d位", n=MIN_PASSWORD), field="password")
+        raise AccountError(ngettext("密码至少需要%(num)d位", "密码至少需要%(num)d位", MIN_PASSWORD), field="password")
     try:
         with write_transaction() as session:
             user = User(phone=normalized, password_hash=hash_password(password), role="member",
@@ -121,7 +122,7 @@ def create_account(phone, password, role, *, nickname=None, merchant_id=None):
     if role not in ("member", "staff", "operator"):
         raise AccountError(_("未知角色"), field="role")
     if len(password or "") < MIN_PASSWORD:
-        raise AccountError(_("密码至少需要%(n)d位", n=MIN_PASSWORD), field="password")
+        raise AccountError(ngettext("密码至少需要%(num)d位", "密码至少需要%(num)d位", MIN_PASSWORD), field="password")
     try:
         with write_transaction() as session:
             user = User(phone=normalized, password_hash=hash_password(password), role=role,

@@ -1,5 +1,6 @@
 """A member's shipping addresses (orders keep their own copy of the one used)."""
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -26,7 +27,7 @@ def add_address(user_id, *, name, phone, region, detail, make_default=False):
         lock_member(user_id)
         existing = list_addresses(user_id)
         if len(existing) >= MAX_ADDRESSES:
-            raise DomainError(_("最多保存 %(n)s 个收货地址", n=MAX_ADDRESSES))
+            raise DomainError(ngettext("最多保存 %(num)s 个收货地址", "最多保存 %(num)s 个收货地址", MAX_ADDRESSES))
         if make_default or not existing:
             session.execute(update(Address).where(Address.user_id == user_id).values(is_default=False)
                             .execution_options(synchronize_session=False))

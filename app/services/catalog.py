@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import nh3
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
@@ -39,9 +40,9 @@ def points_tiers():
     """The low / mid / high points ranges offered as filters: [(key, label, min, max)]."""
     low, high = get_setting("shop.rules")["tiers"]
     return [
-        ("low", _("%(n)s 积分以下", n=low), None, low),
+        ("low", ngettext("%(num)s 积分以下", "%(num)s 积分以下", low), None, low),
         ("mid", _("%(a)s-%(b)s 积分", a=low, b=high), low, high),
-        ("high", _("%(n)s 积分以上", n=high), high, None),
+        ("high", ngettext("%(num)s 积分以上", "%(num)s 积分以上", high), high, None),
     ]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -131,7 +132,8 @@ def make_up(user_id, day, *, today=None, now=None):
     with write_transaction():
         member = lock_member(user_id)
         if not can_make_up(day, today, shanghai_today(member.created_at)):
-            raise DomainError(_("只能补签注册以来、最近%(n)d天内漏签的日子", n=rules["window_days"]), field="day")
+            raise DomainError(ngettext("只能补签注册以来、最近%(num)d天内漏签的日子", "只能补签注册以来、最近%(num)d天内漏签的日子",
+                                       rules["window_days"]), field="day")
         row = _insert_day(user_id, day, "makeup", _("这一天已经签到过了"))
         if not take_quota("makeup", user_id, _month_key(today), rules["per_month"]):
             raise DomainError(_("本月补签次数已用完（每月%(n)d次）", n=rules["per_month"]))
@@ -140,7 +142,7 @@ def make_up(user_id, day, *, today=None, now=None):
                 ledger.spend(user_id, rules["cost"], "makeup", key=f"makeup:{day.isoformat()}",
                              ref=f"checkin:{day.isoformat()}", now=now)
             except InsufficientPoints as exc:
-                raise InsufficientPoints(_("补签需要%(n)d积分，积分不足", n=rules["cost"])) from exc
+                raise InsufficientPoints(ngettext("补签需要%(num)d积分，积分不足", "补签需要%(num)d积分，积分不足", rules["cost"])) from exc
         row.streak_day = streak_through(user_id, day)
     return row
 

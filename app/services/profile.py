@@ -3,6 +3,7 @@ import re
 from datetime import date
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +27,7 @@ def clean_nickname(raw):
     if not nickname:
         raise DomainError(_("请填写昵称"), field="nickname")
     if len(nickname) > NICKNAME_MAX:
-        raise DomainError(_("昵称最多%(n)d个字", n=NICKNAME_MAX), field="nickname")
+        raise DomainError(ngettext("昵称最多%(num)d个字", "昵称最多%(num)d个字", NICKNAME_MAX), field="nickname")
     return nickname
 
 

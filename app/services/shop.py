@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from app.extensions import db
@@ -122,7 +123,7 @@ def redeem_blocker(member, product, limits, price):
     if over is not None:
         return {"day": _("今日已达兑换上限"), "month": _("本月已达兑换上限")}.get(over[0], _("已达兑换上限"))
     if member.points_balance < price:
-        return _("积分不足，还差 %(n)s 积分", n=price - member.points_balance)
+        return ngettext("积分不足，还差 %(num)s 积分", "积分不足，还差 %(num)s 积分", price - member.points_balance)
     return None
 
 

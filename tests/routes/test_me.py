@@ -74,3 +74,10 @@ def test_a_task_reward_on_the_statement_reads_in_the_readers_language(member_cli
     english = member_client.get("/me/points?lang=en").get_data(as_text=True)
     assert "Link your mobile number" in english and "绑定手机号" not in english
 
+
+def test_english_counts_agree_with_the_number(member_client):
+    response = member_client.submit("/checkin?lang=en", page="/checkin?lang=en", htmx=True)
+    body = response.get_data(as_text=True)
+    assert 'data-testid="streak">1</strong> <span>day</span>' in body and "Checked in! +5 points" in body
+    html = member_client.get("/checkin?lang=zh_CN").get_data(as_text=True)
+    assert 'data-testid="streak">1</strong> <span>天</span>' in html
