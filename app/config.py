@@ -1,10 +1,14 @@
 """Configuration classes, read from environment variables."""
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Signs development sessions only; production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-not-secret"
 
 
 def _bool(name, default=False):
@@ -27,7 +31,7 @@ def _database_url():
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {}
     WTF_CSRF_TIME_LIMIT = None  # mobile pages stay open for hours
@@ -41,6 +45,18 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Flask-Login's "remember me" cookie: the same flags as the session, and a stated lifetime.
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("REMEMBER_COOKIE_DAYS", 30)))
+    # Every absolute link we hand out (invite links, QR codes, share cards, callbacks) is built
+    # from this, never from the request's Host header.
+    SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:5000")
+    # How many proxies (nginx: 1) set X-Forwarded-For/-Proto/-Host/-Port in front of the app; 0 trusts none.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
+    # Extra script sources for the Content-Security-Policy, space-separated (WeChat's JS-SDK host).
+    CSP_SCRIPT_EXTRA = os.environ.get("CSP_SCRIPT_EXTRA", "")
     # The sandbox payment provider is for development and tests only.
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "sandbox")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "app" / "static" / "uploads"))
@@ -61,13 +77,19 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     PRODUCTION = True
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
     @classmethod
     def check(cls):
         """Refuse to start without the settings production cannot guess."""
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "SITE_URL") if not os.environ.get(name)]
         if missing:
             raise RuntimeError("production config needs " + ", ".join(missing))
+        if os.environ["SECRET_KEY"] == DEV_SECRET_KEY:
+            raise RuntimeError("SECRET_KEY is the development value; set a long random secret in production")
+        site = urlsplit(os.environ["SITE_URL"])
+        if site.scheme not in ("http", "https") or not site.netloc:
+            raise RuntimeError("SITE_URL must be an absolute http(s) URL, e.g. https://mall.example.com")
         if os.environ.get("PAYMENT_PROVIDER", "sandbox") == "sandbox":
             raise RuntimeError("the sandbox payment provider is refused in production; set PAYMENT_PROVIDER")
 
@@ -75,6 +97,9 @@ class ProductionConfig(Config):
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
+    SITE_URL = "https://mall.test"
+    TRUSTED_PROXIES = 0
+    CSP_SCRIPT_EXTRA = ""
     RATELIMIT_ENABLED = True
     WTF_CSRF_ENABLED = True
     SERVER_NAME = None

@@ -150,10 +150,18 @@ def make_account(app):
     return make
 
 
+def session_id_of(user_id):
+    """The id Flask-Login keeps in the session for this user ("<id>:<session token>")."""
+    return _db.session.get(User, user_id).get_id()
+
+
 def login_as(client, user_id):
     """Log a test client in as a user without going through the form."""
+    with client.application.app_context():
+        session_id = session_id_of(user_id)
+        _db.session.remove()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
 
 

@@ -2,11 +2,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.forms.base import mobile_phone
-from app.services.accounts import MIN_PASSWORD
-
+from app.services.accounts import MAX_PASSWORD, MIN_PASSWORD
 
 
 class LoginForm(FlaskForm):
@@ -23,7 +22,23 @@ class RegisterForm(FlaskForm):
     password = PasswordField(
         _l("密码"),
         validators=[DataRequired(_l("请输入密码")),
-                    Length(min=MIN_PASSWORD, max=128, message=_l("密码长度需为8到128位"))],
+                    Length(min=MIN_PASSWORD, max=MAX_PASSWORD, message=_l("密码长度需为8到128位"))],
         render_kw={"autocomplete": "new-password"},
     )
     invite = HiddenField()
+
+
+class ChangePasswordForm(FlaskForm):
+    old_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))],
+                                 render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(
+        _l("新密码"),
+        validators=[DataRequired(_l("请输入新密码")),
+                    Length(min=MIN_PASSWORD, max=MAX_PASSWORD, message=_l("密码长度需为8到128位"))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("确认新密码"),
+        validators=[DataRequired(_l("请再次输入新密码")), EqualTo("new_password", message=_l("两次输入的新密码不一致"))],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -1,4 +1,6 @@
 """Accounts: members, merchant staff and operators."""
+import hmac
+import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
@@ -10,6 +12,11 @@ from app.models.base import utcnow
 from app.models.types import UTCDateTime
 
 ROLES = ("member", "staff", "operator")
+
+
+def new_session_token():
+    """A fresh random session token (32 hex characters)."""
+    return secrets.token_hex(16)
 
 
 class User(UserMixin, db.Model):
@@ -34,6 +41,11 @@ class User(UserMixin, db.Model):
     # Growth value: points ever earned (never reduced by spending); decides the level.
     growth: Mapped[int] = mapped_column(default=0)
     is_disabled: Mapped[bool] = mapped_column(default=False)
+    # Part of the id in every session and remember cookie; replacing it ends them all
+    # (logout, password change, disabling the account).
+    # The server default '' never matches (has_session_token), so a row inserted without a token
+    # cannot be logged into.
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token, server_default="")
     invite_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
@@ -41,6 +53,14 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchant = relationship("Merchant", lazy="joined")
+
+    def get_id(self):
+        """The session id Flask-Login stores: "<id>:<session token>", stale once the token changes."""
+        return f"{self.id}:{self.session_token}"
+
+    def has_session_token(self, token):
+        """True if `token` is this account's current session token (constant-time compare)."""
+        return bool(self.session_token) and hmac.compare_digest(self.session_token.encode(), (token or "").encode())
 
     @property
     def is_active(self):

@@ -1,11 +1,11 @@
 """Register, log in, log out."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.access import home_endpoint
 from app.extensions import limiter
-from app.forms.auth import LoginForm, RegisterForm
+from app.forms.auth import ChangePasswordForm, LoginForm, RegisterForm
 from app.services import accounts
 from app.services.accounts import AccountError
 from app.services.settings import get_setting
@@ -20,6 +20,14 @@ def _login_limit():
 
 def _register_limit():
     return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _start_session(user):
+    """Log `user` in on a fresh session: nothing from before the login (a planted CSRF token,
+    stale keys) survives, and Flask-WTF issues a new CSRF token."""
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the signed token for this request in g
+    login_user(user, remember=True)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -37,7 +45,7 @@ def register():
         except AccountError as error:
             getattr(form, error.field or "phone").errors.append(str(error.message))
         else:
-            login_user(user, remember=True)
+            _start_session(user)
             flash(_("注册成功，注册礼积分已到账"), "success")
             return redirect(url_for("me.index"), 303)
     gift = get_setting("earn.register")
@@ -58,7 +66,7 @@ def login():
         except AccountError as error:
             getattr(form, error.field or "password").errors.append(str(error.message))
         else:
-            login_user(user, remember=True)
+            _start_session(user)
             return redirect(safe_next(form.next.data, fallback=home_endpoint(user)), 303)
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
 
@@ -66,6 +74,29 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Log out everywhere: the account's session token is replaced, so this browser's session
+    and remember cookie, and those of every other device, stop working."""
+    user_id = current_user.id
+    session.clear()
     logout_user()
+    accounts.end_all_sessions(user_id)
     flash(_("已退出登录"), "info")
     return redirect(url_for("main.home"), 303)
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def change_password():
+    """Change the password; every other device is logged out, this one stays in."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(current_user.id, form.old_password.data, form.new_password.data)
+        except AccountError as error:
+            getattr(form, error.field or "old_password").errors.append(str(error.message))
+        else:
+            _start_session(user)
+            flash(_("密码已修改，其他设备需重新登录"), "success")
+            return redirect(url_for("me.index"), 303)
+    return render_template("auth/password.html", form=form), (422 if form.errors else 200)

@@ -115,6 +115,13 @@ def register_web_helpers(app):
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def _load_user(user_id):
-        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
-        return user if user is not None and not user.is_disabled else None
+    def _load_user(session_id):
+        # The session (or remember cookie) holds "<id>:<token>"; a token replaced by logout,
+        # a password change or disabling the account no longer loads anyone.
+        user_id, _sep, token = str(session_id).partition(":")
+        if not (user_id.isascii() and user_id.isdigit()) or not token:
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.is_disabled or not user.has_session_token(token):
+            return None
+        return user

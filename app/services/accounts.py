@@ -7,18 +7,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import User
-from app.services import events, ledger
+from app.models.members import new_session_token
+from app.services import audit, events, ledger
 from app.services.errors import DomainError
 from app.services.settings import get_setting
 from app.services.tx import write_transaction
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 128
 
 
 class AccountError(DomainError):
@@ -131,4 +133,58 @@ def create_account(phone, password, role, *, nickname=None, merchant_id=None):
     except IntegrityError as exc:
         db.session.rollback()
         raise AccountError(_("该手机号已注册，请直接登录"), field="phone") from exc
+    return user
+
+
+def _rotate_session_token(session, user_id):
+    """Replace the account's session token inside the caller's transaction: every session
+    and remember cookie issued before stops loading the user."""
+    return session.execute(update(User).where(User.id == user_id).values(session_token=new_session_token())).rowcount
+
+
+def end_all_sessions(user_id):
+    """Log the account out everywhere (logout): sessions and remember cookies saved before are worthless."""
+    with write_transaction() as session:
+        _rotate_session_token(session, user_id)
+
+
+def change_password(user_id, old, new):
+    """Check the current password, set a new one and end every other session. One transaction.
+
+    Returns the user, whose new session id the caller logs the current browser in with.
+    """
+    if len(new or "") < MIN_PASSWORD or len(new) > MAX_PASSWORD:
+        raise AccountError(_("密码长度需为8到128位"), field="new_password")
+    user = db.session.get(User, user_id)
+    if user is None or user.is_disabled:
+        raise AccountError(_("该账号已被停用，请联系客服"), field="old_password")
+    # The slow hashing happens before the write lock; the update below is guarded by the
+    # hash that was checked, so a concurrent change makes this one fail instead of winning.
+    old_hash = user.password_hash
+    if not check_password(user, old or ""):
+        raise AccountError(_("当前密码不正确"), field="old_password")
+    if check_password(user, new):
+        raise AccountError(_("新密码不能与当前密码相同"), field="new_password")
+    new_hash = hash_password(new)
+    with write_transaction() as session:
+        changed = session.execute(
+            update(User)
+            .where(User.id == user_id, User.password_hash == old_hash, User.is_disabled.is_(False))
+            .values(password_hash=new_hash, session_token=new_session_token())
+        ).rowcount
+        if not changed:
+            raise AccountError(_("密码已被修改，请重新输入当前密码"), field="old_password")
+    db.session.expire(user)
+    return user
+
+
+def set_disabled(user_id, disabled, *, actor_id):
+    """Disable (or re-enable) an account for an operator; disabling ends its sessions. Audited."""
+    with write_transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise AccountError(_("账号不存在"))
+        user.is_disabled = bool(disabled)
+        user.session_token = new_session_token()
+        audit.record(actor_id, "user.disable" if disabled else "user.enable", target=f"user:{user_id}")
     return user

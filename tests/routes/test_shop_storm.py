@@ -18,6 +18,7 @@ from app.services import ledger
 from app.services.accounts import hash_password
 from app.services.tx import write_transaction
 from tests.concurrency import run_concurrently
+from tests.conftest import session_id_of
 from tests.shop_factories import make_product, no_newbie_bonus  # noqa: F401
 
 pytestmark = [pytest.mark.storm, pytest.mark.usefixtures("no_newbie_bonus")]
@@ -49,7 +50,10 @@ def signed_in_session(app, base, user_id):
     """A requests.Session carrying a signed Flask session for the member."""
     http = requests.Session()
     http.trust_env = False
-    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": str(user_id), "_fresh": True})
+    with app.app_context():
+        session_id = session_id_of(user_id)
+        db.session.remove()
+    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": session_id, "_fresh": True})
     http.cookies.set(app.config["SESSION_COOKIE_NAME"], cookie, domain="127.0.0.1", path="/")
     return http
 
