@@ -9,6 +9,7 @@ from app.config import CONFIGS
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
 from app.routes.errors import register_error_handlers
+from app.routes.security import register_security_headers
 from app.routes.web import register_web_helpers
 from app.services import referrals, tasks
 from app.services.tx import install_sqlite_hooks
@@ -66,5 +67,6 @@ def create_app(config=None):
     register_blueprints(app)
     register_error_handlers(app)
     register_web_helpers(app)
+    register_security_headers(app)
     register_cli(app)
     return app
