@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask, current_app, has_request_context, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import models  # noqa: F401  (every table registered before anything queries)
 from app.cli import register_cli
@@ -33,6 +34,11 @@ def create_app(config=None):
     if hasattr(config, "check"):
         config.check()
     app.config.from_object(config)
+    proxies = int(app.config.get("TRUSTED_PROXIES", 0))
+    if proxies > 0:
+        # Behind nginx: take the client address, scheme and host from the proxies' X-Forwarded-*
+        # headers (only that many hops are trusted; with 0 the headers are ignored).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.engage import BindPhoneForm, CheckinForm, MakeupForm, ProfileForm, ShareForm
-from app.routes.web import render_page
+from app.routes.web import absolute_url, render_page
 from app.services import checkin as checkins
 from app.services import packets, referrals
 from app.services import profile as profiles
@@ -259,7 +259,7 @@ def browsed():
 @member_required
 def invite():
     code = referrals.invite_code_for(current_user.id)
-    link = url_for("engage.referral_link", code=code, _external=True)
+    link = absolute_url("engage.referral_link", code=code)
     return render_page("engage/invite.html", link=link, qr=Markup(referrals.qr_svg(link)),
                        rules=referrals.invite_rules(), summary=referrals.invite_summary(current_user.id),
                        invitees=referrals.invitees(current_user.id))

@@ -45,6 +45,17 @@ def htmx_redirect(endpoint, **values):
     return redirect(target, 303)
 
 
+def absolute_url(endpoint, **values):
+    """An absolute URL on SITE_URL for a link we hand out (invite links, QR codes, share cards,
+    callbacks). Never built from the request's Host header, which the client chooses.
+    Works outside a request too; `endpoint` is the full name ("engage.referral_link")."""
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(site.netloc, script_name=site.path.rstrip("/") or "/",
+                                       url_scheme=site.scheme)
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def safe_next(target, fallback="me.index"):
     """Follow `next` only to a path on our own host."""
     if target:
@@ -89,6 +100,7 @@ def register_web_helpers(app):
     app.jinja_env.filters["shanghai"] = _shanghai
     app.jinja_env.filters["yuan"] = _fen
     app.jinja_env.globals["phrase_text"] = phrase_text  # a stored phrase id in the reader's language
+    app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.context_processor
     def _context():
