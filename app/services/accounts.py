@@ -136,16 +136,10 @@ def create_account(phone, password, role, *, nickname=None, merchant_id=None):
     return user
 
 
-def _rotate_session_token(session, user_id):
-    """Replace the account's session token inside the caller's transaction: every session
-    and remember cookie issued before stops loading the user."""
-    return session.execute(update(User).where(User.id == user_id).values(session_token=new_session_token())).rowcount
-
-
 def end_all_sessions(user_id):
     """Log the account out everywhere (logout): sessions and remember cookies saved before are worthless."""
     with write_transaction() as session:
-        _rotate_session_token(session, user_id)
+        session.execute(update(User).where(User.id == user_id).values(session_token=new_session_token()))
 
 
 def change_password(user_id, old, new):
@@ -181,10 +175,8 @@ def change_password(user_id, old, new):
 def set_disabled(user_id, disabled, *, actor_id):
     """Disable (or re-enable) an account for an operator; disabling ends its sessions. Audited."""
     with write_transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
-        if user is None:
+        found = session.execute(update(User).where(User.id == user_id)
+                                .values(is_disabled=bool(disabled), session_token=new_session_token())).rowcount
+        if not found:
             raise AccountError(_("账号不存在"))
-        user.is_disabled = bool(disabled)
-        user.session_token = new_session_token()
         audit.record(actor_id, "user.disable" if disabled else "user.enable", target=f"user:{user_id}")
-    return user
