@@ -13,6 +13,9 @@ from app.routes.web import safe_next
 
 bp = Blueprint("auth", __name__)
 
+# The password page sits in the layout of the account's own area.
+_LAYOUTS = {"operator": "admin/base.html", "staff": "merchant/base.html"}
+
 
 def _login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
@@ -88,7 +91,7 @@ def logout():
 @login_required
 @limiter.limit(_login_limit, methods=["POST"])
 def change_password():
-    """Change the password; every other device is logged out, this one stays in."""
+    """Change the password (any kind of account); every other device is logged out, this one stays in."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -98,5 +101,6 @@ def change_password():
         else:
             _start_session(user)
             flash(_("密码已修改，其他设备需重新登录"), "success")
-            return redirect(url_for("me.index"), 303)
-    return render_template("auth/password.html", form=form), (422 if form.errors else 200)
+            return redirect(url_for(home_endpoint(user)), 303)
+    return (render_template("auth/password.html", form=form, layout=_LAYOUTS.get(current_user.role, "base.html")),
+            422 if form.errors else 200)

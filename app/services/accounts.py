@@ -10,6 +10,7 @@ from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.access import require_operator
 from app.extensions import db
 from app.models import User
 from app.models.members import new_session_token
@@ -175,6 +176,7 @@ def change_password(user_id, old, new):
 def set_disabled(user_id, disabled, *, actor_id):
     """Disable (or re-enable) an account for an operator; disabling ends its sessions. Audited."""
     with write_transaction() as session:
+        require_operator(actor_id)
         found = session.execute(update(User).where(User.id == user_id)
                                 .values(is_disabled=bool(disabled), session_token=new_session_token())).rowcount
         if not found:

@@ -11,7 +11,9 @@ from app.extensions import db
 from app.models import AuditLog, CheckIn, User
 from app.services import accounts
 from app.services.accounts import AccountError
+from app.services.errors import Forbidden
 from tests.conftest import CSRF_RE, next_phone
+from tests.shop_factories import make_merchant  # noqa: F401  (fixture)
 
 PASSWORD = "secret123"
 
@@ -130,6 +132,19 @@ def test_disabling_an_account_ends_its_sessions_even_after_it_is_enabled_again(c
     _log_in(client, phone)  # enabled again, the member simply logs in anew
 
 
+def test_only_an_operator_may_disable_an_account(client, app, make_member):
+    user_id, phone = _member(make_member)
+    other_id, _other_phone = _member(make_member)
+    _log_in(client, phone)
+    with app.app_context():
+        with pytest.raises(Forbidden):
+            accounts.set_disabled(user_id, True, actor_id=other_id)
+        assert db.session.get(User, user_id).is_disabled is False
+        assert db.session.execute(select(func.count(AuditLog.id))).scalar() == 0
+        db.session.remove()
+    assert client.get("/me").status_code == 200
+
+
 def test_a_disabled_account_is_logged_out_at_once(client, app, make_member, make_account):
     user_id, phone = _member(make_member)
     _log_in(client, phone)
@@ -221,3 +236,18 @@ def test_the_password_page_in_english(client, make_member):
     _log_in(client, phone)
     html = client.get("/me/password?lang=en").get_data(as_text=True)
     assert "Change password" in html and "Current password" in html
+
+
+@pytest.mark.parametrize("role, home", [("staff", "/merchant/"), ("operator", "/admin/")])
+def test_staff_and_operators_change_their_password_in_their_own_layout(client, app, make_account, make_merchant,
+                                                                      role, home):
+    phone = next_phone()
+    make_account(role, phone=phone, password=PASSWORD,
+                 **({"merchant_id": make_merchant()} if role == "staff" else {}))
+    _log_in(client, phone)
+    html = client.get("/me/password").get_data(as_text=True)
+    assert "console" in html and 'id="points-balance"' not in html
+    response = client.submit("/me/password", {"old_password": PASSWORD, "new_password": "a-new-password",
+                                              "confirm": "a-new-password"})
+    assert response.status_code == 303 and response.headers["Location"] == home
+    assert client.get(home).status_code == 200
