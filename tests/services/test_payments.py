@@ -153,6 +153,7 @@ def test_production_config_refuses_to_start_with_the_sandbox(monkeypatch):
 
     monkeypatch.setenv("SECRET_KEY", "a-real-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://mall@127.0.0.1:1/mall")
+    monkeypatch.setenv("SITE_URL", "https://mall.example.com")
     monkeypatch.delenv("PAYMENT_PROVIDER", raising=False)
     with pytest.raises(RuntimeError, match="sandbox payment provider is refused in production"):
         create_app("production")
@@ -167,6 +168,7 @@ def test_an_app_built_from_production_config_refuses_the_sandbox_provider(monkey
 
     monkeypatch.setenv("SECRET_KEY", "a-real-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://mall@127.0.0.1:1/mall")
+    monkeypatch.setenv("SITE_URL", "https://mall.example.com")
     monkeypatch.setenv("PAYMENT_PROVIDER", "wechat")  # passes the start-up check; never connects here
 
     class Production(ProductionConfig):
