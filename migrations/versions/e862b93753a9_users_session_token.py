@@ -8,7 +8,7 @@ token (a row written without one cannot be logged into); it also lets SQLite add
 NULL column in place: rebuilding `users` would trip the foreign keys that point at it.
 
 Revision ID: e862b93753a9
-Revises: 2bb7a39103aa
+Revises: 2796d86bd097
 Create Date: 2026-11-23 18:35:16.608449
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e862b93753a9'
-down_revision = '2bb7a39103aa'
+down_revision = '2796d86bd097'
 branch_labels = None
 depends_on = None
 
