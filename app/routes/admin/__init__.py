@@ -16,7 +16,7 @@ NAV = [
 ]
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _console_context():
     return {"admin_nav": NAV}
 
