@@ -198,7 +198,7 @@ def claim_birthday():
                       birthday=task_service.birthday_gift(current_user), form=ActionForm())
 
 
-@bp.post("/packets/<int:packet_id>/claim")
+@bp.post("/packets/<id:packet_id>/claim")
 @member_required
 def claim_packet(packet_id):
     form = ActionForm()

@@ -1,11 +1,12 @@
 """Games: lucky draws with their public odds, the newbie gift, points treasure."""
-from flask import Blueprint, flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
 from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
+from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page
 from app.services import draws, treasure
 from app.services.clock import utcnow
@@ -52,15 +53,15 @@ def _draw_context(draw, play=None, animate=False, balance=None):
     }
 
 
-@bp.get("/draw/<int:draw_id>")
+@bp.get("/draw/<id:draw_id>")
 def draw(draw_id):
     found = draws.get_draw(draw_id)
-    play_id = request.args.get("play", type=int)
+    play_id = id_arg("play")
     play = draws.get_play(current_user.id, play_id) if play_id and is_member(current_user) else None
     return render_page("games/draw.html", **_draw_context(found, play=play))
 
 
-@bp.post("/draw/<int:draw_id>/play")
+@bp.post("/draw/<id:draw_id>/play")
 @member_required
 def play(draw_id):
     form = DrawForm()
@@ -73,18 +74,18 @@ def play(draw_id):
     return render_page("games/draw.html", block="draw_panel", **context)
 
 
-@bp.get("/draw/<int:draw_id>/odds")
+@bp.get("/draw/<id:draw_id>/odds")
 def odds(draw_id):
     found = draws.get_draw(draw_id)
     return render_page("games/odds.html", draw=found, rows=draws.odds(found), win_chance=draws.win_chance_text(found),
                        sure_win=draws.always_wins(found), now=utcnow())
 
 
-@bp.get("/draw/<int:draw_id>/history")
+@bp.get("/draw/<id:draw_id>/history")
 @member_required
 def history(draw_id):
     found = draws.get_draw(draw_id)
-    plays, next_before = draws.play_history(current_user.id, found.id, before_id=request.args.get("before", type=int))
+    plays, next_before = draws.play_history(current_user.id, found.id, before_id=id_arg("before"))
     return render_page("games/history.html", block="history_rows", draw=found, plays=plays, next_before=next_before)
 
 
@@ -118,13 +119,13 @@ def _round_context(rnd, form=None, error=None, balance=None):
     }
 
 
-@bp.get("/treasure/<int:round_id>")
+@bp.get("/treasure/<id:round_id>")
 def treasure_round(round_id):
     treasure.settle_expired_rounds()
     return render_page("games/treasure_round.html", **_round_context(treasure.get_round(round_id)))
 
 
-@bp.get("/treasure/<int:round_id>/records.txt")
+@bp.get("/treasure/<id:round_id>/records.txt")
 def treasure_records(round_id):
     rnd = treasure.get_round(round_id)
     if rnd.status != "won":
@@ -132,7 +133,7 @@ def treasure_records(round_id):
     return "\n".join(treasure.draw_input(rnd)), 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-@bp.post("/treasure/<int:round_id>/buy")
+@bp.post("/treasure/<id:round_id>/buy")
 @member_required
 def treasure_buy(round_id):
     rnd = treasure.get_round(round_id)

@@ -1,12 +1,13 @@
 """The personal centre and the points statement."""
 from datetime import timedelta
 
-from flask import Blueprint, request
+from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.access import member_required
 from app.forms.base import ActionForm
+from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, render_page
 from app.services import ledger, messages
 from app.services.clock import utcnow
@@ -46,7 +47,7 @@ def index():
 @bp.get("/points")
 @member_required
 def points():
-    before = request.args.get("before", type=int)
+    before = id_arg("before")
     entries, next_before = ledger.ledger_page(current_user.id, before_id=before)
     return render_page(
         "me/points.html", block="ledger_rows",
@@ -58,7 +59,7 @@ def points():
 @bp.get("/messages")
 @member_required
 def messages_page():
-    before = request.args.get("before", type=int)
+    before = id_arg("before")
     rows, next_before = messages.message_page(current_user.id, before_id=before)
     return render_page("me/messages.html", block="message_rows", rows=rows, next_before=next_before,
                        form=ActionForm())

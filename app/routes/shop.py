@@ -6,6 +6,7 @@ from flask_login import current_user
 from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
+from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
 from app.services import addresses as address_book
 from app.services import catalog, payments, shop, vouchers
@@ -50,12 +51,12 @@ def _product_page(product, form=None, order=None, status=200):
     )
 
 
-@bp.get("/products/<int:product_id>")
+@bp.get("/products/<id:product_id>")
 def product(product_id):
     return _product_page(catalog.get_product(product_id))
 
 
-@bp.post("/products/<int:product_id>/redeem")
+@bp.post("/products/<id:product_id>/redeem")
 @member_required
 def redeem(product_id):
     item = catalog.get_product(product_id)
@@ -87,12 +88,12 @@ def _show_refusal(form, refusal):
 @member_required
 def orders():
     tab = request.args.get("tab") if request.args.get("tab") in shop.ORDER_TABS else "all"
-    rows, next_before = shop.list_orders(current_user.id, tab, before_id=request.args.get("before", type=int))
+    rows, next_before = shop.list_orders(current_user.id, tab, before_id=id_arg("before"))
     return render_page("shop/orders.html", block="order_rows", rows=rows, tab=tab, next_before=next_before,
                        status_label=shop.status_label)
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @member_required
 def order(order_id):
     found = shop.get_order(order_id, current_user.id)
@@ -121,7 +122,7 @@ def _order_action(order_id, form, act):
     return htmx_redirect("shop.order", order_id=order_id)
 
 
-@bp.post("/orders/<int:order_id>/cancel")
+@bp.post("/orders/<id:order_id>/cancel")
 @member_required
 def cancel(order_id):
     def act():
@@ -130,7 +131,7 @@ def cancel(order_id):
     return _order_action(order_id, ActionForm(), act)
 
 
-@bp.post("/orders/<int:order_id>/receive")
+@bp.post("/orders/<id:order_id>/receive")
 @member_required
 def receive(order_id):
     def act():
@@ -139,7 +140,7 @@ def receive(order_id):
     return _order_action(order_id, ActionForm(), act)
 
 
-@bp.post("/orders/<int:order_id>/address")
+@bp.post("/orders/<id:order_id>/address")
 @member_required
 def order_address(order_id):
     form = OrderAddressForm()
@@ -150,7 +151,7 @@ def order_address(order_id):
     return _order_action(order_id, form, act)
 
 
-@bp.post("/orders/<int:order_id>/pay/sandbox")
+@bp.post("/orders/<id:order_id>/pay/sandbox")
 @member_required
 def sandbox_pay(order_id):
     form = SandboxPayForm()
@@ -197,7 +198,7 @@ def new_address():
     return render_page("shop/address_form.html", form=form, status=422 if form.errors else 200)
 
 
-@bp.post("/me/addresses/<int:address_id>/delete")
+@bp.post("/me/addresses/<id:address_id>/delete")
 @member_required
 def delete_address(address_id):
     if ActionForm().validate_on_submit():

@@ -12,6 +12,7 @@ from app.extensions import db, login_manager
 from app.models import User
 from app.services import messages
 from app.services.clock import to_shanghai
+from app.services.ids import parse_db_id
 from app.services.phrases import phrase_text
 
 
@@ -130,10 +131,11 @@ def register_web_helpers(app):
     def _load_user(session_id):
         # The session (or remember cookie) holds "<id>:<token>"; a token replaced by logout,
         # a password change or disabling the account no longer loads anyone.
-        user_id, _sep, token = str(session_id).partition(":")
-        if not (user_id.isascii() and user_id.isdigit()) or not token:
+        user_text, _sep, token = str(session_id).partition(":")
+        user_id = parse_db_id(user_text)
+        if user_id is None or not token:
             return None
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, user_id)
         if user is None or user.is_disabled or not user.has_session_token(token):
             return None
         return user

@@ -5,8 +5,8 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Address
-from app.services.catalog import is_db_id
 from app.services.errors import DomainError, NotFound
+from app.services.ids import is_db_id
 from app.services.members import lock_member
 from app.services.tx import write_transaction
 

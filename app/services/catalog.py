@@ -11,10 +11,13 @@ from app.extensions import db
 from app.models import Banner, Category, Order, Product, ProductImage, VirtualCode
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
+from app.services.ids import MAX_DB_ID, is_db_id, parse_int
 from app.services.settings import get_setting
 from app.services.tx import write_transaction
 
 PER_PAGE = 10
+MAX_PAGE = 1000
+MAX_POINTS_FILTER = 10**9  # a points price filter beyond this matches nothing anyway
 SORTS = ("default", "hot", "new", "points_asc", "points_desc")
 KIND_NAMES = {"physical": "实物", "virtual": "虚拟", "coupon": "优惠券", "voucher": "商户券"}
 
@@ -22,11 +25,6 @@ _ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li"
                  "span", "img", "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "small"}
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}, "td": {"colspan"},
                        "th": {"colspan"}}
-
-
-def is_db_id(value):
-    """True for an int a database id column can hold (a URL may carry 99999999999999999999)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def sanitize_html(html):
@@ -64,16 +62,13 @@ class ProductQuery:
 
     @classmethod
     def from_args(cls, args):
-        def number(name, upper=10**9):
-            raw = (args.get(name) or "").strip()
-            if not raw.isdigit():
-                return None
-            return min(int(raw), upper)
+        def number(name, lo=0, hi=MAX_POINTS_FILTER):
+            return parse_int(args.get(name), lo=lo, hi=hi)
 
         sort = args.get("sort") or "default"
-        return cls(category_id=number("category"), q=(args.get("q") or "").strip()[:40],
+        return cls(category_id=number("category", 1, MAX_DB_ID), q=(args.get("q") or "").strip()[:40],
                    min_points=number("min_points"), max_points=number("max_points"),
-                   sort=sort if sort in SORTS else "default", page=max(1, number("page", 1000) or 1))
+                   sort=sort if sort in SORTS else "default", page=number("page", 1, MAX_PAGE) or 1)
 
     def args(self, **changes):
         """Query-string arguments for a link with some values changed (None drops one)."""
@@ -218,7 +213,7 @@ def _add_codes(product, codes):
 
 
 __all__ = [
-    "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories", "is_db_id",
+    "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories",
     "create_product", "flash_products", "get_category", "get_product", "hot_products", "leaderboard",
     "points_tiers", "sale_state", "sanitize_html", "search_products", "sort_labels",
 ]

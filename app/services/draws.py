@@ -26,6 +26,7 @@ from app.services import events, fulfilment, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.ids import is_db_id
 from app.services.members import lock_member
 from app.services.tx import write_transaction
 
@@ -69,7 +70,7 @@ def pick_prize(pool, randbelow=None):
 
 def get_draw(draw_id):
     """An active draw, or NotFound for an unknown or switched-off one."""
-    draw = db.session.get(Draw, draw_id) if isinstance(draw_id, int) else None
+    draw = db.session.get(Draw, draw_id) if is_db_id(draw_id) else None
     if draw is None or not draw.is_active:
         raise NotFound(_("抽奖活动不存在或已结束"))
     return draw
@@ -270,7 +271,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
 
 def get_play(user_id, play_id):
     """A play of this member (for showing its result after a full-page submit)."""
-    play = db.session.get(DrawPlay, play_id)
+    play = db.session.get(DrawPlay, play_id) if is_db_id(play_id) else None
     if play is None or play.user_id != user_id:
         raise NotFound(_("抽奖记录不存在"))
     return play
@@ -279,7 +280,7 @@ def get_play(user_id, play_id):
 def play_history(user_id, draw_id, before_id=None, limit=20):
     """The member's plays of a draw, newest first; returns (plays, id to continue before or None)."""
     stmt = select(DrawPlay).where(DrawPlay.user_id == user_id, DrawPlay.draw_id == draw_id)
-    if before_id is not None:
+    if is_db_id(before_id):  # anything else (-5, 10**20) is the first page
         stmt = stmt.where(DrawPlay.id < before_id)
     rows = db.session.execute(stmt.order_by(DrawPlay.id.desc()).limit(limit + 1)).scalars().all()
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)

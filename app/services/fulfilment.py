@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, VirtualCode
 from app.services import ledger, vouchers
-from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
+from app.services.ids import is_db_id
 from app.services.phrases import phrase, split_text
 from app.services.tx import in_write_transaction
 

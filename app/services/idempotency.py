@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import IdempotencyKey
 from app.services.errors import AlreadyDone
+from app.services.ids import parse_db_id
 from app.services.tx import in_write_transaction
 
 
@@ -43,7 +44,8 @@ def stored_result(model, user_id, result):
     `result` is what `remember_result` stored (the row's id); a key whose first request
     did not finish, or a row that is not this member's, is refused as already handled.
     """
-    row = db.session.get(model, int(result)) if result.isdigit() else None
+    row_id = parse_db_id(result)
+    row = db.session.get(model, row_id) if row_id else None
     if row is None or row.user_id != user_id:
         raise AlreadyDone(_("该请求已处理，请刷新页面"))
     return row

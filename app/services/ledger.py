@@ -21,6 +21,7 @@ from app.extensions import db
 from app.models import PointAllocation, PointEntry, PointLot, User
 from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.errors import InsufficientPoints, NotFound
+from app.services.ids import is_db_id
 from app.services.levels import level_for
 from app.services.members import lock_member
 from app.services.phrases import phrase_text, split_text
@@ -331,7 +332,7 @@ def expiring_within(user_id, until, now=None):
 def ledger_page(user_id, before_id=None, limit=20):
     """One page of a member's entries, newest first; pass the last id to get the next."""
     stmt = select(PointEntry).where(PointEntry.user_id == user_id)
-    if before_id is not None:
+    if is_db_id(before_id):  # anything else (-5, 10**20) is the first page
         stmt = stmt.where(PointEntry.id < before_id)
     rows = db.session.execute(stmt.order_by(PointEntry.id.desc()).limit(limit + 1)).scalars().all()
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)

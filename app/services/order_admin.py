@@ -12,7 +12,7 @@ from app.models import Order, Voucher
 from app.services import audit, fulfilment, messages
 from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
-from app.services.catalog import is_db_id
+from app.services.ids import is_db_id
 from app.services.shop import status_label
 from app.services.tx import write_transaction
 

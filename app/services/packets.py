@@ -14,8 +14,9 @@ from app.extensions import db
 from app.models import PacketClaim, PointsPacket
 from app.services import ledger
 from app.services.earning import source_enabled
-from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.clock import utcnow
+from app.services.errors import AlreadyDone, DomainError, NotFound
+from app.services.ids import is_db_id
 from app.services.settings import get_setting
 from app.services.members import lock_member
 from app.services.tx import write_transaction
@@ -79,7 +80,7 @@ def list_packets():
 
 
 def get_packet(packet_id):
-    packet = db.session.get(PointsPacket, packet_id)
+    packet = db.session.get(PointsPacket, packet_id) if is_db_id(packet_id) else None
     if packet is None:
         raise NotFound(_("积分红包不存在"))
     return packet

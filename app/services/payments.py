@@ -17,9 +17,9 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Order, Payment, Product
 from app.services import fulfilment
-from app.services.catalog import is_db_id
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
+from app.services.ids import is_db_id
 from app.services.phrases import phrase
 from app.services.tx import in_write_transaction, write_transaction
 

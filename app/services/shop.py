@@ -20,10 +20,10 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import Address, Order, Payment, Product
 from app.services import events, fulfilment, ledger, payments, vouchers
-from app.services.catalog import is_db_id
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
 from app.services.members import lock_member

@@ -18,6 +18,7 @@ from app.services import events, ledger
 from app.services.clock import shanghai_today, utcnow
 from app.services.earning import rule
 from app.services.errors import AlreadyDone, DomainError, NotFound
+from app.services.ids import is_db_id
 from app.services.members import lock_member
 from app.services.phrases import phrase
 from app.services.tx import write_transaction
@@ -105,7 +106,7 @@ def claim_task(user_id, key, *, now=None):
 
 def product_exists(product_id):
     """Whether the catalogue has this product (the catalogue belongs to the shop area)."""
-    if "products" not in db.metadata.tables:
+    if "products" not in db.metadata.tables or not is_db_id(product_id):
         return False
     row = db.session.execute(text("SELECT 1 FROM products WHERE id = :id"), {"id": product_id}).first()
     return row is not None

@@ -25,6 +25,7 @@ from app.services import events, fulfilment, ledger, messages
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.ids import is_db_id
 from app.services.tx import write_transaction
 
 WINNING_RULE = _l(
@@ -47,7 +48,7 @@ class TreasureRefused(DomainError):
 
 def get_round(round_id):
     """A round by id, or NotFound."""
-    rnd = db.session.get(TreasureRound, round_id) if isinstance(round_id, int) else None
+    rnd = db.session.get(TreasureRound, round_id) if is_db_id(round_id) else None
     if rnd is None:
         raise NotFound(_("该期夺宝不存在"))
     return rnd
