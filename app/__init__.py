@@ -10,7 +10,7 @@ from app.config import CONFIGS
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
 from app.routes.errors import register_error_handlers
-from app.routes.params import IdConverter
+from app.routes.params import IdConverter, MallRequest, refuse_unreadable_input
 from app.routes.security import register_security_headers
 from app.routes.web import register_web_helpers
 from app.services import referrals, tasks
@@ -71,7 +71,9 @@ def create_app(config=None):
 
     for signal, receiver in (*tasks.RECEIVERS, *referrals.RECEIVERS):
         signal.connect(receiver)  # domain events -> rewards, inside the sender's transaction
+    app.request_class = MallRequest
     app.url_map.converters["id"] = IdConverter  # before the blueprints: their rules use <id:...>
+    app.before_request(refuse_unreadable_input)
     register_blueprints(app)
     register_error_handlers(app)
     register_web_helpers(app)

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import db
+from app.routes.params import UnreadableInput
 from app.services.errors import DomainError
 
 
@@ -24,6 +25,10 @@ def register_error_handlers(app):
     @app.errorhandler(CSRFError)
     def _csrf(_error):
         return _page(400, _("页面已过期"), _("页面已过期，请刷新后重试"))
+
+    @app.errorhandler(UnreadableInput)
+    def _unreadable(_error):
+        return _page(400, _("请求有误"), _("请求中含有无法识别的字符，请删除后重试"))
 
     @app.errorhandler(400)
     def _bad_request(_error):
