@@ -1,14 +1,13 @@
 """Registration and login forms (fields `phone` and `password` are part of the product)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from app.forms.base import mobile_phone
+from app.forms.base import BaseForm, mobile_phone
 from app.services.accounts import MAX_PASSWORD, MIN_PASSWORD
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码"))],
@@ -16,7 +15,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(BaseForm):
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
     password = PasswordField(
@@ -28,7 +27,7 @@ class RegisterForm(FlaskForm):
     invite = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     old_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))],
                                  render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(

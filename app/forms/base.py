@@ -1,15 +1,79 @@
-"""Form pieces shared by every area."""
+"""Form pieces shared by every area. Every form derives from BaseForm."""
+import json
 import re
 import uuid
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from flask_wtf.form import _Auto
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from wtforms import FileField, HiddenField, IntegerField
 from wtforms.validators import ValidationError
 
 from app.services.accounts import normalize_phone
+from app.services.ids import parse_db_id
 
 _KEY_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _as_text(value):
+    """A JSON scalar as a browser form would have sent it; None for null, objects and arrays."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)  # true, 12, 1.5, Infinity: text the fields parse (or refuse) as typed
+    return None
+
+
+def _json_as_form(body):
+    """A JSON object as form data: every value text, an array a repeated field; anything else no data."""
+    pairs = []
+    if isinstance(body, dict):
+        for name, value in body.items():
+            for item in value if isinstance(value, list) else [value]:
+                text = _as_text(item)
+                if text is not None:
+                    pairs.append((name, text))
+    return ImmutableMultiDict(pairs)
+
+
+class BaseForm(FlaskForm):
+    """A Flask-WTF form whose text fields only ever receive text.
+
+    Flask-WTF hands a JSON body's values to the fields as they are (an int, a list, a dict: then
+    `.strip()` or a regex on them is a 500) and an uploaded file to whatever field shares its
+    name. Here a JSON body is read as the equivalent form, and files reach file fields only.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto:
+                return formdata
+            if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+                return None
+            if request.files:
+                data = MultiDict(request.form)
+                for name, field in form._fields.items():
+                    if isinstance(field, FileField):
+                        data.setlist(name, request.files.getlist(name))
+                return data
+            if request.form:
+                return request.form
+            if request.is_json:
+                return _json_as_form(request.get_json())
+            return None
+
+
+class IdField(IntegerField):
+    """A database id as ASCII digits (1..2^31-1); anything else leaves data None and the field invalid."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = parse_db_id(valuelist[0])
+        if self.data is None:
+            raise ValueError(_l("编号无效"))
 
 
 def _valid_key(form, field):
@@ -17,7 +81,7 @@ def _valid_key(form, field):
         raise ValidationError(_l("页面已过期，请刷新后重试"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BaseForm):
     """A bare POST button: CSRF plus a request key, so a double tap acts once."""
 
     request_key = HiddenField(default=lambda: uuid.uuid4().hex, validators=[_valid_key])

@@ -1,10 +1,9 @@
 """Forms for earning: check-in and make-up buttons, profile, phone binding, shares."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, StringField
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms import DateField, HiddenField, StringField
+from wtforms.validators import DataRequired, InputRequired, Optional
 
-from app.forms.base import ActionForm, mobile_phone
+from app.forms.base import ActionForm, BaseForm, IdField, mobile_phone
 
 
 class CheckinForm(ActionForm):
@@ -27,7 +26,7 @@ class MakeupForm(ActionForm):
         return valid
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(BaseForm):
     nickname = StringField(_l("昵称"), validators=[DataRequired(_l("请填写昵称"))],
                            render_kw={"maxlength": 20, "autocomplete": "nickname"})
     birthday = DateField(_l("生日"), validators=[Optional()], format="%Y-%m-%d",
@@ -41,12 +40,12 @@ class ProfileForm(FlaskForm):
 
 
 
-class BindPhoneForm(FlaskForm):
+class BindPhoneForm(BaseForm):
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请输入手机号")), mobile_phone],
                         render_kw={"inputmode": "numeric", "autocomplete": "tel", "maxlength": 16})
 
 
-class ShareForm(FlaskForm):
+class ShareForm(BaseForm):
     """The share button on a product (CSRF travels in the htmx header)."""
 
-    product_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    product_id = IdField(validators=[InputRequired()])
