@@ -4,6 +4,7 @@ The streak is read off the calendar (the `checkins` rows) on the server: the run
 consecutive checked-in days ending today. A missed day ends the run; nothing a client
 sends can extend it. Rewards come from the operator's table, cycling after its last day.
 """
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -200,16 +201,18 @@ def status(user_id, *, growth=0, today=None):
     )
 
 
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
 def parse_month(text, today):
     """A 'YYYY-MM' query value as the first of that month; None if malformed or in the future."""
-    try:
-        year, month = (int(part) for part in text.split("-"))
-        first = date(year, month, 1)
-    except (ValueError, AttributeError):
+    match = _MONTH_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:  # checked first: int() takes "99999999999999999999", which date() overflows on
         return None
-    if first > today.replace(day=1) or year < 2000 or len(text) != 7:
+    year, month = int(match.group(1)), int(match.group(2))
+    if year < 2000 or not 1 <= month <= 12 or date(year, month, 1) > today.replace(day=1):
         return None
-    return first
+    return date(year, month, 1)
 
 
 def month_view(user_id, first, *, joined, today=None, makeups_left_now=None):

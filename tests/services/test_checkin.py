@@ -225,6 +225,8 @@ def test_month_view_stops_at_the_registration_month(db, make_member):
 @pytest.mark.parametrize("text, expected", [
     ("2026-03", date(2026, 3, 1)), ("2025-12", date(2025, 12, 1)),
     ("2026-04", None), ("2026-13", None), ("2026-3", None), ("abc", None), ("1999-01", None), ("", None),
+    ("99999999999999999999-01", None), ("2026-99999999999999999999", None),  # int() takes them; date() overflowed
+    ("２０２６-０３", None), ("2026-00", None), (None, None),
 ])
 def test_parse_month(text, expected):
     assert checkin.parse_month(text, date(2026, 3, 10)) == expected
