@@ -1,7 +1,8 @@
 """Bad input never gives a 500 (issue 7, section 4): every rule in app.url_map, fuzzed.
 
-For each rule and each of its methods, as an anonymous visitor and as a member holding points
-(with a product, an order, an address, a draw, a treasure round and a points packet around),
+For each rule and each of its methods, as an anonymous visitor, as a member holding points (with
+a product, an order, an address, a draw, a treasure round and a points packet around), and as
+that merchant's staff and an operator (so console pages are fuzzed behind their guards too),
 Hypothesis sends generated path values, query arguments and bodies: huge, negative, float,
 superscript and full-width numbers, empty and 10k-character strings, emoji, NUL, SQL and XSS
 payloads, repeated and missing fields, form bodies with a valid CSRF token (and some without or
@@ -12,7 +13,7 @@ with a bad one), JSON bodies of every shape, stray file uploads. Asserted:
 * a refused request (4xx) changes no row: a fingerprint of every table is the same before and after.
 
 The rules are read from app.url_map, so a route added later is fuzzed without touching this file.
-FUZZ_EXAMPLES sets the examples per rule, method and visitor (default 6: under a minute on SQLite);
+FUZZ_EXAMPLES sets the examples per rule, method and visitor (default 5: under a minute on SQLite);
 each run of a target has a fixed seed and no example database, so CI is reproducible.
 """
 import hashlib
@@ -27,6 +28,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from flask import url_for
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -42,7 +44,8 @@ from tests.conftest import CSRF_RE, login_as
 from tests.games_factories import make_draw, make_item
 from tests.shop_factories import make_address, make_merchant, make_product, new_key  # noqa: F401  (fixtures)
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+VISITORS = ("anonymous", "member", "staff", "operator")
 
 # Query arguments some page reads (the rules come from url_map; arguments have no such registry).
 QUERY_NAMES = ["before", "play", "page", "category", "min_points", "max_points", "q", "sort", "tab", "month",
@@ -104,12 +107,15 @@ def _fingerprint(app):
 
 
 @pytest.fixture()
-def world(app, make_member, make_product, make_address, make_merchant):
-    """A member with points and something of each kind to act on."""
+def world(app, make_member, make_account, make_product, make_address, make_merchant):
+    """A member with points and something of each kind to act on; a merchant's staff; an operator."""
     member = make_member(points=1_000_000)
+    merchant = make_merchant()
+    accounts = {"member": member, "staff": make_account("staff", merchant_id=merchant),
+                "operator": make_account("operator")}
     physical = make_product(name="保温杯", stock=50)
     coupon = make_product(name="满减券", kind="coupon", points_price=10, stock=50)
-    voucher = make_product(name="面馆代金券", kind="voucher", merchant_id=make_merchant(), points_price=10, stock=50,
+    voucher = make_product(name="面馆代金券", kind="voucher", merchant_id=merchant, points_price=10, stock=50,
                            face_value_fen=2000)
     address = make_address(member)
     draw = make_draw(app)
@@ -123,11 +129,12 @@ def world(app, make_member, make_product, make_address, make_merchant):
         _db.session.remove()
     today = shanghai_today()
     ids = {"product_id": [physical, coupon, voucher], "order_id": [order], "address_id": [address],
-           "draw_id": [draw], "round_id": [round_id], "packet_id": [packet]}
+           "draw_id": [draw], "round_id": [round_id], "packet_id": [packet], "merchant_id": [merchant],
+           "user_id": list(accounts.values()), "member_id": [member]}
     plausible = [str(i) for values in ids.values() for i in values] + sorted(TASKS) + [
         code, "birthday", today.isoformat(), (today - timedelta(days=2)).isoformat(), today.strftime("%Y-%m"),
         "css/app.css", "uploads/x.png"]
-    return {"member": member, "ids": ids, "plausible": plausible}
+    return {"accounts": accounts, "ids": ids, "plausible": plausible}
 
 
 def _strategies(world):
@@ -161,21 +168,23 @@ def _url(rule, values, query):
 
 
 class Visitor:
-    """One test client per target: cookies stay as a browser keeps them; the member is logged in again
-    before each example (a fuzzed POST /logout may have ended the session) and the CSRF token is read
-    from a page again whenever the session's token changed."""
+    """One test client per target: cookies stay as a browser keeps them; the account is logged in
+    again before each example (a fuzzed POST /logout may have ended the session) and the CSRF token
+    is read from a page again whenever the session's token changed."""
 
-    def __init__(self, app, role, member_id):
-        self.client, self.role, self.member_id = app.test_client(), role, member_id
+    def __init__(self, app, user_id):
+        self.client, self.user_id = app.test_client(), user_id
         self.raw, self.token = None, None
+        with app.test_request_context():  # a page with a form, for whoever this is
+            self.page = url_for("auth.change_password" if user_id is not None else "auth.login")
 
     def prepare(self):
-        if self.role == "member":
-            login_as(self.client, self.member_id)
+        if self.user_id is not None:
+            login_as(self.client, self.user_id)
         with self.client.session_transaction() as session:
             raw = session.get("csrf_token")
         if raw is None or raw != self.raw:
-            html = self.client.get("/me/level" if self.role == "member" else "/login").get_data(as_text=True)
+            html = self.client.get(self.page).get_data(as_text=True)
             match = CSRF_RE.search(html)
             self.token = match.group(1) or match.group(2)
             with self.client.session_transaction() as session:
@@ -251,7 +260,7 @@ def _fuzz_target(app, world, rule, method, role, strategies, state):
             changed = sorted(name for name in before if before[name] != after[name])
             assert changed == [], f"{response.status_code} refused {described} but changed {changed}"
 
-    visitor = Visitor(app, role, world["member"])
+    visitor = Visitor(app, world["accounts"].get(role))
     run()
 
 
@@ -262,7 +271,7 @@ def test_no_input_gives_a_server_error_or_a_half_done_change(app, world):
     assert len(targets) > 40
     state, failures = {"rows": None, "statuses": {}}, []
     for rule, method in targets:
-        for role in ("anonymous", "member"):
+        for role in VISITORS:
             try:
                 _fuzz_target(app, world, rule, method, role, strategies, state)
             except AssertionError as failure:  # go on: one run shows every route that fails
