@@ -10,16 +10,23 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db
+from app.models import Order, PointEntry
+from app.services import messages
 
 
-@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="checked once, on a fresh SQLite file")
-def test_migrations_build_the_schema_the_models_describe(tmp_path):
+def _fresh_sqlite_app(tmp_path):
+    """An app on an empty SQLite file, for running the migrations themselves; returns (app, url)."""
     url = f"sqlite:///{tmp_path}/migrated.db"
 
     class Config(TestConfig):
         SQLALCHEMY_DATABASE_URI = url
 
-    app = create_app(Config)
+    return create_app(Config), url
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="checked once, on a fresh SQLite file")
+def test_migrations_build_the_schema_the_models_describe(tmp_path):
+    app, url = _fresh_sqlite_app(tmp_path)
     with app.app_context():
         upgrade()
         engine = create_engine(url)
@@ -53,15 +60,7 @@ _OLD_ROWS = [
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="checked once, on a fresh SQLite file")
 def test_rows_written_before_messages_became_ids_stay_readable(tmp_path):
-    from app.models import Order, PointEntry
-    from app.services import messages
-
-    url = f"sqlite:///{tmp_path}/migrated.db"
-
-    class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    app = create_app(Config)
+    app, url = _fresh_sqlite_app(tmp_path)
     engine = create_engine(url)
     with app.app_context():
         upgrade(revision=BEFORE_IDS)
