@@ -2,7 +2,7 @@
 
 The Content-Security-Policy allows only our own scripts and styles: no inline <script>,
 no style="" attributes, no eval (htmx runs with allowEval false and without its injected
-indicator <style>, see base.html). WeChat's JS-SDK host goes into CSP_SCRIPT_EXTRA.
+indicator <style>, see _document.html). WeChat's JS-SDK host goes into CSP_SCRIPT_EXTRA.
 """
 
 
