@@ -22,6 +22,8 @@ DEFAULTS = {
     "earn.invite": {"enabled": True, "points": 100, "pay_on": "register", "per_ip_daily": 5},
     "earn.packet": {"enabled": True},
     "earn.birthday": {"enabled": True, "points": 200},
+    # Consumption points (消费积分) awarded by merchant staff; ratio and caps are per merchant.
+    "earn.consumption": {"enabled": True},
     # Levels by growth value; multiplier_pct scales earnings, discount_pct scales prices.
     "levels": [
         {"key": "normal", "name": "普通会员", "min_growth": 0, "multiplier_pct": 100, "discount_pct": 100},

@@ -10,15 +10,23 @@ from app.access import OPERATOR, guard_blueprint
 
 bp = guard_blueprint(Blueprint("admin", __name__, url_prefix="/admin"), OPERATOR)
 
-# The side navigation: (endpoint, label); a page group adds its entry here.
-NAV = [
-    ("admin.index", _l("概览")),
-]
+# The side navigation: (position, endpoint, label); each page group adds its own entry
+# with nav_entry() so that groups never edit one shared list.
+NAV = []
+
+
+def nav_entry(endpoint, label, position):
+    """Put a page group in the side navigation, ordered by position (0 first)."""
+    NAV.append((position, endpoint, label))
+    NAV.sort(key=lambda row: row[0])
+
+
+nav_entry("admin.index", _l("概览"), 0)
 
 
 @bp.app_context_processor
 def _console_context():
-    return {"admin_nav": NAV}
+    return {"admin_nav": [(endpoint, label) for _position, endpoint, label in NAV]}
 
 
 from app.routes.admin import home  # noqa: E402,F401  (the page groups add their routes to bp)
