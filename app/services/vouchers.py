@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
+from typing import NamedTuple
 
 import segno
 from flask import current_app
@@ -22,14 +24,35 @@ from sqlalchemy import select, update
 
 from app.access import require_staff
 from app.extensions import db
-from app.models import Coupon, Voucher
+from app.models import Coupon, Order, User, Voucher
 from app.services import audit
 from app.services.clock import to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
+from app.services.idempotency import claim_request, remember_result
+from app.services.ids import parse_db_id
 from app.services.tx import in_write_transaction, write_transaction
 
 CODE_LENGTH = 24
 _CODE_RE = re.compile(r"^[A-Z2-7]{24}$")
+# Spaces (any kind, after NFKC) and dashes of any kind people put between groups of four.
+_SEPARATORS_RE = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc]+")
+# Runs of code characters, possibly grouped by separators, inside longer text (a URL, a sentence).
+_RUN_RE = re.compile(r"[A-Z2-7](?:[A-Z2-7]|[\s\-\u2010-\u2015\u2212\u30fc](?=[A-Z2-7]))*")
+MAX_INPUT = 512  # longer input is cut: nobody types more, and the windows stay few
+CODE_PREFIX_LENGTH = 4  # what the audit log keeps of a refused code
+REDEEM_SCOPE = "voucher.redeem"
+# A voucher redeemed less than this long ago was "just used" (another phone, a second tap).
+JUST_USED = timedelta(minutes=5)
+# Reason codes of refused verifications, as the audit log records them.
+REFUSAL_REASONS = ("invalid", "not_found", "other_merchant", "used", "just_used", "void", "not_yet_valid",
+                   "expired", "not_staff", "key_reused")
+
+
+class VoucherAtCounter(NamedTuple):
+    """A voucher that staff may redeem now, with the member's phone masked (138****1234)."""
+
+    voucher: object
+    member_phone: str
 
 
 class VoucherRefused(DomainError):
@@ -52,9 +75,32 @@ def new_code(purpose="voucher"):
     return base64.b32encode(body + _mac(purpose, body)).decode()
 
 
-def normalize_code(raw):
-    """What staff type or scan, without spaces and dashes, in capitals."""
-    return re.sub(r"[\s\-]", "", raw or "").upper()
+def normalize_code(raw, purpose="voucher"):
+    """The code in what staff typed, pasted or scanned.
+
+    Full-width characters become ASCII (NFKC), letters capitals; spaces and dashes between
+    groups go. Text around the code (a pasted URL, "券码：…") is dropped: of the groups of code
+    characters that together make exactly 24, the one carrying our signature wins, else the
+    first. Anything else comes back as typed (without separators) and fails the signature
+    check; so does a code with a character too many, even though a valid code hides in it.
+    """
+    text = unicodedata.normalize("NFKC", (raw or "")[:MAX_INPUT]).upper()
+    bare = _SEPARATORS_RE.sub("", text)
+    if _CODE_RE.match(bare):
+        return bare
+    candidates = []
+    for run in _RUN_RE.findall(text):
+        groups = _SEPARATORS_RE.split(run)
+        for first in range(len(groups)):
+            joined = ""
+            for group in groups[first:]:
+                joined += group
+                if len(joined) >= CODE_LENGTH:
+                    break
+            if len(joined) == CODE_LENGTH:
+                candidates.append(joined)
+    signed = [candidate for candidate in candidates if signature_ok(candidate, purpose)]
+    return (signed or candidates or [bare])[0]
 
 
 def signature_ok(code, purpose="voucher"):
@@ -109,22 +155,57 @@ def issue_coupons(order, product, now):
                               valid_until=now + timedelta(days=product.valid_days), created_at=now))
 
 
-def redeem_voucher(code, staff_user_id, now=None):
-    """Redeem (核销) a voucher at the counter: once, by its merchant's staff, inside its window."""
+def check_voucher(code, staff_user_id, now=None):
+    """Look a scanned or typed code up for the counter: the voucher (with the member's masked
+    phone) if this staff member may redeem it now; otherwise a refusal saying why, audited."""
     now = now or utcnow()
     code = normalize_code(code)
-    if not signature_ok(code):
-        raise VoucherRefused(_("券码无效，请核对后重新输入"), field="code")
+    try:
+        staff = require_staff(staff_user_id)
+        voucher = _usable_voucher(code, staff, now)
+        member = db.session.get(User, voucher.user_id)
+    except DomainError as refusal:
+        _record_refusal(staff_user_id, code, refusal, stage="check")
+        raise
+    return VoucherAtCounter(voucher, mask_phone(member.phone if member else None))
+
+
+def counter_receipt(voucher_id, staff_user_id):
+    """A voucher this staff member's merchant redeemed, to show after a confirm; None otherwise."""
+    staff = require_staff(staff_user_id)
+    voucher = db.session.get(Voucher, voucher_id) if voucher_id else None
+    if voucher is None or voucher.merchant_id != staff.merchant_id or voucher.status != "redeemed":
+        return None
+    member = db.session.get(User, voucher.user_id)
+    return VoucherAtCounter(voucher, mask_phone(member.phone if member else None))
+
+
+def redeem_voucher(code, staff_user_id, request_key=None, now=None):
+    """Redeem (核销) a voucher at the counter: once, by its merchant's staff, inside its window.
+
+    `request_key` (the confirm form's) makes a double tap one redemption: the retry gets the
+    voucher the first request redeemed. A refusal is audited ("voucher.refused") in a
+    transaction of its own after the redemption's was rolled back, then raised.
+    """
+    now = now or utcnow()
+    code = normalize_code(code)
+    nested = in_write_transaction()
+    try:
+        return _redeem(code, staff_user_id, request_key, now)
+    except DomainError as refusal:
+        if not nested:  # inside a caller's transaction the caller decides what is kept
+            _record_refusal(staff_user_id, code, refusal, stage="redeem")
+        raise
+
+
+def _redeem(code, staff_user_id, request_key, now):
     with write_transaction() as session:
         staff = require_staff(staff_user_id)
-        voucher = session.execute(
-            select(Voucher).where(Voucher.code == code).execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if voucher is None:
-            raise NotFound(_("券码不存在，请核对后重新输入"), field="code")
-        if voucher.merchant_id != staff.merchant_id:
-            raise Forbidden(_("该券不属于本店，不能核销"))
-        _refuse_unusable(voucher, now)
+        if request_key:
+            done = claim_request(staff.id, REDEEM_SCOPE, request_key)
+            if done is not None:
+                return _replayed(done, code, staff)
+        voucher = _usable_voucher(code, staff, now)
         done = session.execute(
             update(Voucher)
             .where(Voucher.id == voucher.id, Voucher.status == "active")
@@ -133,9 +214,13 @@ def redeem_voucher(code, staff_user_id, now=None):
             .execution_options(synchronize_session=False)
         ).scalar_one_or_none()
         if done is None:
+            # Another phone got there between our read and our update (PostgreSQL; SQLite's
+            # BEGIN IMMEDIATE serialises the two): the refusal says who, and that it was just now.
             session.refresh(voucher)
             _refuse_unusable(voucher, now)
-            raise AlreadyDone(_("该券已核销，不能重复使用"))
+            raise _refusal(AlreadyDone, "used", _("该券已核销，不能重复使用"), voucher)
+        if request_key:
+            remember_result(staff.id, REDEEM_SCOPE, request_key, voucher.id)
         audit.record(staff.id, "voucher.redeem", target=f"voucher:{voucher.id}",
                      merchant_id=voucher.merchant_id, value_fen=voucher.value_fen)
         session.flush()
@@ -143,17 +228,95 @@ def redeem_voucher(code, staff_user_id, now=None):
     return voucher
 
 
+def _replayed(result, code, staff):
+    """The voucher a first request with this key redeemed, for its retry (a double tap)."""
+    voucher = db.session.get(Voucher, parse_db_id(result) or 0)
+    if voucher is None or voucher.code != code or voucher.redeemed_by != staff.id:
+        raise _refusal(AlreadyDone, "key_reused", _("该请求已处理，请刷新页面"))
+    return voucher
+
+
+def _usable_voucher(code, staff, now):
+    """The voucher behind `code` if `staff` may redeem it at `now`, else the refusal."""
+    if not signature_ok(code):
+        raise _refusal(VoucherRefused, "invalid", _("券码无效，请核对后重新输入"), field="code")
+    voucher = db.session.execute(
+        select(Voucher).where(Voucher.code == code).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if voucher is None:
+        raise _refusal(NotFound, "not_found", _("券码不存在，请核对后重新输入"), field="code")
+    if voucher.merchant_id != staff.merchant_id:
+        raise _refusal(Forbidden, "other_merchant", _("该券不属于本店，不能核销"), voucher)
+    _refuse_unusable(voucher, now)
+    return voucher
+
+
 def _refuse_unusable(voucher, now):
     if voucher.status == "redeemed":
-        when = to_shanghai(voucher.redeemed_at).strftime("%Y-%m-%d %H:%M")
-        raise AlreadyDone(_("该券已于 %(when)s 核销，不能重复使用", when=when))
+        who = _staff_name(voucher.redeemed_by)
+        if now - voucher.redeemed_at < JUST_USED:  # a second phone, a second tap: say it was just now
+            raise _refusal(AlreadyDone, "just_used", _("该券刚刚（%(when)s）已由店员 %(staff)s 核销，不能重复使用",
+                                                       when=_when(voucher.redeemed_at, "%H:%M:%S"), staff=who), voucher)
+        raise _refusal(AlreadyDone, "used", _("该券已于 %(when)s 由店员 %(staff)s 核销，不能重复使用",
+                                              when=_when(voucher.redeemed_at), staff=who), voucher)
     if voucher.status == "void":
-        raise VoucherRefused(_("该券已作废"))
+        order_status = db.session.execute(select(Order.status).where(Order.id == voucher.order_id)).scalar()
+        message = (_("该券所属订单已退款，券已作废") if order_status == "refunded"
+                   else _("该券所属订单已取消，券已作废"))
+        raise _refusal(VoucherRefused, "void", message, voucher)
     if now < voucher.valid_from:
-        when = to_shanghai(voucher.valid_from).strftime("%Y-%m-%d %H:%M")
-        raise VoucherRefused(_("该券未到使用时间，%(when)s 起可用", when=when))
+        raise _refusal(VoucherRefused, "not_yet_valid",
+                       _("该券未到使用时间，%(when)s 起可用", when=_when(voucher.valid_from)), voucher)
     if now >= voucher.valid_until:
-        raise VoucherRefused(_("该券已过期，不能核销"))
+        raise _refusal(VoucherRefused, "expired",
+                       _("该券已过期（%(when)s 到期），不能核销", when=_when(voucher.valid_until)), voucher)
+
+
+def _refusal(kind, reason, message, voucher=None, field=None):
+    """A refusal of `kind` carrying its reason code (for the audit log and the page) and the voucher."""
+    refusal = kind(message, field=field)
+    refusal.reason, refusal.voucher = reason, voucher
+    return refusal
+
+
+def _when(moment, fmt="%Y-%m-%d %H:%M"):
+    return to_shanghai(moment).strftime(fmt)
+
+
+def _staff_name(user_id):
+    staff = db.session.get(User, user_id) if user_id else None
+    return staff.display_name if staff else "—"
+
+
+def mask_phone(phone):
+    """A member's phone as staff may see it: 138****1234."""
+    if not phone or len(phone) < 7:
+        return "—"
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def refusal_reason(refusal):
+    """The reason code of a verification refusal (see REFUSAL_REASONS)."""
+    reason = getattr(refusal, "reason", None)
+    if reason:
+        return reason
+    return "not_staff" if isinstance(refusal, Forbidden) else "refused"
+
+
+def _record_refusal(staff_user_id, code, refusal, stage):
+    """Audit a refused verification in its own small transaction (the attempt's was rolled back).
+
+    Only the code's first characters are kept: a full code is a bearer token for the member's
+    voucher, and the audit log is read by more people than the counter; a code that names a
+    voucher is recorded as that voucher's id instead.
+    """
+    voucher = getattr(refusal, "voucher", None)
+    with write_transaction():
+        actor = db.session.get(User, staff_user_id) if staff_user_id else None
+        audit.record(actor.id if actor else None, "voucher.refused",
+                     target=f"voucher:{voucher.id}" if voucher is not None else None,
+                     reason=refusal_reason(refusal), stage=stage,
+                     merchant_id=actor.merchant_id if actor else None, code_prefix=code[:CODE_PREFIX_LENGTH])
 
 
 def member_vouchers(user_id):
@@ -201,7 +364,7 @@ def void_order_vouchers(order_id):
 
 
 __all__ = [
-    "CODE_LENGTH", "VoucherRefused", "coupon_state", "grouped", "issue_coupons", "issue_vouchers",
-    "member_coupons", "member_vouchers", "new_code", "normalize_code", "qr_svg", "redeem_voucher",
+    "CODE_LENGTH", "REFUSAL_REASONS", "VoucherAtCounter", "VoucherRefused", "check_voucher", "counter_receipt", "coupon_state", "grouped", "issue_coupons", "issue_vouchers",
+    "mask_phone", "member_coupons", "member_vouchers", "new_code", "normalize_code", "refusal_reason", "qr_svg", "redeem_voucher",
     "signature_ok", "void_order_vouchers", "voucher_state", "voucher_window",
 ]

@@ -103,6 +103,8 @@ MATRIX = {
     # the consoles
     ("admin.index", "GET"): OPERATOR_ONLY,
     ("merchant.index", "GET"): STAFF_ONLY,
+    ("merchant.verify", "GET"): STAFF_ONLY,
+    ("merchant.verify_confirm", "POST"): (302, 403, 403, 422, 422, 403),  # staff: an empty form is refused
 }
 
 

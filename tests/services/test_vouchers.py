@@ -72,7 +72,8 @@ def test_tampered_codes_are_refused_before_the_database(voucher, tamper):
         vouchers.redeem_voucher(tamper(voucher["code"]), voucher["staff"])
     assert caught.value.field == "code"
     assert status_of(voucher["code"]) == "active"
-    assert db.session.execute(select(AuditLog)).first() is None
+    refused = db.session.execute(select(AuditLog)).scalar_one()  # the attempt is audited, nothing else
+    assert (refused.action, refused.target, refused.detail["reason"]) == ("voucher.refused", None, "invalid")
 
 
 def test_a_well_signed_code_we_never_issued_is_not_found(voucher):
@@ -116,4 +117,6 @@ def _race(app, code, staff_ids):
     assert outcome.errors == []  # any other refusal (wrong merchant, expired) would be a bug here
     assert len(outcome.results) == 1 and len(outcome.refusals) == len(staff_ids) - 1
     assert status_of(code) == "redeemed"
-    assert len(db.session.execute(select(AuditLog)).scalars().all()) == 1
+    assert all("刚刚" in message for message in outcome.messages)  # the others: it was just used
+    actions = [row.action for row in db.session.execute(select(AuditLog)).scalars()]
+    assert actions.count("voucher.redeem") == 1 and actions.count("voucher.refused") == len(staff_ids) - 1

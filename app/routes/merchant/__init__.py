@@ -25,3 +25,4 @@ def _console_context():
     return {"merchant_actions": [(endpoint, label) for _position, endpoint, label in ACTIONS]}
 
 from app.routes.merchant import home  # noqa: E402,F401  (the page groups add their routes to bp)
+from app.routes.merchant import verify  # noqa: E402,F401
