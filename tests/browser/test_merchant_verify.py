@@ -11,7 +11,7 @@ from app.services import shop, vouchers
 from tests.browser.conftest import CHROMIUM, PHONE
 from tests.browser.test_csp import RECORD_VIOLATIONS
 from tests.conftest import next_phone
-from tests.shop_factories import make_merchant, make_product, new_key, no_newbie_bonus  # noqa: F401
+from tests.shop_factories import make_merchant, make_product, new_key  # noqa: F401
 
 FRAME_W, FRAME_H, FRAMES = 640, 480, 4
 

@@ -120,3 +120,23 @@ def _race(app, code, staff_ids):
     assert all("刚刚" in message for message in outcome.messages)  # the others: it was just used
     actions = [row.action for row in db.session.execute(select(AuditLog)).scalars()]
     assert actions.count("voucher.redeem") == 1 and actions.count("voucher.refused") == len(staff_ids) - 1
+
+
+def test_normalising_finds_the_signed_code_in_pasted_text(app_ctx):
+    code = vouchers.new_code()
+    decoy = "ABCDEFGHIJKLMNOPQRSTUVWX"  # 24 code characters, but not a code we signed
+    assert vouchers.normalize_code(f"{decoy} / {code.lower()}") == code
+    assert vouchers.normalize_code(f"https://mall.example.com/v/{code}?utm=x") == code
+    assert vouchers.normalize_code("－".join(code[i:i + 4] for i in range(0, 24, 4))) == code  # full-width dashes
+    assert vouchers.normalize_code(decoy + " hi") == decoy  # unsigned: kept, and refused by the signature check
+    assert not vouchers.signature_ok(vouchers.normalize_code(code + "A"))  # one character too many stays wrong
+    assert vouchers.normalize_code("x" * 100_000) == "X" * vouchers.MAX_INPUT  # huge input is cut, not scanned
+
+
+def test_a_refused_attempt_keeps_only_the_codes_first_characters(voucher):
+    with pytest.raises(Forbidden):
+        vouchers.redeem_voucher(voucher["code"], voucher["other_staff"])
+    row = db.session.execute(select(AuditLog)).scalar_one()
+    assert row.action == "voucher.refused" and row.actor_id == voucher["other_staff"]
+    assert row.detail["code_prefix"] == voucher["code"][:4] and voucher["code"] not in str(row.detail)
+    assert row.detail["reason"] == "other_merchant" and row.detail["stage"] == "redeem"

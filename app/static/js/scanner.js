@@ -104,7 +104,7 @@
     bar.className = "scanner-bar";
     var cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.className = "btn";
+    cancel.className = "btn btn-ghost";
     cancel.textContent = button.getAttribute("data-scan-cancel") || "×";
     bar.appendChild(cancel);
     overlay.append(stage, bar);
