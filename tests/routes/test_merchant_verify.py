@@ -359,3 +359,12 @@ def test_a_double_tap_raced_on_two_connections_is_still_one_redemption(app, live
     assert outcome.errors == [] and outcome.results == [303] * 6
     actions = [a for a, *_rest in audit_rows(app)]
     assert actions == ["voucher.redeem"]
+
+
+def test_the_counter_speaks_english_too(client, counter):
+    staff_client(client, counter["staff"])
+    html = client.get(f"{VERIFY}?code={counter['code']}&lang=en").get_data(as_text=True)
+    assert "Scan to verify" in html and "Confirm redemption" in html and "确认核销" not in html
+    done = client.submit(CONFIRM, {"code": counter["code"]}, page=f"{VERIFY}?code={counter['code']}&lang=en")
+    again = client.get(f"{VERIFY}?code={counter['code']}&lang=en").get_data(as_text=True)
+    assert done.status_code == 303 and "This voucher was just redeemed" in again and "Already redeemed" in again
