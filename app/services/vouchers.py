@@ -255,8 +255,9 @@ def _refuse_unusable(voucher, now):
     if voucher.status == "redeemed":
         who = _staff_name(voucher.redeemed_by)
         if now - voucher.redeemed_at < JUST_USED:  # a second phone, a second tap: say it was just now
-            raise _refusal(AlreadyDone, "just_used", _("该券刚刚（%(when)s）已由店员 %(staff)s 核销，不能重复使用",
-                                                       when=_when(voucher.redeemed_at, "%H:%M:%S"), staff=who), voucher)
+            message = _("该券刚刚（%(when)s）已由店员 %(staff)s 核销，不能重复使用",
+                        when=_when(voucher.redeemed_at, "%H:%M:%S"), staff=who)
+            raise _refusal(AlreadyDone, "just_used", message, voucher)
         raise _refusal(AlreadyDone, "used", _("该券已于 %(when)s 由店员 %(staff)s 核销，不能重复使用",
                                               when=_when(voucher.redeemed_at), staff=who), voucher)
     if voucher.status == "void":
@@ -268,8 +269,8 @@ def _refuse_unusable(voucher, now):
         raise _refusal(VoucherRefused, "not_yet_valid",
                        _("该券未到使用时间，%(when)s 起可用", when=_when(voucher.valid_from)), voucher)
     if now >= voucher.valid_until:
-        raise _refusal(VoucherRefused, "expired",
-                       _("该券已过期（%(when)s 到期），不能核销", when=_when(voucher.valid_until)), voucher)
+        message = _("该券已过期（%(when)s 到期），不能核销", when=_when(voucher.valid_until))
+        raise _refusal(VoucherRefused, "expired", message, voucher)
 
 
 def _refusal(kind, reason, message, voucher=None, field=None):
@@ -364,7 +365,8 @@ def void_order_vouchers(order_id):
 
 
 __all__ = [
-    "CODE_LENGTH", "REFUSAL_REASONS", "VoucherAtCounter", "VoucherRefused", "check_voucher", "counter_receipt", "coupon_state", "grouped", "issue_coupons", "issue_vouchers",
-    "mask_phone", "member_coupons", "member_vouchers", "new_code", "normalize_code", "refusal_reason", "qr_svg", "redeem_voucher",
-    "signature_ok", "void_order_vouchers", "voucher_state", "voucher_window",
+    "CODE_LENGTH", "REFUSAL_REASONS", "VoucherAtCounter", "VoucherRefused", "check_voucher", "counter_receipt",
+    "coupon_state", "grouped", "issue_coupons", "issue_vouchers", "mask_phone", "member_coupons", "member_vouchers",
+    "new_code", "normalize_code", "qr_svg", "redeem_voucher", "refusal_reason", "signature_ok",
+    "void_order_vouchers", "voucher_state", "voucher_window",
 ]

@@ -173,5 +173,6 @@ def test_a_refused_camera_sends_staff_to_the_typed_code(page, counter):
     page.goto("/merchant/verify")
     page.click("[data-scan-into]")
     page.wait_for_selector("#scan-status:not([hidden])")
-    assert page.inner_text("#scan-status") in ("摄像头权限被拒绝，请在下方输入券码", "无法打开摄像头，请在下方输入券码")
+    assert page.inner_text("#scan-status") in ("摄像头权限被拒绝，请在下方输入券码",
+                                               "无法打开摄像头，请在下方输入券码")
     assert page.evaluate("document.activeElement.id") == "voucher-code"

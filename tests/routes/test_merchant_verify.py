@@ -86,7 +86,8 @@ def test_typed_code_shows_the_voucher_and_confirm_redeems_it(app, client, counte
     assert voucher_row(app, counter["voucher_id"])["status"] == "active"  # looking is not redeeming
 
     done = confirm(client, counter["code"])
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/merchant/verify?done={counter['voucher_id']}")
+    assert done.status_code == 303
+    assert done.headers["Location"].endswith(f"/merchant/verify?done={counter['voucher_id']}")
     receipt = client.get(done.headers["Location"])
     assert outcome_of(receipt) == "redeemed" and "核销成功" in receipt.get_data(as_text=True)
     assert "核销时间" in receipt.get_data(as_text=True)
@@ -139,7 +140,8 @@ OUTCOMES = {
     "expired": (lambda app, c: _set_window(app, c["voucher_id"], valid_from=utcnow() - timedelta(days=40),
                                            valid_until=utcnow() - timedelta(days=1)), "该券已过期", "到期"),
     "not_yet_valid": (lambda app, c: _set_window(app, c["voucher_id"], valid_from=utcnow() + timedelta(days=1),
-                                                 valid_until=utcnow() + timedelta(days=30)), "未到使用时间", "起可用"),
+                                                 valid_until=utcnow() + timedelta(days=30)),
+                      "未到使用时间", "起可用"),
     "cancelled": (lambda app, c: _cancel(app, c["order_id"]), "订单已取消", "券已作废"),
     "refunded": (lambda app, c: _refund(app, c["order_id"], c["operator"]), "订单已退款", "券已作废"),
 }
@@ -206,7 +208,8 @@ NORMALISED = {
     "dashes": lambda c: "-".join(c[i:i + 4] for i in range(0, 24, 4)),
     "lowercase": lambda c: c.lower(),
     "full-width": lambda c: _full_width(c),
-    "full-width grouped, ideographic spaces": lambda c: "\u3000".join(_full_width(c[i:i + 4]) for i in range(0, 24, 4)),
+    "full-width grouped, ideographic spaces":
+        lambda c: "\u3000".join(_full_width(c[i:i + 4]) for i in range(0, 24, 4)),
     "pasted URL": lambda c: f"https://mall.example.com/me/vouchers?code={c.lower()}&from=wechat",
     "pasted sentence": lambda c: f"券码：{vouchers.grouped(c)}，请到店使用",
     "English sentence": lambda c: f"Voucher code {vouchers.grouped(c)} thanks",
