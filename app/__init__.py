@@ -5,6 +5,7 @@ from flask import Flask, current_app, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import models  # noqa: F401  (every table registered before anything queries)
+from app.access import require_password_change
 from app.cli import register_cli
 from app.config import CONFIGS
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -74,6 +75,7 @@ def create_app(config=None):
     app.request_class = MallRequest
     app.url_map.converters["id"] = IdConverter  # before the blueprints: their rules use <id:...>
     app.before_request(refuse_unreadable_input)
+    app.before_request(require_password_change)
     register_blueprints(app)
     register_error_handlers(app)
     register_web_helpers(app)

@@ -95,6 +95,19 @@ def _allowed(role):
         and (role != STAFF or current_user.merchant_id is not None)
 
 
+# What an account that must change its one-time password may still open.
+_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "health.healthz"}
+
+
+def require_password_change():
+    """Before every request: an account created with a one-time password (staff, operators)
+    is sent to the password page until it has set a password of its own."""
+    if (current_user.is_authenticated and current_user.must_change_password
+            and request.endpoint not in _BEFORE_PASSWORD_CHANGE):
+        return redirect(url_for("auth.change_password"), 303 if request.method not in ("GET", "HEAD") else 302)
+    return None
+
+
 def guard_blueprint(bp, role):
     """Every route of a console blueprint: log in first, then only `role` (staff: with a
     merchant); anyone else gets the 403 page."""

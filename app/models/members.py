@@ -4,7 +4,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     # Growth value: points ever earned (never reduced by spending); decides the level.
     growth: Mapped[int] = mapped_column(default=0)
     is_disabled: Mapped[bool] = mapped_column(default=False)
+    # Set for a staff or operator account created with a one-time password: every page sends it to
+    # the password page until the password is changed (app.access.require_password_change).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Part of the id in every session and remember cookie; replacing it ends them all
     # (logout, password change, disabling the account).
     # The server default '' never matches (has_session_token), so a row inserted without a token

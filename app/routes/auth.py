@@ -70,6 +70,9 @@ def login():
             getattr(form, error.field or "password").errors.append(str(error.message))
         else:
             _start_session(user)
+            if user.must_change_password:  # a one-time password from an operator: set one's own first
+                flash(_("首次登录，请先设置自己的密码"), "info")
+                return redirect(url_for("auth.change_password"), 303)
             return redirect(safe_next(form.next.data, fallback=home_endpoint(user)), 303)
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
 
@@ -102,5 +105,6 @@ def change_password():
             _start_session(user)
             flash(_("密码已修改，其他设备需重新登录"), "success")
             return redirect(url_for(home_endpoint(user)), 303)
-    return (render_template("auth/password.html", form=form, layout=_LAYOUTS.get(current_user.role, "base.html")),
+    return (render_template("auth/password.html", form=form, layout=_LAYOUTS.get(current_user.role, "base.html"),
+                            first_time=current_user.must_change_password),
             422 if form.errors else 200)

@@ -10,12 +10,13 @@ from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.access import require_operator
+from app.access import OPERATORS_ONLY, require_operator
 from app.extensions import db
 from app.models import User
 from app.models.members import new_session_token
 from app.services import audit, events, ledger
-from app.services.errors import DomainError
+from app.services.errors import DomainError, Forbidden, NotFound
+from app.services.ids import is_db_id
 from app.services.settings import get_setting
 from app.services.tx import write_transaction
 
@@ -117,7 +118,7 @@ def authenticate(phone, password):
     return user
 
 
-def create_account(phone, password, role, *, nickname=None, merchant_id=None):
+def create_account(phone, password, role, *, nickname=None, merchant_id=None, must_change_password=False):
     """Create a staff or operator account (CLI and operator console)."""
     normalized = normalize_phone(phone)
     if normalized is None:
@@ -129,7 +130,8 @@ def create_account(phone, password, role, *, nickname=None, merchant_id=None):
     try:
         with write_transaction() as session:
             user = User(phone=normalized, password_hash=hash_password(password), role=role,
-                        nickname=nickname, merchant_id=merchant_id, invite_code=_new_invite_code())
+                        nickname=nickname, merchant_id=merchant_id, invite_code=_new_invite_code(),
+                        must_change_password=must_change_password)
             session.add(user)
     except IntegrityError as exc:
         db.session.rollback()
@@ -165,7 +167,7 @@ def change_password(user_id, old, new):
         changed = session.execute(
             update(User)
             .where(User.id == user_id, User.password_hash == old_hash, User.is_disabled.is_(False))
-            .values(password_hash=new_hash, session_token=new_session_token())
+            .values(password_hash=new_hash, session_token=new_session_token(), must_change_password=False)
         ).rowcount
         if not changed:
             raise AccountError(_("密码已被修改，请重新输入当前密码"), field="old_password")
@@ -173,12 +175,43 @@ def change_password(user_id, old, new):
     return user
 
 
-def set_disabled(user_id, disabled, *, actor_id):
-    """Disable (or re-enable) an account for an operator; disabling ends its sessions. Audited."""
+def set_disabled(user_id, disabled, *, actor_id, role=None):
+    """Disable (or re-enable) an account for an operator; disabling ends its sessions. Audited.
+
+    role: the kind of account the console page is about (a member page disables members only).
+    An operator never disables their own account, so at least one enabled operator always remains
+    (the enabled operators are locked first, so two operators cannot disable each other at once).
+    Returns False when the account was already in that state (nothing written).
+    """
+    disabled = bool(disabled)
     with write_transaction() as session:
         require_operator(actor_id)
-        found = session.execute(update(User).where(User.id == user_id)
-                                .values(is_disabled=bool(disabled), session_token=new_session_token())).rowcount
-        if not found:
-            raise AccountError(_("账号不存在"))
-        audit.record(actor_id, "user.disable" if disabled else "user.enable", target=f"user:{user_id}")
+        found = session.execute(select(User.role).where(User.id == user_id)).scalar_one_or_none() \
+            if is_db_id(user_id) else None
+        if found is None or (role is not None and found != role):
+            raise NotFound(_("账号不存在"))
+        if found == "operator" and disabled:
+            _check_operator_may_go(session, actor_id, user_id)
+        user = session.execute(select(User).where(User.id == user_id).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one()
+        if user.is_disabled == disabled:
+            return False
+        user.is_disabled = disabled
+        user.session_token = new_session_token()
+        audit.record(actor_id, "user.disable" if disabled else "user.enable", target=f"user:{user_id}",
+                     before={"is_disabled": not disabled}, after={"is_disabled": disabled})
+    return True
+
+
+def _check_operator_may_go(session, actor_id, user_id):
+    """Refuse to disable oneself or the last enabled operator, with the enabled operators locked."""
+    if user_id == actor_id:
+        raise AccountError(_("不能停用自己的账号"))
+    enabled = session.execute(
+        select(User.id).where(User.role == "operator", User.is_disabled.is_(False))
+        .order_by(User.id).with_for_update()
+    ).scalars().all()
+    if actor_id not in enabled:  # disabled meanwhile by another operator
+        raise Forbidden(OPERATORS_ONLY)
+    if not [operator_id for operator_id in enabled if operator_id != user_id]:
+        raise AccountError(_("至少要保留一个可用的运营账号"))

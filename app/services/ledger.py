@@ -41,7 +41,7 @@ KIND_LABELS = {
     "prize": _l("抽奖中奖"),
     "treasure": _l("积分夺宝"),
     "treasure_win": _l("夺宝中奖"),
-    "adjust": _l("后台调整"),
+    "adjust": _l("系统调整"),
     "redeem": _l("积分兑换"),
     "draw": _l("积分抽奖"),
     "expire": _l("积分过期"),

@@ -1,0 +1,91 @@
+"""Members in the operator console: search, the member page, points adjustments, disable/enable."""
+from flask import flash, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.forms.admin_people import AdjustPointsForm
+from app.forms.base import ActionForm
+from app.routes.admin import bp, nav_entry
+from app.routes.params import int_arg
+from app.routes.web import htmx_redirect, render_page
+from app.services import accounts, ledger, member_admin, shop
+from app.services.errors import DomainError
+from app.services.levels import level_for
+
+nav_entry("admin.members", _l("会员"), 40)
+
+MAX_PAGE = 100_000
+
+
+def page_number():
+    """?page= as a page number (1 when absent or not a number; paginate clamps the rest)."""
+    return int_arg("page", lo=1, hi=MAX_PAGE) or 1
+
+
+def refuse(form):
+    """Flash the first error of a bare action form (a stale page, a reused key)."""
+    flash(str(next(iter(form.errors.values()))[0]), "error")
+
+
+@bp.get("/members")
+def members():
+    q, status = request.args.get("q", "")[:40], request.args.get("status", "")
+    page = member_admin.search_members(q, status, page_number())
+    return render_page("admin/members.html", page=page, q=q, state=status, level_for=level_for)
+
+
+def _member_page(user_id, form=None, status=200):
+    member = member_admin.get_member(user_id)
+    return render_page(
+        "admin/member.html", status=status, member=member, level=level_for(member.growth),
+        entries=member_admin.ledger_entries(member.id, page_number()), activity=member_admin.member_activity(member.id),
+        form=form or AdjustPointsForm(), action_form=ActionForm(),
+        kind_label=ledger.kind_label, entry_note=ledger.entry_note, order_status=shop.status_label,
+        referral_status=member_admin.referral_status,
+    )
+
+
+@bp.get("/members/<id:user_id>")
+def member(user_id):
+    return _member_page(user_id)
+
+
+@bp.post("/members/<id:user_id>/adjust")
+def adjust_points(user_id):
+    member_admin.get_member(user_id)  # 404 before the form for an id that is no member
+    form = AdjustPointsForm()
+    if form.validate_on_submit():
+        try:
+            entry = member_admin.adjust_points(current_user.id, user_id, form.delta.data, form.reason.data,
+                                               form.request_key.data)
+        except DomainError as error:
+            if error.field not in ("delta", "reason"):
+                raise
+            getattr(form, error.field).errors.append(str(error.message))
+        else:
+            flash(_("已调整 %(delta)+d 积分，调整后余额 %(balance)s", delta=entry.amount, balance=entry.balance_after),
+                  "success")
+            return htmx_redirect("admin.member", user_id=user_id)
+    return _member_page(user_id, form=form, status=422)
+
+
+def _set_disabled(user_id, disabled):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        refuse(form)
+    elif accounts.set_disabled(user_id, disabled, actor_id=current_user.id, role="member"):
+        flash(_("已停用该会员，其登录已全部失效") if disabled else _("已启用该会员"), "success")
+    return htmx_redirect("admin.member", user_id=user_id)
+
+
+@bp.post("/members/<id:user_id>/disable")
+def disable_member(user_id):
+    member_admin.get_member(user_id)
+    return _set_disabled(user_id, True)
+
+
+@bp.post("/members/<id:user_id>/enable")
+def enable_member(user_id):
+    member_admin.get_member(user_id)
+    return _set_disabled(user_id, False)

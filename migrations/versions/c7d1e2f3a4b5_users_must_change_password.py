@@ -1,0 +1,30 @@
+"""users must change password
+
+Staff and operator accounts created in the operator console get a one-time password; the flag
+sends such an account to the password page until it sets its own. Existing accounts: false.
+
+Revision ID: c7d1e2f3a4b5
+Revises: a41c7d2e9b10
+Create Date: 2026-11-23 21:10:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'c7d1e2f3a4b5'
+down_revision = 'a41c7d2e9b10'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
+
+
+def downgrade():
+    # Plain DROP COLUMN (SQLite 3.35+): a rebuild of `users` would trip the foreign keys that point here.
+    op.drop_column('users', 'must_change_password')
