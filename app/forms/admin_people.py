@@ -2,7 +2,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.forms.base import ActionForm, mobile_phone
@@ -120,3 +120,19 @@ class AccountForm(ActionForm):
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请填写姓名")),
                                             Length(max=40, message=_l("姓名最多40个字"))],
                        render_kw={"maxlength": 40, "autocomplete": "off"})
+
+
+class ConfirmForm(ActionForm):
+    """A console button that changes an account names its action in the form (`confirm`), so a
+    bare or stray POST to the same address does nothing."""
+
+    confirm = HiddenField()
+
+    def confirms(self, action):
+        """True for a valid submission of the button for `action`; otherwise the errors say why."""
+        if not self.validate_on_submit():
+            return False
+        if self.confirm.data != action:
+            self.confirm.errors.append(_l("页面已过期，请刷新后重试"))
+            return False
+        return True

@@ -27,14 +27,17 @@ def _escape_like(text):
 
 
 def search_members(q, status, number):
-    """Members whose phone contains `q`, whose nickname contains it, or whose member id it is;
+    """Members whose phone contains `q`, whose nickname contains it, or whose member id it is
+    ("#12" for the id alone);
     `status` "active" / "disabled" narrows; newest first, one page."""
     stmt = select(User).where(User.role == "member")
     q = (q or "").strip()[:40]
-    if q:
+    if q.startswith("#"):  # "#12": that member id only
+        stmt = stmt.where(User.id == (parse_db_id(q[1:]) or 0))
+    elif q:
         like = f"%{_escape_like(q)}%"
         matches = [User.phone.like(like, escape="\\"), User.nickname.ilike(like, escape="\\")]
-        member_id = parse_db_id(q.lstrip("#"))
+        member_id = parse_db_id(q)
         if member_id is not None:
             matches.append(User.id == member_id)
         stmt = stmt.where(or_(*matches))

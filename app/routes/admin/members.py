@@ -4,8 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.forms.admin_people import AdjustPointsForm
-from app.forms.base import ActionForm
+from app.forms.admin_people import AdjustPointsForm, ConfirmForm
 from app.routes.admin import bp, nav_entry
 from app.routes.params import int_arg
 from app.routes.web import htmx_redirect, render_page
@@ -40,7 +39,7 @@ def _member_page(user_id, form=None, status=200):
     return render_page(
         "admin/member.html", status=status, member=member, level=level_for(member.growth),
         entries=member_admin.ledger_entries(member.id, page_number()), activity=member_admin.member_activity(member.id),
-        form=form or AdjustPointsForm(), action_form=ActionForm(),
+        form=form or AdjustPointsForm(), action_form=ConfirmForm(),
         kind_label=ledger.kind_label, entry_note=ledger.entry_note, order_status=shop.status_label,
         referral_status=member_admin.referral_status,
     )
@@ -71,8 +70,8 @@ def adjust_points(user_id):
 
 
 def _set_disabled(user_id, disabled):
-    form = ActionForm()
-    if not form.validate_on_submit():
+    form = ConfirmForm()
+    if not form.confirms("disable" if disabled else "enable"):
         refuse(form)
     elif accounts.set_disabled(user_id, disabled, actor_id=current_user.id, role="member"):
         flash(_("已停用该会员，其登录已全部失效") if disabled else _("已启用该会员"), "success")

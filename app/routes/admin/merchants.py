@@ -4,8 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.forms.admin_people import AccountForm, MerchantForm
-from app.forms.base import ActionForm
+from app.forms.admin_people import AccountForm, ConfirmForm, MerchantForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number, refuse
 from app.routes.web import htmx_redirect, render_page
@@ -75,7 +74,7 @@ def _merchant_page(merchant_id, staff_form=None, status=200):
     merchant = merchant_admin.get_merchant(merchant_id)
     return render_page("admin/merchant.html", status=status, merchant=merchant,
                        staff=console_accounts.merchant_staff(merchant.id), staff_form=staff_form or AccountForm(),
-                       action_form=ActionForm(), history=audit.present(audit.history(f"merchant:{merchant.id}")))
+                       action_form=ConfirmForm(), history=audit.present(audit.history(f"merchant:{merchant.id}")))
 
 
 @bp.get("/merchants/<id:merchant_id>")
@@ -112,8 +111,8 @@ def _staff_action(merchant_id, staff_id):
 
 def _set_staff_disabled(merchant_id, staff_id, disabled):
     _staff_action(merchant_id, staff_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
+    form = ConfirmForm()
+    if not form.confirms("disable" if disabled else "enable"):
         refuse(form)
     elif accounts.set_disabled(staff_id, disabled, actor_id=current_user.id, role="staff"):
         flash(_("已停用该店员，其登录已全部失效") if disabled else _("已启用该店员"), "success")
@@ -133,8 +132,8 @@ def enable_staff(merchant_id, staff_id):
 @bp.post("/merchants/<id:merchant_id>/staff/<id:staff_id>/reset-password")
 def reset_staff_password(merchant_id, staff_id):
     staff = _staff_action(merchant_id, staff_id)
-    form = ActionForm()
-    if not form.validate_on_submit():
+    form = ConfirmForm()
+    if not form.confirms("reset"):
         refuse(form)
         return htmx_redirect("admin.merchant", merchant_id=merchant_id)
     issued = console_accounts.reset_password(current_user.id, staff_id, "staff", form.request_key.data)

@@ -4,8 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.forms.admin_people import AccountForm
-from app.forms.base import ActionForm
+from app.forms.admin_people import AccountForm, ConfirmForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number, refuse
 from app.routes.admin.merchants import field_error, one_time_password_page
@@ -18,7 +17,7 @@ nav_entry("admin.operators", _l("运营账号"), 90)
 
 def _operators_page(form=None, status=200):
     return render_page("admin/operators.html", status=status, page=console_accounts.operators_page(page_number()),
-                       form=form or AccountForm(), action_form=ActionForm())
+                       form=form or AccountForm(), action_form=ConfirmForm())
 
 
 @bp.get("/operators")
@@ -46,8 +45,8 @@ def add_operator():
 
 def _set_operator_disabled(operator_id, disabled):
     console_accounts.get_account(operator_id, "operator")
-    form = ActionForm()
-    if not form.validate_on_submit():
+    form = ConfirmForm()
+    if not form.confirms("disable" if disabled else "enable"):
         refuse(form)
         return htmx_redirect("admin.operators")
     try:
@@ -73,8 +72,8 @@ def enable_operator(operator_id):
 @bp.post("/operators/<id:operator_id>/reset-password")
 def reset_operator_password(operator_id):
     operator = console_accounts.get_account(operator_id, "operator")
-    form = ActionForm()
-    if not form.validate_on_submit():
+    form = ConfirmForm()
+    if not form.confirms("reset"):
         refuse(form)
         return htmx_redirect("admin.operators")
     try:
