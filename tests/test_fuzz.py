@@ -49,7 +49,7 @@ VISITORS = ("anonymous", "member", "staff", "operator")
 
 # Query arguments some page reads (the rules come from url_map; arguments have no such registry).
 QUERY_NAMES = ["before", "play", "page", "category", "min_points", "max_points", "q", "sort", "tab", "month",
-               "next", "lang", "invite"]
+               "next", "lang", "invite", "status", "actor", "action", "target", "from", "to"]
 
 # Numbers at the edges: 2^31 ends PostgreSQL's integer, 2^63 SQLite's; digits int() takes and
 # str.isdigit() does not agree on.
@@ -130,7 +130,8 @@ def world(app, make_member, make_account, make_product, make_address, make_merch
     today = shanghai_today()
     ids = {"product_id": [physical, coupon, voucher], "order_id": [order], "address_id": [address],
            "draw_id": [draw], "round_id": [round_id], "packet_id": [packet], "merchant_id": [merchant],
-           "user_id": list(accounts.values()), "member_id": [member]}
+           "user_id": list(accounts.values()), "member_id": [member], "staff_id": [accounts["staff"]],
+           "operator_id": [accounts["operator"]]}
     plausible = [str(i) for values in ids.values() for i in values] + sorted(TASKS) + [
         code, "birthday", today.isoformat(), (today - timedelta(days=2)).isoformat(), today.strftime("%Y-%m"),
         "css/app.css", "uploads/x.png"]

@@ -20,7 +20,7 @@ from app.services.ids import is_db_id
 from app.services.settings import get_setting
 from app.services.tx import write_transaction
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits: \d would take "０" and "٣"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 

@@ -105,6 +105,28 @@ MATRIX = {
     ("merchant.index", "GET"): STAFF_ONLY,
     ("merchant.verify", "GET"): STAFF_ONLY,
     ("merchant.verify_confirm", "POST"): (302, 403, 403, 422, 422, 403),  # staff: an empty form is refused
+    # operator console: members, merchants and staff, operators, the audit log (empty forms are refused)
+    ("admin.members", "GET"): OPERATOR_ONLY,
+    ("admin.member", "GET"): OPERATOR_ONLY,
+    ("admin.adjust_points", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.disable_member", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.enable_member", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.merchants", "GET"): OPERATOR_ONLY,
+    ("admin.merchant", "GET"): OPERATOR_ONLY,
+    ("admin.new_merchant", "GET"): OPERATOR_ONLY,
+    ("admin.new_merchant", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.edit_merchant", "GET"): OPERATOR_ONLY,
+    ("admin.edit_merchant", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.add_staff", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.disable_staff", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.enable_staff", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.reset_staff_password", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.operators", "GET"): OPERATOR_ONLY,
+    ("admin.add_operator", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.disable_operator", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.enable_operator", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.reset_operator_password", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.audit", "GET"): OPERATOR_ONLY,
 }
 
 
@@ -123,12 +145,14 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
         packet_id = packets.create_packet("红包", 10, now - timedelta(hours=1), now + timedelta(days=1), total=5).id
         code = referrals.invite_code_for(a)
         db.session.remove()
+    staff_a, operator = make_account("staff", merchant_id=merchant_a), make_account("operator")
     return {
-        "users": {"anon": None, "A": a, "B": b, "SA": make_account("staff", merchant_id=merchant_a),
-                  "SB": make_account("staff", merchant_id=merchant_b), "OP": make_account("operator")},
+        "users": {"anon": None, "A": a, "B": b, "SA": staff_a,
+                  "SB": make_account("staff", merchant_id=merchant_b), "OP": operator},
         "values": {"order_id": order_id, "address_id": make_address(a), "product_id": product_id,
                    "draw_id": draw_id, "round_id": round_id, "packet_id": packet_id, "key": "profile",
-                   "code": code, "filename": "css/app.css"},
+                   "code": code, "filename": "css/app.css",
+                   "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator},
     }
 
 
