@@ -20,9 +20,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    # A plain ADD COLUMN on both databases: batch mode would rebuild `users` on SQLite (its server
+    # default is an expression), which the foreign keys pointing at users forbid once rows exist.
+    op.add_column('users', sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(),
+                                     nullable=False))
 
 
 def downgrade():
