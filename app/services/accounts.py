@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 from sqlalchemy.exc import IntegrityError
 
 from app.access import OPERATORS_ONLY, require_operator
@@ -192,8 +193,10 @@ def set_disabled(user_id, disabled, *, actor_id, role=None):
             raise NotFound(_("账号不存在"))
         if found == "operator" and disabled:
             _check_operator_may_go(session, actor_id, user_id)
-        user = session.execute(select(User).where(User.id == user_id).with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one()
+        user = session.execute(
+            select(User).where(User.id == user_id).options(lazyload(User.merchant))
+            .with_for_update(of=User).execution_options(populate_existing=True)
+        ).scalar_one()
         if user.is_disabled == disabled:
             return False
         user.is_disabled = disabled

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from app.access import require_operator
 from app.extensions import db
@@ -107,9 +108,10 @@ def reset_password(actor_id, user_id, role, key):
         done = claim_request(actor_id, scope, key)
         if done is not None:
             return IssuedPassword(parse_db_id(done), None)
-        user = session.execute(select(User).where(User.id == user_id).with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one_or_none() \
-            if is_db_id(user_id) else None
+        user = session.execute(
+            select(User).where(User.id == user_id).options(lazyload(User.merchant))
+            .with_for_update(of=User).execution_options(populate_existing=True)
+        ).scalar_one_or_none() if is_db_id(user_id) else None
         if user is None or user.role != role or role not in ("staff", "operator"):
             raise NotFound(_("账号不存在"))
         if user.id == actor_id:
