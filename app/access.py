@@ -102,8 +102,8 @@ _BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "hea
 def require_password_change():
     """Before every request: an account created with a one-time password (staff, operators)
     is sent to the password page until it has set a password of its own."""
-    if (current_user.is_authenticated and current_user.must_change_password
-            and request.endpoint not in _BEFORE_PASSWORD_CHANGE):
+    if (request.endpoint not in _BEFORE_PASSWORD_CHANGE  # first: static files need no account lookup
+            and current_user.is_authenticated and current_user.must_change_password):
         return redirect(url_for("auth.change_password"), 303 if request.method not in ("GET", "HEAD") else 302)
     return None
 

@@ -26,7 +26,7 @@ def hundredths(text):
 
 class AdjustPointsForm(ActionForm):
     delta = StringField(_l("调整积分"), validators=[DataRequired(_l("请填写调整积分"))],
-                        render_kw={"inputmode": "numeric", "placeholder": _l("如 500 或 -200"), "maxlength": 12})
+                        render_kw={"inputmode": "numeric", "maxlength": 12})
     reason = TextAreaField(_l("调整原因"), validators=[DataRequired(_l("请填写调整原因")),
                                                     Length(max=MAX_REASON, message=_l("调整原因最多200个字"))],
                            render_kw={"rows": 2, "maxlength": MAX_REASON})
