@@ -22,10 +22,6 @@ MAX_ADJUST = 10_000_000  # points one adjustment may move either way
 MAX_REASON = 200         # the ledger's note column
 
 
-def _escape_like(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_members(q, status, number):
     """Members whose phone contains `q`, whose nickname contains it, or whose member id it is
     ("#12" for the id alone);
@@ -35,8 +31,7 @@ def search_members(q, status, number):
     if q.startswith("#"):  # "#12": that member id only
         stmt = stmt.where(User.id == (parse_db_id(q[1:]) or 0))
     elif q:
-        like = f"%{_escape_like(q)}%"
-        matches = [User.phone.like(like, escape="\\"), User.nickname.ilike(like, escape="\\")]
+        matches = [User.phone.contains(q, autoescape=True), User.nickname.icontains(q, autoescape=True)]
         member_id = parse_db_id(q)
         if member_id is not None:
             matches.append(User.id == member_id)

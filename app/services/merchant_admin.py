@@ -103,19 +103,15 @@ def get_merchant(merchant_id):
     return merchant
 
 
-def _escape_like(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def merchants_page(q, status, number):
     """Merchants matching a name, address or phone fragment (and active/inactive), newest first;
     with {merchant id: number of staff accounts} for the page."""
     stmt = select(Merchant)
     q = (q or "").strip()[:80]
     if q:
-        like = f"%{_escape_like(q)}%"
-        stmt = stmt.where(or_(Merchant.name.ilike(like, escape="\\"), Merchant.address.ilike(like, escape="\\"),
-                              Merchant.phone.ilike(like, escape="\\")))
+        stmt = stmt.where(or_(Merchant.name.icontains(q, autoescape=True),
+                              Merchant.address.icontains(q, autoescape=True),
+                              Merchant.phone.icontains(q, autoescape=True)))
     if status == "active":
         stmt = stmt.where(Merchant.is_active.is_(True))
     elif status == "inactive":
