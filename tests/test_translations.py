@@ -23,3 +23,10 @@ def test_every_marked_string_has_an_english_translation():
     missing = sorted({m for m in _marked_strings()
                       if m and (m not in catalog or not catalog[m].string or catalog[m].fuzzy)})
     assert missing == [], f"untranslated (run pybabel extract/update and translate): {missing[:20]}"
+
+
+def test_each_string_is_translated_once():
+    """Branches append to the catalogue by union merge: a string added twice would keep only one English."""
+    text = (ROOT / "app/translations/en/LC_MESSAGES/messages.po").read_text(encoding="utf-8")
+    ids = [line for line in text.splitlines() if line.startswith('msgid "') and line != 'msgid ""']
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
