@@ -9,7 +9,7 @@ from app.access import member_required
 from app.forms.base import ActionForm
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, render_page
-from app.services import ledger, messages
+from app.services import consumption, ledger, messages
 from app.services.clock import utcnow
 from app.services.levels import level_for, next_level
 
@@ -42,6 +42,19 @@ def index():
         expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now),
         shortcuts=SHORTCUTS,
     )
+
+
+@bp.get("/code")
+@member_required
+def member_code():
+    """The member code staff scan for consumption points; htmx fetches a fresh one every minute."""
+    now = utcnow()
+    code = consumption.member_code(current_user.id, now)
+    response = render_page("me/code.html", block="member_code", code_svg=consumption.member_code_svg(code),
+                           valid_until=now + timedelta(seconds=consumption.MEMBER_CODE_TTL),
+                           refresh=consumption.MEMBER_CODE_REFRESH)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/points")

@@ -42,6 +42,12 @@ def _expiring_body(p):
                     "你有 %(num)s 积分将在30天内过期（最早 %(when)s），快去兑换吧。", p["n"], when=p["when"])
 
 
+def _consumption_body(p):
+    return ngettext("你在「%(merchant)s」消费 ¥%(amount)s（小票 %(receipt)s），获得 %(num)s 积分。",
+                    "你在「%(merchant)s」消费 ¥%(amount)s（小票 %(receipt)s），获得 %(num)s 积分。", p["n"],
+                    merchant=p["merchant"], amount=p["amount"], receipt=p["receipt"])
+
+
 MESSAGES = {
     "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
     "order.shipped": MessageType("shipped", _l("订单已发货"), _l("你兑换的「%(name)s」已发货：%(carrier)s %(no)s"),
@@ -57,6 +63,7 @@ MESSAGES = {
     "treasure.refunded": MessageType("treasure", _l("积分夺宝未满员，积分已退回"),
                                      _l("「%(name)s」第 %(period)s 期到期未满员，你的积分已全部退回。"),
                                      "games.treasure_round", ("round_id",)),
+    "consumption.awarded": MessageType("points", _l("消费积分到账"), _consumption_body, "me.points"),
     # Rows written before messages were stored as ids: their words, as they were stored.
     "legacy": MessageType("system", lambda p: p.get("title") or "", lambda p: p.get("body") or ""),
 }

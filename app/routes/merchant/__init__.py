@@ -26,3 +26,4 @@ def _console_context():
 
 from app.routes.merchant import home  # noqa: E402,F401  (the page groups add their routes to bp)
 from app.routes.merchant import verify  # noqa: E402,F401
+from app.routes.merchant import award, settlement  # noqa: E402,F401

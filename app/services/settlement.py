@@ -1,0 +1,148 @@
+"""A merchant's settlement (结算): per day, week or month of a chosen range of Shanghai days,
+the vouchers it redeemed with their face value and the consumption points it awarded with
+the amounts behind them; totals; the same as CSV for Excel."""
+import csv
+import io
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ConsumptionAward, Voucher
+from app.services.clock import day_bounds_utc, shanghai_today, to_shanghai
+from app.services.errors import DomainError
+
+PERIODS = {"day": _l("按日"), "week": _l("按周"), "month": _l("按月")}
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    start: date
+    end: date  # inclusive
+    label: str
+    vouchers: int = 0
+    voucher_value_fen: int = 0
+    awards: int = 0
+    points: int = 0
+    amount_fen: int = 0
+
+    def add(self, other):
+        return replace(self, vouchers=self.vouchers + other.vouchers,
+                       voucher_value_fen=self.voucher_value_fen + other.voucher_value_fen,
+                       awards=self.awards + other.awards, points=self.points + other.points,
+                       amount_fen=self.amount_fen + other.amount_fen)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    period: str
+    start: date
+    end: date
+    rows: list
+    total: SettlementRow
+
+
+def default_range(now=None):
+    """The last seven Shanghai days, today included."""
+    today = shanghai_today(now)
+    return today - timedelta(days=6), today
+
+
+def parse_day(text, field):
+    """A YYYY-MM-DD date (ASCII digits), or DomainError on `field`."""
+    text = (text or "").strip()
+    try:
+        if len(text) != 10 or not text.isascii():
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DomainError(_("请输入正确的日期，例如 2026-01-31"), field=field) from None
+
+
+def check_range(start, end):
+    """Refuse an inverted or over-long range (DomainError on the end field)."""
+    if end < start:
+        raise DomainError(_("结束日期不能早于开始日期"), field="end")
+    if (end - start).days >= MAX_DAYS:
+        raise DomainError(_("最多查询 %(n)s 天", n=MAX_DAYS), field="end")
+
+
+def _period_start(day, period):
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _period_end(start, period):
+    if period == "week":
+        return start + timedelta(days=6)
+    if period == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start
+
+
+def _label(start, end, period):
+    if period == "day":
+        return start.isoformat()
+    if period == "month":
+        return start.strftime("%Y-%m")
+    return f"{start.isoformat()} ~ {end.isoformat()}"
+
+
+def merchant_settlement(merchant_id, period, start, end):
+    """Settlement of one merchant for Shanghai days start..end (inclusive), one row per period."""
+    if period not in PERIODS:
+        period = "day"
+    check_range(start, end)
+    rows = {}
+    key = _period_start(start, period)
+    while key <= end:
+        first, last = max(key, start), min(_period_end(key, period), end)
+        rows[key] = SettlementRow(first, last, _label(first, last, period))
+        key = _period_end(key, period) + timedelta(days=1)
+    since, until = day_bounds_utc(start)[0], day_bounds_utc(end)[1]
+    vouchers = db.session.execute(
+        select(Voucher.redeemed_at, Voucher.value_fen)
+        .where(Voucher.merchant_id == merchant_id, Voucher.redeemed_at >= since, Voucher.redeemed_at < until)
+    ).all()
+    for redeemed_at, value_fen in vouchers:
+        slot = _period_start(to_shanghai(redeemed_at).date(), period)
+        rows[slot] = rows[slot].add(SettlementRow(slot, slot, "", vouchers=1, voucher_value_fen=value_fen or 0))
+    awards = db.session.execute(
+        select(ConsumptionAward.day, ConsumptionAward.points, ConsumptionAward.amount_fen)
+        .where(ConsumptionAward.merchant_id == merchant_id, ConsumptionAward.day >= start,
+               ConsumptionAward.day <= end)
+    ).all()
+    for day, points, amount_fen in awards:
+        slot = _period_start(day, period)
+        rows[slot] = rows[slot].add(SettlementRow(slot, slot, "", awards=1, points=points, amount_fen=amount_fen))
+    ordered = [rows[k] for k in sorted(rows)]
+    total = SettlementRow(start, end, _("合计"))
+    for row in ordered:
+        total = total.add(row)
+    return Settlement(period, start, end, ordered, total)
+
+
+def _yuan(fen):
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def settlement_csv(settlement):
+    """The settlement as CSV text for Excel: a UTF-8 BOM, Chinese headers, a total row."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("期间"), _("核销张数"), _("券面价值（元）"), _("奖励笔数"), _("奖励积分"), _("消费金额（元）")])
+    for row in [*settlement.rows, settlement.total]:
+        writer.writerow([row.label, row.vouchers, _yuan(row.voucher_value_fen), row.awards, row.points,
+                         _yuan(row.amount_fen)])
+    return "\ufeff" + out.getvalue()
+
+
+__all__ = ["MAX_DAYS", "PERIODS", "Settlement", "SettlementRow", "check_range", "default_range",
+           "merchant_settlement", "parse_day", "settlement_csv"]
