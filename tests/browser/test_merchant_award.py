@@ -1,0 +1,54 @@
+"""On a phone at the counter: staff award consumption points by typing the member's phone; the member
+shows a member code that staff could scan instead."""
+from app.extensions import db
+from app.models import Merchant
+from app.services.tx import write_transaction
+from tests.conftest import balance_of, next_phone
+from tests.shop_factories import make_merchant  # noqa: F401  (fixture)
+
+
+def _log_in(page, phone, landing):
+    page.goto("/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", "secret123")
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{landing}")
+
+
+def test_staff_award_points_by_typed_phone_and_the_member_sees_them(app, page, make_merchant, make_account,
+                                                                    make_member, screenshot_dir):
+    merchant_id = make_merchant("老街面馆")
+    with app.app_context():
+        with write_transaction() as session:
+            session.get(Merchant, merchant_id).points_ratio_pct = 200  # 2 points a yuan
+        db.session.remove()
+    staff_phone, member_phone = next_phone(), next_phone()
+    make_account("staff", phone=staff_phone, merchant_id=merchant_id)
+    member_id = make_member(phone=member_phone)
+    with app.app_context():
+        start = balance_of(member_id)
+        db.session.remove()
+
+    _log_in(page, staff_phone, "/merchant/")
+    page.click(".merchant-action >> text=积分奖励")
+    page.fill("#member-code", member_phone)
+    page.click("form.award-lookup button[type=submit]")
+    page.wait_for_selector("[data-testid=award-member]")
+    assert f"{member_phone[:3]}****{member_phone[-4:]}" in page.inner_text("[data-testid=award-member]")
+    page.fill("input[name=amount]", "12.5")
+    page.fill("input[name=receipt_no]", "r-1")
+    page.click("form.award-form button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    assert "奖励 25 积分（小票 R-1）" in page.inner_text(".flash-success")
+    assert page.viewport_size == {"width": 390, "height": 844}
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/merchant-award.png")
+    with app.app_context():
+        assert balance_of(member_id) == start + 25
+        db.session.remove()
+
+    page.context.clear_cookies()
+    _log_in(page, member_phone, "/me")
+    page.click("[data-testid=member-code-entry]")
+    page.wait_for_selector("[data-testid=member-code] svg")
+    assert page.get_attribute("#member-code", "hx-trigger") == "every 60s"
