@@ -109,9 +109,14 @@ def find_member(raw, now=None):
     return member
 
 
+def mask_phone(phone):
+    """138****1234: enough for staff to ask the member, not enough to copy ('' without a phone)."""
+    return f"{phone[:3]}****{phone[-4:]}" if phone else ""
+
+
 def masked_phone(member):
-    """138****1234: enough for staff to ask the member, not enough to copy."""
-    return f"{member.phone[:3]}****{member.phone[-4:]}" if member.phone else f"#{member.id}"
+    """A member as staff see them: the masked phone, or the id without one."""
+    return mask_phone(member.phone) or f"#{member.id}"
 
 
 # ---- input rules ----------------------------------------------------------------------------
@@ -196,7 +201,7 @@ def _award_once(staff_id, member_ref, amount_fen, receipt_no, now):
             raise AwardRefused(_("本店已停用，暂不能奖励积分"))
         found = find_member(member_ref, now)
         if amount_fen > merchant.max_amount_fen:
-            raise AwardRefused(_("单笔金额不能超过 ¥%(max)s", max=_yuan(merchant.max_amount_fen)), field="amount")
+            raise AwardRefused(_("单笔金额不能超过 ¥%(max)s", max=yuan(merchant.max_amount_fen)), field="amount")
         member = lock_member(found.id)
         earlier = session.execute(
             select(ConsumptionAward).where(ConsumptionAward.merchant_id == merchant.id,
@@ -229,7 +234,7 @@ def _award_once(staff_id, member_ref, amount_fen, receipt_no, now):
                 session.flush()
         except IntegrityError:
             raise _ReceiptRace() from None
-        notify(member.id, "consumption.awarded", {"merchant": merchant.name, "amount": _yuan(amount_fen),
+        notify(member.id, "consumption.awarded", {"merchant": merchant.name, "amount": yuan(amount_fen),
                                                  "n": given, "receipt": receipt_no})
         audit.record(staff.id, "consumption.award", target=f"consumption_award:{award.id}",
                      merchant_id=merchant.id, member_id=member.id, amount_fen=amount_fen, points=given,
@@ -269,20 +274,13 @@ def record_refusal(staff_id, refusal, **detail):
                      field=refusal.field, **{k: v for k, v in detail.items() if v is not None})
 
 
-def recent_awards(merchant_id, limit=20):
-    """The merchant's latest awards with their member and staff, newest first."""
-    return db.session.execute(
-        select(ConsumptionAward).where(ConsumptionAward.merchant_id == merchant_id)
-        .order_by(ConsumptionAward.created_at.desc(), ConsumptionAward.id.desc()).limit(limit)
-    ).scalars().all()
-
-
-def _yuan(fen):
+def yuan(fen):
+    """Integer fen as yuan text with two decimals (for messages, audit and CSV; templates use |yuan)."""
     return f"{fen // 100}.{fen % 100:02d}"
 
 
 __all__ = [
     "MEMBER_CODE_REFRESH", "MEMBER_CODE_TTL", "AwardRefused", "AwardResult", "award_consumption_points",
-    "award_points_for", "cap_left", "find_member", "masked_phone", "member_code", "member_code_svg", "normalize_receipt",
-    "parse_amount", "record_refusal", "recent_awards",
+    "award_points_for", "cap_left", "find_member", "mask_phone", "masked_phone", "member_code", "member_code_svg", "normalize_receipt",
+    "parse_amount", "record_refusal", "yuan",
 ]

@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import ConsumptionAward, Order, User, Voucher
 from app.services.clock import day_bounds_utc, shanghai_today
+from app.services.consumption import mask_phone
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,6 @@ def merchant_overview(merchant_id, now=None, recent=20):
                             recent=tuple(merchant_recent_actions(merchant_id, recent)))
 
 
-def _masked(phone):
-    return f"{phone[:3]}****{phone[-4:]}" if phone else ""
-
-
 def merchant_recent_actions(merchant_id, limit=20):
     """The merchant's last vouchers redeemed and points awarded, newest first, with the staff who did it."""
     staff, member = aliased(User), aliased(User)
@@ -91,8 +88,8 @@ def merchant_recent_actions(merchant_id, limit=20):
         .where(ConsumptionAward.merchant_id == merchant_id)
         .order_by(ConsumptionAward.created_at.desc(), ConsumptionAward.id.desc()).limit(limit)
     ).all()
-    actions = [MerchantAction("voucher", at, nick or _masked(phone), title, value or 0, member=_masked(mphone))
+    actions = [MerchantAction("voucher", at, nick or mask_phone(phone), title, value or 0, member=mask_phone(mphone))
                for at, title, value, nick, phone, mphone in vouchers]
-    actions += [MerchantAction("award", at, nick or _masked(phone), receipt, amount, points, _masked(mphone))
+    actions += [MerchantAction("award", at, nick or mask_phone(phone), receipt, amount, points, mask_phone(mphone))
                 for at, receipt, amount, points, nick, phone, mphone in awards]
     return sorted(actions, key=lambda a: a.at, reverse=True)[:limit]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import ConsumptionAward, Voucher
 from app.services.clock import day_bounds_utc, shanghai_today, to_shanghai
+from app.services.consumption import yuan
 from app.services.errors import DomainError
 
 PERIODS = {"day": _l("按日"), "week": _l("按周"), "month": _l("按月")}
@@ -129,18 +130,14 @@ def merchant_settlement(merchant_id, period, start, end):
     return Settlement(period, start, end, ordered, total)
 
 
-def _yuan(fen):
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def settlement_csv(settlement):
     """The settlement as CSV text for Excel: a UTF-8 BOM, Chinese headers, a total row."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([_("期间"), _("核销张数"), _("券面价值（元）"), _("奖励笔数"), _("奖励积分"), _("消费金额（元）")])
     for row in [*settlement.rows, settlement.total]:
-        writer.writerow([row.label, row.vouchers, _yuan(row.voucher_value_fen), row.awards, row.points,
-                         _yuan(row.amount_fen)])
+        writer.writerow([row.label, row.vouchers, yuan(row.voucher_value_fen), row.awards, row.points,
+                         yuan(row.amount_fen)])
     return "\ufeff" + out.getvalue()
 
 
