@@ -92,9 +92,9 @@ def _targets(app):
             for method in sorted(rule.methods)]
 
 
-# Audit rows that record a refused attempt (e.g. "consumption.award_refused", written in a transaction
-# of their own after the refusal) are the record the spec asks for, not a half-done change.
-REFUSAL_AUDIT_SUFFIX = "_refused"
+# Audit rows that record a refused attempt ("voucher.refused", "consumption.refused": written in a
+# transaction of their own after the refusal) are the record the spec asks for, not a half-done change.
+REFUSAL_AUDIT_SUFFIX = ".refused"
 
 
 def _fingerprint(app):

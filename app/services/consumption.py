@@ -269,7 +269,7 @@ def record_refusal(staff_id, refusal, **detail):
     """Audit a refused award attempt in its own transaction (the attempt itself rolled back)."""
     with write_transaction() as session:
         staff = session.get(User, staff_id)
-        audit.record(staff_id, "consumption.award_refused", target=None,
+        audit.record(staff_id, "consumption.refused", target=None,
                      merchant_id=staff.merchant_id if staff else None, reason=str(refusal.message),
                      field=refusal.field, **{k: v for k, v in detail.items() if v is not None})
 

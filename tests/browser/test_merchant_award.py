@@ -32,7 +32,7 @@ def test_staff_award_points_by_typed_phone_and_the_member_sees_them(app, page, m
     _log_in(page, staff_phone, "/merchant/")
     page.click(".merchant-action >> text=积分奖励")
     page.fill("#member-code", member_phone)
-    page.click("form.award-lookup button[type=submit]")
+    page.click("[data-testid=member-lookup]")
     page.wait_for_selector("[data-testid=award-member]")
     assert f"{member_phone[:3]}****{member_phone[-4:]}" in page.inner_text("[data-testid=award-member]")
     page.fill("input[name=amount]", "12.5")

@@ -41,7 +41,7 @@ def award(shop, amount="100", receipt="R1", member=None, staff=None, now=None):
 
 
 def refusals(db):
-    return db.session.execute(select(AuditLog).where(AuditLog.action == "consumption.award_refused")
+    return db.session.execute(select(AuditLog).where(AuditLog.action == "consumption.refused")
                               .order_by(AuditLog.id)).scalars().all()
 
 

@@ -1,8 +1,6 @@
 """Consumption points at the counter (积分奖励): scan the member code or type the phone, then
 the amount paid and the receipt number."""
-from pathlib import Path
-
-from flask import current_app, flash, request
+from flask import flash, request
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,11 +19,6 @@ from app.services.levels import level_for
 action_entry("merchant.award", _l("积分奖励"), 20)
 
 
-def _scanner_available():
-    """The shared camera scanner (static/js/scanner.js) is offered only where it is installed."""
-    return Path(current_app.static_folder, "js", "scanner.js").is_file()
-
-
 def _render(form, member_ref=None, member=None, lookup_error=None, status=200):
     merchant = current_user.merchant
     return render_page(
@@ -33,7 +26,7 @@ def _render(form, member_ref=None, member=None, lookup_error=None, status=200):
         level=level_for(member.growth) if member else None,
         cap_left=consumption.cap_left(member.id, merchant) if member else None,
         masked_phone=consumption.masked_phone, lookup_error=lookup_error, merchant=merchant,
-        enabled=source_enabled("earn.consumption"), scanner=_scanner_available(),
+        enabled=source_enabled("earn.consumption"),
     )
 
 
