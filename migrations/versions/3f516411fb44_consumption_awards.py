@@ -4,7 +4,7 @@ Consumption points (消费积分) awarded at a merchant's counter: one row per r
 (the unique key that makes a retried award pay once), with its ledger entry and Shanghai day.
 
 Revision ID: 3f516411fb44
-Revises: a41c7d2e9b10
+Revises: c7d1e2f3a4b5
 Create Date: 2026-11-23 20:59:27.971849
 
 """
@@ -15,7 +15,7 @@ import app.models.types
 
 # revision identifiers, used by Alembic.
 revision = '3f516411fb44'
-down_revision = 'a41c7d2e9b10'
+down_revision = 'c7d1e2f3a4b5'
 branch_labels = None
 depends_on = None
 
