@@ -77,7 +77,9 @@ class IdField(IntegerField):
 
 
 def _valid_key(form, field):
-    if not _KEY_RE.match(field.data or ""):
+    # The key must come with the request: one made up here (the field's default) would make
+    # a retried POST without it a second, different request.
+    if not field.raw_data or not _KEY_RE.match(field.data or ""):
         raise ValidationError(_l("页面已过期，请刷新后重试"))
 
 

@@ -71,6 +71,14 @@ def test_a_double_tap_checks_in_once(member_client, app):
     assert _count(app, CheckIn) == 1 and _balance(app, member_client.user_id) == 505
 
 
+def test_a_post_without_its_request_key_is_refused_not_taken_as_new(member_client, app):
+    # A key made up on the server would turn each retry of such a POST into another action.
+    token, _key = member_client.form_tokens("/checkin")
+    response = member_client.post("/checkin", data={"csrf_token": token}, headers={"X-CSRFToken": token})
+    assert "页面已过期" in member_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _count(app, CheckIn) == 0 and _balance(app, member_client.user_id) == 500
+
+
 def test_without_htmx_check_in_redirects_back_with_a_message(member_client):
     response = member_client.submit("/checkin", {"month": shanghai_today().strftime("%Y-%m")}, page="/checkin")
     assert response.status_code == 303 and "/checkin" in response.headers["Location"]
