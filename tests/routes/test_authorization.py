@@ -11,9 +11,11 @@ is never added without deciding who may use it. Visitors, in the order of each r
 Statuses: 200 page; 302 a redirect (anonymous: to the login page; staff and operators on
 member pages: to their console); 303 an action done or refused with a redirect back;
 403 refused; 404 not found (another member's object does not exist for B).
-POSTs carry empty forms (CSRF is tested elsewhere): a member's action then gets the
-same refusal a stale page would, which proves the request got past the access checks.
+POSTs carry empty forms but for a fresh request key (CSRF is tested elsewhere): a member's
+action then gets the refusal a form with missing fields gets, which proves the request got
+past the access checks (and, for B, past the ownership check).
 """
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -185,7 +187,8 @@ def test_each_visitor_gets_the_expected_answer_on_every_route(app, client, world
             client.delete_cookie("remember_token")
             if world["users"][visitor]:
                 login_as(client, world["users"][visitor])
-            response = client.open(path, method=method)
+            response = client.open(path, method=method,
+                                   data={"request_key": uuid.uuid4().hex} if method == "POST" else None)
             response.close()
             if response.status_code != expected:
                 wrong.append(f"{method} {path} as {visitor}: {response.status_code}, expected {expected}")
