@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import threading
+import uuid
 
 import pytest
 from flask.testing import FlaskClient
@@ -96,8 +97,8 @@ class MallClient(FlaskClient):
         token, key = self.form_tokens(page or url)
         data = dict(data or {})
         data.setdefault("csrf_token", token)
-        if key:
-            data.setdefault("request_key", key)
+        # The page's request key, or a fresh one when the page has no such form (a hand-made request).
+        data.setdefault("request_key", key or uuid.uuid4().hex)
         headers = kwargs.pop("headers", {})
         if htmx:
             headers = {"HX-Request": "true", "X-CSRFToken": token, **headers}
