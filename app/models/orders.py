@@ -2,8 +2,9 @@
 coupons and merchant vouchers."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, event, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models.base import utcnow
@@ -55,6 +56,10 @@ class Order(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What people see and type (member pages, console, CSV, messages): the Shanghai date the order
+    # was placed and its id, zero-padded (20261123000123). Set by the INSERT's own transaction
+    # (see _number_new_order below); URLs keep the id.
+    order_no: Mapped[str | None] = mapped_column(String(24), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     kind: Mapped[str] = mapped_column(String(10))
@@ -93,14 +98,39 @@ class Order(db.Model):
     coupons = relationship("Coupon", order_by="Coupon.id", lazy="selectin", back_populates="order")
     payment = relationship("Payment", uselist=False, lazy="selectin", back_populates="order")
 
+    @property
+    def number(self):
+        """The order number to show (the id only for a row not yet flushed)."""
+        return self.order_no or str(self.id or "")
+
+
+def order_number(order_id, created_at):
+    """Shanghai date of `created_at` + the id, zero-padded to 6 digits: unique because the id is,
+    and gap-tolerant (a rolled-back order leaves a gap, nothing else), on every database."""
+    from app.services.clock import to_shanghai
+
+    return f"{to_shanghai(created_at):%Y%m%d}{order_id:06d}"
+
+
+@event.listens_for(Order, "after_insert")
+def _number_new_order(_mapper, connection, order):
+    """Every new order gets its number in its creating transaction, whoever creates it."""
+    if order.order_no:
+        return
+    created_at = order.created_at or utcnow()
+    number = order_number(order.id, created_at)
+    connection.execute(update(Order.__table__).where(Order.__table__.c.id == order.id).values(order_no=number))
+    set_committed_value(order, "order_no", number)
+
 
 class Payment(db.Model):
     """The cash part of an order, paid through a payment provider."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'refund_due')", name="status_known"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'refund_due', 'refunded')", name="status_known"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("(status = 'refunded') = (refunded_at IS NOT NULL)", name="refunded_when_stamped"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +143,15 @@ class Payment(db.Model):
     provider_txn_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The cash part returned (refund_due -> refunded): the provider's refund id and when.
+    refund_id: Mapped[str | None] = mapped_column(String(64))
+    refund_reason: Mapped[str | None] = mapped_column(String(100))
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def out_refund_no(self):
+        """Our reference for this payment's refund at the provider: fixed, so a retried refund is the same one."""
+        return f"R{self.out_trade_no}"
 
     order = relationship("Order", back_populates="payment")
 

@@ -48,10 +48,30 @@ def _consumption_body(p):
                     merchant=p["merchant"], amount=p["amount"], receipt=p["receipt"])
 
 
+def _shipped_body(p):
+    if "order_no" not in p:  # stored before orders had numbers
+        return _l("你兑换的「%(name)s」已发货：%(carrier)s %(no)s") % p
+    return _l("订单 %(order_no)s「%(name)s」已发货：%(carrier)s %(no)s") % p
+
+
+def _closed_body(template):
+    def body(p):
+        text = template % p
+        if p.get("n"):
+            text += " " + ngettext("%(num)s 积分已退回。", "%(num)s 积分已退回。", p["n"])
+        return text
+    return body
+
+
 MESSAGES = {
     "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
-    "order.shipped": MessageType("shipped", _l("订单已发货"), _l("你兑换的「%(name)s」已发货：%(carrier)s %(no)s"),
-                                 "shop.order", ("order_id",)),
+    "order.shipped": MessageType("shipped", _l("订单已发货"), _shipped_body, "shop.order", ("order_id",)),
+    "order.cancelled": MessageType("order", _l("订单已取消"),
+                                   _closed_body(_l("订单 %(order_no)s「%(name)s」已被取消：%(reason)s。")),
+                                   "shop.order", ("order_id",)),
+    "order.refunded": MessageType("order", _l("订单已退款"),
+                                  _closed_body(_l("订单 %(order_no)s「%(name)s」已退款：%(reason)s。")),
+                                  "shop.order", ("order_id",)),
     "draw.prize_won": MessageType("prize", _l("恭喜中奖"), _l("你在「%(draw)s」中抽中了%(prize)s"),
                                   "games.history", ("draw_id",)),
     "treasure.won": MessageType("treasure", _l("积分夺宝中奖啦"),

@@ -3,7 +3,9 @@
 A provider (the sandbox now, WeChat Pay JSAPI later) only knows how to let the member
 pay and how to tell us the outcome; the order side is here and the same for all:
 `open_payment` (inside the redemption), then `complete_payment` or `fail_payment`
-(each one transaction, safe to call twice: a provider may notify more than once).
+(each one transaction, safe to call twice: a provider may notify more than once), and
+`refund_payment` to return the cash of a payment marked refund_due (a cancelled or
+refunded order whose cash had arrived).
 The sandbox provider is for development and tests and is refused in production.
 """
 import secrets
@@ -43,6 +45,16 @@ class PaymentProvider(Protocol):
     def checkout(self, payment: Payment) -> dict:
         """Context for `template` (for WeChat: the JSAPI parameters of a prepay order)."""
 
+    def refund(self, payment: Payment, amount_fen: int) -> str:
+        """Return `amount_fen` of a succeeded payment to the payer; returns the provider's refund id.
+
+        Must be idempotent on `payment.out_refund_no` (WeChat's out_refund_no): asked again for
+        the same payment it answers with the same refund and moves no more money. Raises
+        PaymentUnavailable when the provider cannot take the refund now (nothing changes then).
+        A provider whose refunds complete later (WeChat) will need a 'refunding' state; the
+        sandbox's complete at once.
+        """
+
 
 class SandboxProvider:
     """沙箱支付: the member taps 'paid' or 'failed'. Development and tests only."""
@@ -57,6 +69,13 @@ class SandboxProvider:
 
     def checkout(self, payment):
         return {"payment": payment}
+
+    def refund(self, payment, amount_fen):
+        """The sandbox returns the cash at once; its refund id is fixed by out_refund_no, so a
+        retry is the same refund."""
+        if amount_fen <= 0 or amount_fen > payment.amount_fen:
+            raise DomainError(_("退款金额无效"))
+        return f"SANDBOX-{payment.out_refund_no}"
 
 
 PROVIDERS = {"sandbox": SandboxProvider}
@@ -134,6 +153,37 @@ def fail_payment(out_trade_no, *, reason=None, now=None):
     return payment
 
 
+def refund_payment(order_id, reason, now=None):
+    """Return the cash part of an order whose payment is refund_due; returns the Payment.
+
+    Runs in its own write transaction, or joins the caller's when called inside one (the
+    after-sales completion, an operator refund): then the order's reversal and the cash
+    refund commit together. The payment row is locked first, so two calls at once refund
+    once; a call on a payment already refunded returns it unchanged (a retry is one refund).
+    The provider is asked before the commit: if the commit then fails, the payment stays
+    refund_due and a retry asks the provider again with the same out_refund_no, which the
+    provider answers with the same refund. Raises NotFound (no payment), DomainError (the
+    payment is not due a refund) or PaymentUnavailable (the provider refused; nothing changed).
+    """
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    with write_transaction() as session:
+        found = session.execute(select(Payment.out_trade_no).where(Payment.order_id == order_id)).scalar_one_or_none() \
+            if is_db_id(order_id) else None
+        if found is None:
+            raise NotFound(_("该订单没有现金支付"))
+        payment = _locked_payment(found)
+        if payment.status == "refunded":
+            return payment
+        if payment.status != "refund_due":
+            raise DomainError(_("该支付无需退款"))
+        refund_id = get_provider(payment.provider).refund(payment, payment.amount_fen)
+        payment.status, payment.refund_id, payment.refunded_at = "refunded", refund_id, now
+        payment.refund_reason = reason[:100] or None
+        session.flush()
+    return payment
+
+
 def sandbox_pay(user_id, order_id, succeed, now=None):
     """The sandbox's two buttons: pay the member's own pending order, or make it fail."""
     if not isinstance(get_provider(), SandboxProvider):
@@ -157,5 +207,5 @@ def sandbox_pay(user_id, order_id, succeed, now=None):
 
 __all__ = [
     "PROVIDERS", "PaymentProvider", "PaymentUnavailable", "SandboxProvider", "complete_payment", "fail_payment",
-    "get_provider", "open_payment", "sandbox_pay",
+    "get_provider", "open_payment", "refund_payment", "sandbox_pay",
 ]
