@@ -104,6 +104,16 @@ MATRIX = {
     ("games.treasure_buy", "POST"): (302, 422, 422, 403, 403, 403),
     # the consoles
     ("admin.index", "GET"): OPERATOR_ONLY,
+    # console: orders (empty forms: the operator's action is refused at its fields)
+    ("admin.orders", "GET"): OPERATOR_ONLY,
+    ("admin.orders_export", "GET"): OPERATOR_ONLY,
+    ("admin.order", "GET"): OPERATOR_ONLY,
+    ("admin.order_ship", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.order_cancel", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.order_refund", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.order_refund_cash", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.orders_ship_import", "GET"): OPERATOR_ONLY,
+    ("admin.orders_ship_import", "POST"): (302, 403, 403, 403, 403, 422),
     ("merchant.index", "GET"): STAFF_ONLY,
     ("merchant.verify", "GET"): STAFF_ONLY,
     ("merchant.verify_confirm", "POST"): (302, 403, 403, 422, 422, 403),  # staff: an empty form is refused
