@@ -120,7 +120,7 @@ def complete_payment(out_trade_no, *, amount_fen, provider_txn_id, now=None):
     now = now or utcnow()
     with write_transaction() as session:
         payment = _locked_payment(out_trade_no)
-        if payment.status in ("succeeded", "refund_due"):
+        if payment.status in ("succeeded", "refund_due", "refunded"):
             return payment
         if amount_fen != payment.amount_fen:
             raise DomainError(_("支付金额与订单不符"))

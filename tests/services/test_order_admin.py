@@ -126,6 +126,14 @@ def test_retrying_a_refund_is_one_refund(db, paid_cash_order, operator, monkeypa
     assert db.session.execute(select(func.count()).where(AuditLog.action == "order.refund")).scalar_one() == 1
 
 
+def test_a_late_repeat_of_the_payment_notice_does_not_reopen_a_refunded_payment(db, paid_cash_order, operator):
+    _user_id, _product_id, order_id = paid_cash_order
+    order_admin.refund_order(order_id, operator, "误兑")
+    payment = fresh(order_id).payment
+    payments.complete_payment(payment.out_trade_no, amount_fen=3900, provider_txn_id="SANDBOX-T1")
+    assert fresh(order_id).payment.status == "refunded"
+
+
 def test_two_operators_refunding_at_once_refund_once(app, paid_cash_order, operator):
     user_id, _product_id, order_id = paid_cash_order
     db.session.remove()
