@@ -6,7 +6,7 @@ status 'refunded' with the provider's refund id, the reason and when (refunded_a
 exactly when the status is 'refunded').
 
 Revision ID: b7e3f1c2d4a5
-Revises: a41c7d2e9b10
+Revises: 3f516411fb44
 Create Date: 2026-11-23 21:30:00
 
 """
@@ -19,7 +19,7 @@ import app.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'b7e3f1c2d4a5'
-down_revision = 'a41c7d2e9b10'
+down_revision = '3f516411fb44'
 branch_labels = None
 depends_on = None
 
