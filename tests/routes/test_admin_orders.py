@@ -225,3 +225,10 @@ def test_members_see_order_numbers_not_row_ids(client, shop_world):
     assert w["numbers"]["a_cup"] in listing and w["numbers"]["a_coupon"] in listing
     page = client.get(f"/orders/{w['orders']['a_cup']}").get_data(as_text=True)
     assert f'data-testid="order-no">{w["numbers"]["a_cup"]}<' in page
+
+
+def test_the_side_navigation_marks_the_group_of_the_page_being_shown(client, shop_world):
+    login_as(client, shop_world["operator"])
+    html = client.get(f"/admin/orders/{shop_world['orders']['a_cup']}").get_data(as_text=True)
+    assert '<a href="/admin/orders" aria-current="page">' in html
+    assert '<a href="/admin/" aria-current="page">' not in html
