@@ -40,6 +40,9 @@ class Draw(db.Model):
     pity_after: Mapped[int | None]
     pity_tier: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The schedule: members may play from starts_at until ends_at (NULL: no bound on that side).
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     prizes = relationship("DrawPrize", order_by="DrawPrize.position", back_populates="draw")

@@ -76,11 +76,24 @@ def get_draw(draw_id):
     return draw
 
 
-def active_draws():
-    """Draws members can open from the games page (the newbie gift is offered on its own)."""
+def active_draws(now=None):
+    """Draws members can play now, for the games page (the newbie gift is offered on its own)."""
+    now = now or utcnow()
     return db.session.execute(
-        select(Draw).where(Draw.is_active.is_(True), Draw.purpose == "normal").order_by(Draw.id)
+        select(Draw).where(Draw.is_active.is_(True), Draw.purpose == "normal",
+                           or_(Draw.starts_at.is_(None), Draw.starts_at <= now),
+                           or_(Draw.ends_at.is_(None), Draw.ends_at > now)).order_by(Draw.id)
     ).scalars().all()
+
+
+def schedule_refusal(draw, now=None):
+    """Why the draw's schedule refuses a play now ("not started" / "ended"), or None."""
+    now = now or utcnow()
+    if draw.starts_at is not None and now < draw.starts_at:
+        return _("抽奖活动尚未开始")
+    if draw.ends_at is not None and now >= draw.ends_at:
+        return _("抽奖活动已结束")
+    return None
 
 
 @dataclass(frozen=True)
@@ -234,6 +247,9 @@ def play_draw(user_id, draw_id, request_key, now=None):
         if done is not None:
             return stored_result(DrawPlay, user_id, done)
         draw = get_draw(draw_id)
+        refusal = schedule_refusal(draw, now)
+        if refusal:
+            raise DrawRefused(refusal)
         lock_member(user_id)
         if draw.purpose == "newbie":
             _use_newbie_gift(user_id)

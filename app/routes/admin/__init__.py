@@ -32,3 +32,4 @@ def _console_context():
 from app.routes.admin import home  # noqa: E402,F401  (the page groups add their routes to bp)
 from app.routes.admin import audit, members, merchants, operators  # noqa: E402,F401
 from app.routes.admin import orders  # noqa: E402,F401
+from app.routes.admin import rules  # noqa: E402,F401
