@@ -37,6 +37,7 @@ from wtforms.fields.core import UnboundField
 
 from app.extensions import db as _db
 from app.extensions import limiter
+from app.models import Draw
 from app.services import packets, referrals, shop
 from app.services.clock import shanghai_today, utcnow
 from app.services.tasks import TASKS
@@ -127,8 +128,9 @@ def world(app, make_member, make_account, make_product, make_address, make_merch
                            face_value_fen=2000)
     address = make_address(member)
     draw = make_draw(app)
-    _item, round_id = make_item(app, total_shares=1000)
+    item, round_id = make_item(app, total_shares=1000)
     with app.app_context():
+        prize = _db.session.get(Draw, draw).prizes[0].id
         now = utcnow()
         packet = packets.create_packet("红包", 10, now - timedelta(hours=1), now + timedelta(days=1)).id
         order = shop.redeem_product(member, physical, 1, new_key(), address_id=address).id
@@ -139,10 +141,10 @@ def world(app, make_member, make_account, make_product, make_address, make_merch
     ids = {"product_id": [physical, coupon, voucher], "order_id": [order], "address_id": [address],
            "draw_id": [draw], "round_id": [round_id], "packet_id": [packet], "merchant_id": [merchant],
            "user_id": list(accounts.values()), "member_id": [member], "staff_id": [accounts["staff"]],
-           "operator_id": [accounts["operator"]]}
+           "operator_id": [accounts["operator"]], "item_id": [item], "prize_id": [prize]}
     plausible = [str(i) for values in ids.values() for i in values] + sorted(TASKS) + [
         code, "birthday", today.isoformat(), (today - timedelta(days=2)).isoformat(), today.strftime("%Y-%m"),
-        "css/app.css", "uploads/x.png"]
+        "css/app.css", "uploads/x.png", "checkin", "levels", "double", "grid", "wheel", "newbie"]
     return {"accounts": accounts, "ids": ids, "plausible": plausible}
 
 

@@ -39,7 +39,9 @@ class _Messages:
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
         for field in self._all_fields():
-            if field.errors and field.process_errors and isinstance(field, IntegerField):
+            typed = field.raw_data and field.raw_data[0].strip()
+            if field.errors and field.process_errors and typed and isinstance(field, IntegerField) \
+                    and not isinstance(field, IdField):
                 field.errors = [_WHOLE]
         return valid
 
@@ -355,13 +357,16 @@ class PrizeRowForm(_Messages, Form):
     weight = _int(_l("权重"), 0, MAX_WEIGHT)
     stock = _int(_l("库存（不限请留空）"), 0, MAX_STOCK, optional=True)
 
-    def validate_points(self, field):
-        if self.kind.data in ("points", "consolation") and not field.data:
-            raise ValidationError(_l("积分奖品需在 1 到 %(n)s 积分之间", n=MAX_REWARD))
-
-    def validate_product_id(self, field):
-        if self.kind.data == "product" and field.data is None:
-            raise ValidationError(_l("请填写商品编号"))
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # Optional() ends these fields' checks when empty; what the kind needs is checked here.
+        if self.kind.data in ("points", "consolation") and not self.points.data and not self.points.errors:
+            self.points.errors = [_l("积分奖品需在 1 到 %(n)s 积分之间", n=MAX_REWARD)]
+            valid = False
+        if self.kind.data == "product" and self.product_id.data is None and not self.product_id.errors:
+            self.product_id.errors = [_l("请填写商品编号")]
+            valid = False
+        return valid
 
 
 class PrizePoolForm(_Messages, BaseForm):
@@ -421,9 +426,13 @@ class NewTreasureItemForm(TreasureItemForm, ActionForm):
     def values(self):
         return {**super().values(), "product_id": self.product_id.data}
 
-    def validate_prize_points(self, field):
-        if self.product_id.data is None and not field.data:
-            raise ValidationError(_l("积分奖品请填写奖品积分，商品奖品请填写商品编号"))
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.product_id.data is None and not self.prize_points.data and not (
+                self.product_id.errors or self.prize_points.errors):
+            self.prize_points.errors = [_l("积分奖品请填写奖品积分，商品奖品请填写商品编号")]
+            valid = False
+        return valid
 
 
 def now_local():

@@ -132,6 +132,8 @@ def save_settings(actor_id, group, changes):
         raise NotFound(_("没有这组设置"))
     with write_transaction():
         before_values = current_group(group)
+        if group == "levels" and len(changes["levels"]) != len(before_values["levels"]):
+            raise DomainError(_("等级数量不能修改，请刷新后重试"), field="levels")
         after_values = merged_group(group, changes)
         _check_group(group, after_values)
         before, after = {}, {}

@@ -22,7 +22,7 @@ import pytest
 from flask import url_for
 
 from app.extensions import db
-from app.models import User
+from app.models import Draw, User
 from app.services import packets, referrals, shop
 from app.services.clock import utcnow
 from tests.conftest import login_as
@@ -144,6 +144,30 @@ MATRIX = {
     ("merchant.settlement", "GET"): STAFF_ONLY,                  # always the staff member's own merchant
     ("merchant.settlement_csv", "GET"): STAFF_ONLY,
     ("me.member_code", "GET"): MEMBER_PAGE,
+    # the console: game and rule settings (empty POSTs: refused at the fields, or a flash and back)
+    ("admin.rules", "GET"): OPERATOR_ONLY,
+    ("admin.rule_settings", "GET"): OPERATOR_ONLY,
+    ("admin.rule_settings", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_packets", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_packet", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_packet", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_edit_packet", "GET"): OPERATOR_ONLY,
+    ("admin.rule_edit_packet", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_switch_packet", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.rule_draws", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_draw", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_draw", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_edit_draw", "GET"): OPERATOR_ONLY,
+    ("admin.rule_edit_draw", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_draw_prizes", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_add_prize", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.rule_remove_prize", "POST"): (302, 403, 403, 403, 403, 303),
+    ("admin.rule_treasure", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_item", "GET"): OPERATOR_ONLY,
+    ("admin.rule_new_item", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_edit_item", "GET"): OPERATOR_ONLY,
+    ("admin.rule_edit_item", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.rule_open_round", "POST"): (302, 403, 403, 403, 403, 303),
 }
 
 
@@ -155,8 +179,9 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
     merchant_a, merchant_b = make_merchant("甲店"), make_merchant("乙店")
     product_id = make_product(kind="coupon")
     draw_id = make_draw(app)
-    _item, round_id = make_item(app)
+    item_id, round_id = make_item(app)
     with app.app_context():
+        prize_id = db.session.get(Draw, draw_id).prizes[0].id
         order_id = shop.redeem_product(a, product_id, 1, "a" * 32).id
         now = utcnow()
         packet_id = packets.create_packet("红包", 10, now - timedelta(hours=1), now + timedelta(days=1), total=5).id
@@ -169,7 +194,8 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
         "values": {"order_id": order_id, "address_id": make_address(a), "product_id": product_id,
                    "draw_id": draw_id, "round_id": round_id, "packet_id": packet_id, "key": "profile",
                    "code": code, "filename": "css/app.css",
-                   "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator},
+                   "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator,
+                   "group": "checkin", "item_id": item_id, "prize_id": prize_id},
     }
 
 
