@@ -497,3 +497,16 @@ def test_markup_in_draw_prize_and_packet_names_is_shown_as_text_to_members(app, 
     for body in pages + [console]:
         assert "<script>alert(1)" not in body and "<img src=x" not in body
     assert all("&lt;script&gt;alert(1)" in body for body in pages)
+
+
+def test_a_changed_field_refreshes_only_the_preview_through_htmx(app, client, operator):
+    data = {**form_values(client, "/admin/rules/settings/double"), "days": "2026-12-12", "factor": "3",
+            "action": "preview"}
+    response = client.post("/admin/rules/settings/double", data=data, headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    assert "<html" not in body and body.count('id="rules-preview"') == 1
+    assert "2026-12-12" in body and "×3" in body and "预览，尚未保存" in body
+    bad = client.post("/admin/rules/settings/double", data={**data, "factor": "0"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 200 and "有填写错误，预览显示当前生效的规则" in bad.get_data(as_text=True)
+    assert _settings_rows(app) == {} and _audits(app) == []

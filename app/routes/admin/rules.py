@@ -10,7 +10,7 @@ from app.forms.base import ActionForm
 from app.forms.rules import (SETTINGS_FORMS, DrawForm, NewDrawForm, NewPacketForm, NewTreasureItemForm,
                              PacketForm, PacketSwitchForm, PrizePoolForm, TreasureItemForm, as_local, now_local)
 from app.routes.admin import bp, nav_entry
-from app.routes.web import render_page
+from app.routes.web import is_htmx_fragment_request, render_page
 from app.services import draws as draw_service
 from app.services import rule_admin
 from app.services.errors import DomainError
@@ -59,7 +59,7 @@ def rule_settings(group):
     current = rule_admin.current_group(group)
     if request.method == "GET":
         form.load(current)
-    preview, status, previewing = current, 200, False
+    preview, status, previewing, invalid = current, 200, False, False
     if request.method == "POST":
         if form.validate():
             preview = rule_admin.merged_group(group, form.changes())
@@ -75,10 +75,12 @@ def rule_settings(group):
                     flash(_("已保存，会员下一次操作即按新规则"), "success")
                     return redirect(url_for("admin.rule_settings", group=group), 303)
         else:
-            status = 422
-    return render_page("admin/rules/settings.html", form=form, group=group,
-                       title=rule_admin.SETTING_GROUPS[group][0], previewing=previewing, status=status,
-                       **_preview_context(group, preview))
+            status, invalid = 422, True
+    if is_htmx_fragment_request():  # the live preview: only the preview block, always swapped in
+        status = 200
+    return render_page("admin/rules/settings.html", block="preview", form=form, group=group,
+                       title=rule_admin.SETTING_GROUPS[group][0], previewing=previewing, invalid=invalid,
+                       status=status, **_preview_context(group, preview))
 
 
 # ---- points packets ----------------------------------------------------------------------------
