@@ -50,6 +50,7 @@ def _draw_context(draw, play=None, animate=False, balance=None):
         "left_today": draws.draws_left_today(current_user.id, draw) if member else None,
         "pity_left": draws.pity_left(current_user.id, draw) if member else None,
         "newbie_state": draws.newbie_gift_state(current_user.id) if member and draw.purpose == "newbie" else None,
+        "closed": draws.schedule_refusal(draw),
     }
 
 

@@ -449,6 +449,10 @@ def test_a_scheduled_draw_refuses_plays_outside_its_window(app, client, operator
         with pytest.raises(draws.DrawRefused, match="抽奖活动尚未开始"):
             draws.play_draw(member, draw_id, key())
         assert draws.active_draws() == []
+    login_as(client, member)
+    page = client.get(f"/draw/{draw_id}").get_data(as_text=True)
+    assert "活动时间 01-01 00:00 – 02-01 00:00" in page
+    assert re.search(r'<button[^>]*disabled data-testid="draw-closed">抽奖活动尚未开始</button>', page)
 
 
 # ---- treasure ----------------------------------------------------------------------------------
