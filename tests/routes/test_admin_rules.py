@@ -465,7 +465,9 @@ def test_a_treasure_item_edit_waits_for_the_next_round_and_a_running_round_refus
         rnd = _db.session.get(TreasureRound, round_id)
         assert (rnd.total_shares, rnd.share_price, rnd.status) == (10, 10, "open")
         assert _db.session.get(TreasureItem, item_id).total_shares == 20
-    opened = client.post(f"/admin/rules/treasure/{item_id}/open", data=form_values(client, "/admin/rules/treasure"))
+    # The list offers no button while a round runs; a stale page's button is refused by the service.
+    stale = {**form_values(client, "/admin/rules/treasure"), "request_key": key()}
+    opened = client.post(f"/admin/rules/treasure/{item_id}/open", data=stale)
     assert opened.status_code == 303
     assert "本期夺宝还在进行中" in client.get("/admin/rules/treasure").get_data(as_text=True)
     assert _count(app, TreasureRound) == 1
