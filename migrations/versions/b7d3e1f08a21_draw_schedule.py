@@ -6,7 +6,7 @@ SQLite (no rebuild of `draws`, which prizes and plays point at); the console's f
 app.services.rule_admin keep the end after the start.
 
 Revision ID: b7d3e1f08a21
-Revises: 3f516411fb44
+Revises: b7e3f1c2d4a5
 Create Date: 2026-11-23 21:15:00
 
 """
@@ -18,7 +18,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'b7d3e1f08a21'
-down_revision = '3f516411fb44'
+down_revision = 'b7e3f1c2d4a5'
 branch_labels = None
 depends_on = None
 
