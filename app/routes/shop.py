@@ -9,7 +9,7 @@ from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPay
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
 from app.services import addresses as address_book
-from app.services import catalog, payments, shop, vouchers
+from app.services import catalog, payments, shop, voucher_states, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
@@ -90,7 +90,8 @@ def orders():
     tab = request.args.get("tab") if request.args.get("tab") in shop.ORDER_TABS else "all"
     rows, next_before = shop.list_orders(current_user.id, tab, before_id=id_arg("before"))
     return render_page("shop/orders.html", block="order_rows", rows=rows, tab=tab, next_before=next_before,
-                       status_label=shop.status_label)
+                       status_label=shop.status_label, order_state=shop.order_state,
+                       last_redemption=voucher_states.last_redemption)
 
 
 @bp.get("/orders/<id:order_id>")
@@ -101,7 +102,8 @@ def order(order_id):
     return render_page("shop/order.html", order=found, status_label=shop.status_label, can_cancel=shop.can_cancel(found),
                        provider=provider, checkout=checkout, pay_form=SandboxPayForm(), action_form=ActionForm(),
                        address_form=OrderAddressForm(), addresses=address_book.list_addresses(current_user.id),
-                       grouped=vouchers.grouped, now=utcnow())
+                       grouped=vouchers.grouped, now=utcnow(), order_state=shop.order_state,
+                       voucher_state=vouchers.voucher_state, last_redemption=voucher_states.last_redemption)
 
 
 def _order_action(order_id, form, act):
@@ -168,8 +170,10 @@ def sandbox_pay(order_id):
 @member_required
 def my_vouchers():
     now = utcnow()
-    return render_page("shop/vouchers.html", rows=vouchers.member_vouchers(current_user.id), now=now,
-                       state=vouchers.voucher_state, qr_svg=vouchers.qr_svg, grouped=vouchers.grouped)
+    tab = request.args.get("tab") if request.args.get("tab") in voucher_states.VOUCHER_TABS else "usable"
+    return render_page("shop/vouchers.html", groups=voucher_states.member_voucher_groups(current_user.id, now),
+                       tab=tab, now=now, state=vouchers.voucher_state, qr_svg=vouchers.qr_svg,
+                       grouped=vouchers.grouped)
 
 
 @bp.get("/me/coupons")

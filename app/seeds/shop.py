@@ -63,7 +63,7 @@ def _products(now, merchants):
              colors=("#bc6c25", "#6f4518"), art=("立减5元", "饮品券")),
         dict(name="老街面馆 200 元代金券", subtitle="限量 5 张，每人限兑 1 张", category="本地生活", kind="voucher",
              merchant=noodle, points_price=9900, stock=5, limit_total=1, face_value_fen=20000, is_hot=True, position=95,
-             sale_starts_at=now - timedelta(days=1), sale_ends_at=now + timedelta(days=6),
+             sale_starts_at=now - timedelta(days=1), sale_ends_at=now + timedelta(days=21),
              valid_from=now, valid_until=now + timedelta(days=90), colors=("#e63946", "#9d0208"), art=("200元", "老街面馆代金券"),
              description_html=_P.format("老街面馆 1000 元餐费，拆成 5 张 200 元代金券限时兑换。") +
              "<ul><li>到店出示券码，由店员扫码核销</li><li>每桌每次限用 1 张，不找零</li>"

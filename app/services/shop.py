@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Address, Order, Payment, Product
-from app.services import events, fulfilment, ledger, payments, vouchers
+from app.services import events, fulfilment, ledger, payments, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -32,11 +32,13 @@ from app.services.tx import write_transaction
 STATUS_LABELS = {
     "pending_payment": _l("待付款"), "paid": _l("待发货"), "shipped": _l("已发货"), "completed": _l("已完成"),
     "cancelled": _l("已取消"), "refunded": _l("已退款"),
+    # Delivered voucher orders, by their vouchers (voucher_states.voucher_order_state).
+    "to_use": _l("待使用"), "used": _l("已使用"), "expired": _l("已过期"),
 }
-# Tabs of /orders: key -> statuses shown.
+# Tabs of /orders: key -> statuses shown (to_use and completed also split on the vouchers, list_orders).
 ORDER_TABS = {
     "all": None, "pending_payment": ("pending_payment",), "paid": ("paid",), "shipped": ("shipped",),
-    "completed": ("completed",), "closed": ("cancelled", "refunded"),
+    "to_use": ("completed",), "completed": ("completed",), "closed": ("cancelled", "refunded"),
 }
 _COUNTED = ("cancelled", "refunded")  # orders that no longer count towards a member's limits
 
@@ -45,11 +47,17 @@ class RedemptionRefused(DomainError):
     """A rule refused the redemption; the message names the rule in plain words."""
 
 
-def status_label(order):
+def order_state(order, now=None):
+    """The member-facing state key: the order's status, or for a delivered voucher order
+    to_use / used / expired, derived from its vouchers."""
+    return voucher_states.voucher_order_state(order, now) or order.status
+
+
+def status_label(order, now=None):
     """The member-facing status; paid non-physical orders are delivered at once."""
     if order.status == "paid" and order.kind == "physical" and not order.ship_address:
         return _("待填写地址")
-    return str(STATUS_LABELS[order.status])
+    return str(STATUS_LABELS[order_state(order, now)])
 
 
 def max_quantity():
@@ -222,6 +230,10 @@ def list_orders(user_id, tab="all", before_id=None, limit=10):
     statuses = ORDER_TABS.get(tab)
     if statuses:
         stmt = stmt.where(Order.status.in_(statuses))
+    if tab == "to_use":
+        stmt = stmt.where(voucher_states.awaiting_use())
+    elif tab == "completed":  # a voucher order is complete once nothing is left to use
+        stmt = stmt.where(~voucher_states.awaiting_use())
     if is_db_id(before_id):  # anything else a URL may carry (-5, 10**20) is the first page
         stmt = stmt.where(Order.id < before_id)
     rows = db.session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1)).unique().scalars().all()
@@ -294,6 +306,6 @@ def pending_payment_for(order):
 
 __all__ = [
     "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "can_cancel", "cancel_order", "confirm_receipt",
-    "get_order", "list_orders", "max_quantity", "member_limits", "pending_payment_for", "price_for",
+    "get_order", "list_orders", "max_quantity", "member_limits", "order_state", "pending_payment_for", "price_for",
     "redeem_blocker", "redeem_product", "required_level", "set_order_address", "status_label",
 ]

@@ -1,0 +1,26 @@
+"""The demo data (`flask seed-demo`): the demo merchant's advertising goods are on sale."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Product, User
+from app.seeds.accounts import DEMO_STAFF
+from app.services import catalog
+from app.services.clock import utcnow
+
+
+def test_seed_demo_puts_the_demo_merchants_goods_on_sale(app):
+    runner = app.test_cli_runner()
+    with app.app_context():  # `flask` pushes one; the test runner does not
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        goods = db.session.execute(select(Product).where(Product.name == "老街面馆 200 元代金券")).scalar_one()
+        staff = db.session.execute(select(User).where(User.phone == DEMO_STAFF[0])).scalar_one()
+        now = utcnow()
+        assert goods.kind == "voucher" and goods.merchant_id == staff.merchant_id  # the demo staff honour it
+        assert goods.is_active and goods.stock == 5 and goods.face_value_fen == 20000
+        assert goods.merchant.address and goods.merchant.phone
+        assert goods.sale_starts_at <= now and goods.sale_ends_at >= now + timedelta(days=14)
+        assert catalog.sale_state(goods) == "on_sale"
+        db.session.remove()
