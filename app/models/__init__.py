@@ -1,4 +1,5 @@
 """All models, imported so that metadata and migrations see every table."""
+from app.models.aftersales import AfterSale  # noqa: F401
 from app.models.audit import AuditLog
 from app.models.catalog import Banner, Category, Product, ProductImage, VirtualCode  # noqa: F401
 from app.models.consumption import ConsumptionAward  # noqa: F401

@@ -7,6 +7,7 @@ BLUEPRINTS = [
     "app.routes.main",
     "app.routes.me",
     "app.routes.shop",
+    "app.routes.aftersales",
     "app.routes.games",
     "app.routes.engage",
     "app.routes.merchant",

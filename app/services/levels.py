@@ -21,6 +21,8 @@ class Level:
     min_growth: int
     multiplier_pct: int
     discount_pct: int
+    # Days after delivery a member of this level may ask for after-sales (售后); 7 when unset.
+    aftersale_days: int = 7
 
     @property
     def label(self):

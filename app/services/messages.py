@@ -63,6 +63,14 @@ def _closed_body(template):
     return body
 
 
+def _aftersale_refunded_body(p):
+    body = ngettext("「%(name)s」的售后已完成，%(num)s 积分已退回。", "「%(name)s」的售后已完成，%(num)s 积分已退回。",
+                    p["points"], name=p["name"])
+    if p.get("cash") and p["cash"] != "0.00":
+        body += " " + _l("现金 ¥%(cash)s 将原路退回。") % {"cash": p["cash"]}
+    return body
+
+
 MESSAGES = {
     "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
     "order.shipped": MessageType("shipped", _l("订单已发货"), _shipped_body, "shop.order", ("order_id",)),
@@ -84,6 +92,20 @@ MESSAGES = {
                                      _l("「%(name)s」第 %(period)s 期到期未满员，你的积分已全部退回。"),
                                      "games.treasure_round", ("round_id",)),
     "consumption.awarded": MessageType("points", _l("消费积分到账"), _consumption_body, "me.points"),
+    # After-sales (售后): each step of a member's request, linking to the order.
+    "aftersale.requested": MessageType("aftersale", _l("售后申请已提交"),
+                                       _l("你对「%(name)s」的售后申请已提交，我们会尽快审核。"), "shop.order", ("order_id",)),
+    "aftersale.approved": MessageType("aftersale", _l("售后申请已同意"),
+                                      _l("你对「%(name)s」的售后申请已同意。说明：%(instructions)s"),
+                                      "shop.order", ("order_id",)),
+    "aftersale.received": MessageType("aftersale", _l("退回商品已收到"),
+                                      _l("我们已收到你退回的「%(name)s」，正在处理。"), "shop.order", ("order_id",)),
+    "aftersale.refunded": MessageType("aftersale", _l("售后退款已完成"), _aftersale_refunded_body,
+                                      "shop.order", ("order_id",)),
+    "aftersale.exchanged": MessageType("aftersale", _l("换货已发出"),
+                                       _l("「%(name)s」的换货已发出：%(carrier)s %(no)s"), "shop.order", ("order_id",)),
+    "aftersale.rejected": MessageType("aftersale", _l("售后申请未通过"),
+                                      _l("你对「%(name)s」的售后申请未通过：%(reason)s"), "shop.order", ("order_id",)),
     # Rows written before messages were stored as ids: their words, as they were stored.
     "legacy": MessageType("system", lambda p: p.get("title") or "", lambda p: p.get("body") or ""),
 }

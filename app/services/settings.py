@@ -24,12 +24,13 @@ DEFAULTS = {
     "earn.birthday": {"enabled": True, "points": 200},
     # Consumption points (消费积分) awarded by merchant staff; ratio and caps are per merchant.
     "earn.consumption": {"enabled": True},
-    # Levels by growth value; multiplier_pct scales earnings, discount_pct scales prices.
+    # Levels by growth value; multiplier_pct scales earnings, discount_pct scales prices,
+    # aftersale_days is how long after delivery a member may ask for after-sales (a level perk).
     "levels": [
-        {"key": "normal", "name": "普通会员", "min_growth": 0, "multiplier_pct": 100, "discount_pct": 100},
-        {"key": "silver", "name": "银卡会员", "min_growth": 5000, "multiplier_pct": 110, "discount_pct": 98},
-        {"key": "gold", "name": "金卡会员", "min_growth": 10000, "multiplier_pct": 120, "discount_pct": 95},
-        {"key": "diamond", "name": "钻石会员", "min_growth": 20000, "multiplier_pct": 150, "discount_pct": 90},
+        {"key": "normal", "name": "普通会员", "min_growth": 0, "multiplier_pct": 100, "discount_pct": 100, "aftersale_days": 7},
+        {"key": "silver", "name": "银卡会员", "min_growth": 5000, "multiplier_pct": 110, "discount_pct": 98, "aftersale_days": 10},
+        {"key": "gold", "name": "金卡会员", "min_growth": 10000, "multiplier_pct": 120, "discount_pct": 95, "aftersale_days": 15},
+        {"key": "diamond", "name": "钻石会员", "min_growth": 20000, "multiplier_pct": 150, "discount_pct": 90, "aftersale_days": 30},
     ],
     # Shanghai dates (YYYY-MM-DD) on which boosted earnings are multiplied.
     "double_points.days": [],
