@@ -1,6 +1,7 @@
 """After-sales forms: the member's request, and the operator's steps."""
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, MultipleFileField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.forms.base import ActionForm
@@ -19,7 +20,8 @@ def _photo_files(field):
 class AfterSaleRequestForm(ActionForm):
     """A member's after-sales request: type, reason, up to three photos."""
 
-    kind = RadioField(_l("售后类型"), choices=list(KIND_LABELS.items()),
+    kind = RadioField(_l("售后类型"), choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()],
+                      validate_choice=False,  # validate_kind says it in the member's words
                       validators=[DataRequired(_l("请选择售后类型"))])
     reason = TextAreaField(_l("原因"), filters=[_strip],
                            validators=[DataRequired(_l("请填写售后原因")),

@@ -288,6 +288,7 @@ def test_the_database_refuses_a_second_open_request(app, db, make_member, goods,
 @pytest.mark.parametrize("photos, message", [
     ([b"just some text, not a picture"], "无法识别的图片文件"),
     ([jpeg_bytes()] * 4, "最多上传3张照片"),
+    ([b"\xff" * (5 * 1024 * 1024 + 1)], "每张照片不能超过5MB"),
 ])
 def test_photos_must_be_at_most_three_real_images(app, db, make_member, goods, operator, photos, message):
     member = make_member()

@@ -9,31 +9,32 @@ from app.forms.base import ActionForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number
 from app.routes.web import htmx_redirect, render_page
-from app.services import aftersales, audit
+from app.services import aftersales as service
+from app.services import audit
 from app.services.errors import DomainError, NotFound
 from app.services.listing import paginate
 
 nav_entry("admin.aftersales", _l("售后"), 30)
 
-_FILTERS = ("open", *aftersales.STATUS_LABELS)
+_FILTERS = ("open", *service.STATUS_LABELS)
 
 
 @bp.get("/aftersales")
-def aftersales_queue():
+def aftersales():
     state = request.args.get("status", "open")
     state = state if state in _FILTERS or state == "all" else "open"
-    page = paginate(aftersales.queue(None if state == "all" else state), page_number())
-    tabs = [("open", _("处理中")), *aftersales.STATUS_LABELS.items(), ("all", _("全部"))]
+    page = paginate(service.queue(None if state == "all" else state), page_number())
+    tabs = [("open", _("处理中")), *service.STATUS_LABELS.items(), ("all", _("全部"))]
     return render_page("admin/aftersales.html", page=page, state=state, tabs=tabs,
-                       kind_label=aftersales.kind_label, status_label=aftersales.status_label)
+                       kind_label=service.kind_label, status_label=service.status_label)
 
 
 def _request_page(request_id, forms=None, status=200):
-    found = aftersales.get_request(request_id)
+    found = service.get_request(request_id)
     forms = forms or {}
     return render_page(
-        "admin/aftersale.html", status=status, r=found, order=found.order, steps=aftersales.timeline(found),
-        kind_label=aftersales.kind_label, status_label=aftersales.status_label,
+        "admin/aftersale.html", status=status, r=found, order=found.order, steps=service.timeline(found),
+        kind_label=service.kind_label, status_label=service.status_label,
         approve_form=forms.get("approve") or ApproveForm(), complete_form=forms.get("complete") or CompleteForm(),
         reject_form=forms.get("reject") or RejectForm(), action_form=ActionForm(),
         history=audit.present(audit.history(f"aftersale:{found.id}")),
@@ -47,7 +48,7 @@ def aftersale(request_id):
 
 def _step(request_id, name, form, act, done_message):
     """Run one operator step: a refusal goes next to its field (or is flashed), success back to the page."""
-    aftersales.get_request(request_id)  # a missing request: 404, whatever the form
+    service.get_request(request_id)  # a missing request: 404, whatever the form
     if form.validate_on_submit():
         try:
             act(form)
@@ -71,20 +72,20 @@ def _step(request_id, name, form, act, done_message):
 @bp.post("/aftersales/<id:request_id>/approve")
 def aftersale_approve(request_id):
     return _step(request_id, "approve", ApproveForm(),
-                 lambda f: aftersales.approve(request_id, current_user.id, f.instructions.data),
+                 lambda f: service.approve(request_id, current_user.id, f.instructions.data),
                  _("已同意售后申请"))
 
 
 @bp.post("/aftersales/<id:request_id>/receive")
 def aftersale_receive(request_id):
     return _step(request_id, "receive", ActionForm(),
-                 lambda f: aftersales.mark_received(request_id, current_user.id), _("已确认收到退回商品"))
+                 lambda f: service.mark_received(request_id, current_user.id), _("已确认收到退回商品"))
 
 
 @bp.post("/aftersales/<id:request_id>/complete")
 def aftersale_complete(request_id):
     return _step(request_id, "complete", CompleteForm(),
-                 lambda f: aftersales.complete(request_id, current_user.id, restock=f.restock.data,
+                 lambda f: service.complete(request_id, current_user.id, restock=f.restock.data,
                                                carrier=f.carrier.data, tracking_no=f.tracking_no.data),
                  _("售后已完成"))
 
@@ -92,4 +93,4 @@ def aftersale_complete(request_id):
 @bp.post("/aftersales/<id:request_id>/reject")
 def aftersale_reject(request_id):
     return _step(request_id, "reject", RejectForm(),
-                 lambda f: aftersales.reject(request_id, current_user.id, f.reason.data), _("已拒绝售后申请"))
+                 lambda f: service.reject(request_id, current_user.id, f.reason.data), _("已拒绝售后申请"))
