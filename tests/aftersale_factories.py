@@ -35,3 +35,17 @@ def jpeg_bytes(size=(64, 48), colour=(200, 60, 40)):
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, "JPEG")
     return out.getvalue()
+
+
+def aftersale_row(app, user_id, order_id, status="requested"):
+    """An after-sales request stored as it is (no rules checked), for tests that only need one to exist."""
+    from app.models import AfterSale
+
+    with app.app_context():
+        with write_transaction() as session:
+            row = AfterSale(order_id=order_id, user_id=user_id, kind="return", reason="坏了", photos=[], status=status)
+            session.add(row)
+            session.flush()
+            row_id = row.id
+        db.session.remove()
+    return row_id

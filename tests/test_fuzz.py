@@ -41,6 +41,7 @@ from app.models import Draw
 from app.services import packets, referrals, shop
 from app.services.clock import shanghai_today, utcnow
 from app.services.tasks import TASKS
+from tests.aftersale_factories import aftersale_row
 from tests.conftest import CSRF_RE, login_as
 from tests.games_factories import make_draw, make_item
 from tests.shop_factories import make_address, make_merchant, make_product, new_key  # noqa: F401  (fixtures)
@@ -141,7 +142,8 @@ def world(app, make_member, make_account, make_product, make_address, make_merch
     ids = {"product_id": [physical, coupon, voucher], "order_id": [order], "address_id": [address],
            "draw_id": [draw], "round_id": [round_id], "packet_id": [packet], "merchant_id": [merchant],
            "user_id": list(accounts.values()), "member_id": [member], "staff_id": [accounts["staff"]],
-           "operator_id": [accounts["operator"]], "item_id": [item], "prize_id": [prize]}
+           "operator_id": [accounts["operator"]], "item_id": [item], "prize_id": [prize],
+           "request_id": [aftersale_row(app, member, order)]}
     plausible = [str(i) for values in ids.values() for i in values] + sorted(TASKS) + [
         code, "birthday", today.isoformat(), (today - timedelta(days=2)).isoformat(), today.strftime("%Y-%m"),
         "css/app.css", "uploads/x.png", "checkin", "levels", "double", "grid", "wheel", "newbie"]

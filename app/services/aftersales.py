@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -93,7 +94,8 @@ def can_request(order, member, now=None):
     if end is None:
         return False, _("只有已完成的实物订单可以申请售后")
     if now > end:
-        return False, _("已超过售后申请期限（收货后%(days)s天内）", days=window_days(member.growth))
+        days = window_days(member.growth)
+        return False, ngettext("已超过售后申请期限（收货后 %(num)s 天内）", "已超过售后申请期限（收货后 %(num)s 天内）", days)
     if open_request(order.id) is not None:
         return False, _("该订单已有处理中的售后申请")
     return True, None
@@ -372,7 +374,7 @@ def timeline(request):
 def _refund_note(request):
     parts = []
     if request.refund_points:
-        parts.append(_("退回 %(n)s 积分", n=request.refund_points))
+        parts.append(ngettext("退回 %(num)s 积分", "退回 %(num)s 积分", request.refund_points))
     if request.refund_cash_fen:
         cash = request.refund_cash_fen
         parts.append(_("现金 ¥%(yuan)s 原路退回", yuan=f"{cash // 100}.{cash % 100:02d}"))

@@ -25,6 +25,7 @@ from app.extensions import db
 from app.models import Draw, User
 from app.services import packets, referrals, shop
 from app.services.clock import utcnow
+from tests.aftersale_factories import aftersale_row
 from tests.conftest import login_as
 from tests.games_factories import make_draw, make_item
 from tests.shop_factories import make_address, make_merchant, make_product  # noqa: F401  (fixtures)
@@ -38,6 +39,7 @@ MEMBER_OWN_PAGE = (302, 200, 404, 302, 302, 302)        # ... and B gets 404 on 
 MEMBER_ACTION = (302, 303, 303, 403, 403, 403)          # anonymous to login, staff/operators refused
 MEMBER_OWN_ACTION = (302, 303, 404, 403, 403, 403)
 OPERATOR_ONLY = (302, 403, 403, 403, 403, 200)
+OPERATOR_ACTION = (302, 403, 403, 403, 403, 303)        # an operator's empty form: refused back to the page
 STAFF_ONLY = (302, 403, 403, 200, 200, 403)
 
 MATRIX = {
@@ -62,6 +64,9 @@ MATRIX = {
     ("shop.receive", "POST"): MEMBER_OWN_ACTION,
     ("shop.order_address", "POST"): MEMBER_OWN_ACTION,
     ("shop.sandbox_pay", "POST"): MEMBER_OWN_ACTION,
+    ("aftersales.new", "GET"): MEMBER_OWN_PAGE,
+    ("aftersales.new", "POST"): (302, 422, 404, 403, 403, 403),
+    ("aftersales.cancel", "POST"): MEMBER_OWN_ACTION,
     ("shop.my_vouchers", "GET"): MEMBER_PAGE,
     ("shop.my_coupons", "GET"): MEMBER_PAGE,
     ("shop.addresses", "GET"): MEMBER_PAGE,
@@ -114,6 +119,13 @@ MATRIX = {
     ("admin.order_refund_cash", "POST"): (302, 403, 403, 403, 403, 422),
     ("admin.orders_ship_import", "GET"): OPERATOR_ONLY,
     ("admin.orders_ship_import", "POST"): (302, 403, 403, 403, 403, 422),
+    # console: after-sales
+    ("admin.aftersales", "GET"): OPERATOR_ONLY,
+    ("admin.aftersale", "GET"): OPERATOR_ONLY,
+    ("admin.aftersale_approve", "POST"): (302, 403, 403, 403, 403, 422),  # a return needs the instructions
+    ("admin.aftersale_receive", "POST"): OPERATOR_ACTION,
+    ("admin.aftersale_complete", "POST"): OPERATOR_ACTION,
+    ("admin.aftersale_reject", "POST"): (302, 403, 403, 403, 403, 422),   # a rejection needs its reason
     ("merchant.index", "GET"): STAFF_ONLY,
     ("merchant.verify", "GET"): STAFF_ONLY,
     ("merchant.verify_confirm", "POST"): (302, 403, 403, 422, 422, 403),  # staff: an empty form is refused
@@ -195,7 +207,8 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
                    "draw_id": draw_id, "round_id": round_id, "packet_id": packet_id, "key": "profile",
                    "code": code, "filename": "css/app.css",
                    "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator,
-                   "group": "checkin", "item_id": item_id, "prize_id": prize_id},
+                   "group": "checkin", "item_id": item_id, "prize_id": prize_id,
+                   "request_id": aftersale_row(app, a, order_id)},
     }
 
 

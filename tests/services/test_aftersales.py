@@ -223,7 +223,7 @@ def test_the_window_is_seven_days_from_delivery_by_default(app, db, make_member,
     order_id = delivered_order(app, member, goods, operator, received_at=utcnow() - timedelta(days=8))
     with pytest.raises(AfterSaleRefused) as refused:
         aftersales.request_aftersale(member, order_id, "return", "坏了")
-    assert "7天" in str(refused.value.message)
+    assert "7 天" in str(refused.value.message)
     recent = delivered_order(app, member, goods, operator, received_at=utcnow() - timedelta(days=6))
     assert aftersales.request_aftersale(member, recent, "return", "坏了").status == "requested"
 

@@ -10,7 +10,7 @@ from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number
 from app.routes.web import htmx_redirect, render_page
 from app.services import aftersales as service
-from app.services import audit
+from app.services import audit, shop
 from app.services.errors import DomainError, NotFound
 from app.services.listing import paginate
 
@@ -34,7 +34,7 @@ def _request_page(request_id, forms=None, status=200):
     forms = forms or {}
     return render_page(
         "admin/aftersale.html", status=status, r=found, order=found.order, steps=service.timeline(found),
-        kind_label=service.kind_label, status_label=service.status_label,
+        kind_label=service.kind_label, status_label=service.status_label, order_status=shop.status_label,
         approve_form=forms.get("approve") or ApproveForm(), complete_form=forms.get("complete") or CompleteForm(),
         reject_form=forms.get("reject") or RejectForm(), action_form=ActionForm(),
         history=audit.present(audit.history(f"aftersale:{found.id}")),
