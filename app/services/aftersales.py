@@ -11,7 +11,6 @@ One open request per order: a partial unique index, behind a locked check, so a 
 submit (or two racing ones) gives one request. Every step is one transaction, tells the
 member (app.services.messages) and, for an operator, writes an audit entry with before/after.
 """
-import re
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -26,10 +25,12 @@ from app.models import AfterSale, Order
 from app.models.aftersales import AFTERSALE_KINDS, OPEN_STATUSES
 from app.services import audit, fulfilment, images, messages
 from app.services.clock import utcnow
+from app.services.consumption import yuan
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.levels import level_for
 from app.services.members import lock_member
+from app.services.order_admin import _TRACKING_RE  # one rule for tracking numbers
 from app.services.phrases import phrase
 from app.services.tx import write_transaction
 
@@ -43,7 +44,6 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 REASON_MAX = 200
 PHOTO_SIDE = 1080
 REFUNDED_AFTER_SALE = phrase("order.refunded.aftersale", _l("售后退款"))
-_TRACKING_RE = re.compile(r"^[A-Za-z0-9\-]{4,40}$")
 
 
 class AfterSaleRefused(DomainError):
@@ -311,7 +311,7 @@ def complete(request_id, actor_id, *, restock=False, carrier=None, tracking_no=N
         _audit(actor_id, "complete", request, {"status": was, "order_status": "completed"},
                {"status": "completed", "order_status": "refunded", "refund_points": points,
                 "refund_cash_fen": cash, "restocked": bool(restock)})
-        _tell(request, "aftersale.refunded", points=points, cash=f"{cash // 100}.{cash % 100:02d}")
+        _tell(request, "aftersale.refunded", points=points, cash=yuan(cash))
     return request
 
 
@@ -376,8 +376,7 @@ def _refund_note(request):
     if request.refund_points:
         parts.append(ngettext("退回 %(num)s 积分", "退回 %(num)s 积分", request.refund_points))
     if request.refund_cash_fen:
-        cash = request.refund_cash_fen
-        parts.append(_("现金 ¥%(yuan)s 原路退回", yuan=f"{cash // 100}.{cash % 100:02d}"))
+        parts.append(_("现金 ¥%(yuan)s 原路退回", yuan=yuan(request.refund_cash_fen)))
     return "，".join(parts) or None
 
 

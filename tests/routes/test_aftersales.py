@@ -205,3 +205,8 @@ def test_an_oversize_photo_is_refused_at_the_field(app):
                                     meta={"csrf": False})
         assert not form.validate()
         assert form.photos.errors == ["每张照片不能超过5MB"]
+
+
+def test_the_level_page_names_each_levels_after_sales_period(member_client):
+    html = member_client.get("/me/level").get_data(as_text=True)
+    assert "普通会员 7 天 · 银卡会员 10 天 · 金卡会员 15 天 · 钻石会员 30 天" in html
