@@ -4,8 +4,8 @@ return received, and completes it - or rejects it with a reason.
 
 Completing a return or a refund gives the order back through fulfilment.revert_order, the one
 refund path: points return to the lots they came from (fresh lots when those have expired,
-ledger.refund), a paid cash part is marked refund_due for the payment provider; points are
-never paid out as cash. Completing an exchange records the replacement's shipment.
+ledger.refund), a paid cash part goes back through the payment provider
+(payments.refund_payment, in the same transaction); points are never paid out as cash. Completing an exchange records the replacement's shipment.
 
 One open request per order: a partial unique index, behind a locked check, so a double
 submit (or two racing ones) gives one request. Every step is one transaction, tells the
@@ -23,14 +23,14 @@ from app.access import require_operator
 from app.extensions import db
 from app.models import AfterSale, Order
 from app.models.aftersales import AFTERSALE_KINDS, OPEN_STATUSES
-from app.services import audit, fulfilment, images, messages
+from app.services import audit, fulfilment, images, messages, payments
 from app.services.clock import utcnow
 from app.services.consumption import yuan
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.levels import level_for
 from app.services.members import lock_member
-from app.services.order_admin import _TRACKING_RE  # one rule for tracking numbers
+from app.services.order_admin import _clean_shipping  # one rule for carrier and tracking number
 from app.services.phrases import phrase
 from app.services.tx import write_transaction
 
@@ -281,7 +281,7 @@ def complete(request_id, actor_id, *, restock=False, carrier=None, tracking_no=N
     """An operator completes a request.
 
     Return / refund only: the order is refunded (points through the ledger, a paid cash part
-    due back through the payment provider) and, when `restock`, its units go back to stock.
+    back through the payment provider) and, when `restock`, its units go back to stock.
     A refund only may be completed straight from review. Exchange: the replacement was sent
     (carrier and tracking number), nothing is refunded.
     """
@@ -302,7 +302,12 @@ def complete(request_id, actor_id, *, restock=False, carrier=None, tracking_no=N
             raise AfterSaleRefused(_("订单状态已变化，不能退款"))
         if restock:
             fulfilment.return_stock(order.product_id, order.quantity)
-        cash = order.cash_total_fen if order.payment is not None and order.payment.status == "refund_due" else 0
+        cash = 0
+        payment = order.payment  # the row revert_order locked and left refund_due
+        if payment is not None and payment.status == "refund_due":
+            # Through the provider, in this transaction: a provider refusal changes nothing.
+            payments.refund_payment(order.id, f"{REFUNDED_AFTER_SALE} #{request.id}", now)
+            cash = payment.amount_fen
         points = order.points_total if order.refund_entry_id else 0
         if not _move(session, request, allowed, status="completed", completed_at=now,
                      approved_at=request.approved_at or now, refund_points=points, refund_cash_fen=cash,
@@ -316,11 +321,7 @@ def complete(request_id, actor_id, *, restock=False, carrier=None, tracking_no=N
 
 
 def _complete_exchange(session, request, actor_id, carrier, tracking_no, now):
-    carrier, tracking_no = (carrier or "").strip(), (tracking_no or "").strip().upper()
-    if not carrier or len(carrier) > 40:
-        raise AfterSaleRefused(_("请填写快递公司"), field="carrier")
-    if not _TRACKING_RE.match(tracking_no):
-        raise AfterSaleRefused(_("请填写正确的快递单号（4到40位字母、数字或短横线）"), field="tracking_no")
+    carrier, tracking_no = _clean_shipping(carrier, tracking_no)
     if not _move(session, request, ("received",), status="completed", completed_at=now,
                  exchange_carrier=carrier, exchange_tracking_no=tracking_no):
         if request.status in OPEN_STATUSES:

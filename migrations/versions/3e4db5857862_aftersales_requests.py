@@ -5,7 +5,7 @@ photos, each step's time and the refund outcome. A partial unique index keeps on
 request per order on SQLite and PostgreSQL alike.
 
 Revision ID: 3e4db5857862
-Revises: 3f516411fb44
+Revises: b7d3e1f08a21
 Create Date: 2026-11-23 21:27:41.505588
 
 """
@@ -16,7 +16,7 @@ import app.models.types
 
 # revision identifiers, used by Alembic.
 revision = '3e4db5857862'
-down_revision = '3f516411fb44'
+down_revision = 'b7d3e1f08a21'
 branch_labels = None
 depends_on = None
 
