@@ -155,6 +155,8 @@ class LevelRowForm(_Messages, Form):
     min_growth = _int(_l("成长值门槛"), 0, 100_000_000)
     multiplier_pct = _int(_l("积分倍率（%）"), 100, 1000, message=_l("积分倍率需为 100 到 1000 之间的整数（百分比）"))
     discount_pct = _int(_l("兑换折扣（%）"), 1, 100, message=_l("兑换折扣需为 1 到 100 之间的整数（百分比）"))
+    # After-sales (售后) window after delivery, a level perk; left empty, the stored value stays.
+    aftersale_days = _int(_l("售后天数"), 1, 365, optional=True, message=_l("售后天数需为 1 到 365 之间的整数"))
 
 
 class LevelRulesForm(_Messages, BaseForm):
@@ -178,11 +180,17 @@ class LevelRulesForm(_Messages, BaseForm):
         for entry, level in zip(self.levels.entries, values["levels"]):
             for name in ("name", "min_growth", "multiplier_pct", "discount_pct"):
                 entry.form[name].data = level.get(name)
+            entry.form.aftersale_days.data = level.get("aftersale_days", 7)
 
     def changes(self):
-        return {"levels": [{name: entry.form[name].data.strip() if name == "name" else entry.form[name].data
-                            for name in ("name", "min_growth", "multiplier_pct", "discount_pct")}
-                           for entry in self.levels.entries]}
+        rows = []
+        for entry in self.levels.entries:
+            row = {name: entry.form[name].data.strip() if name == "name" else entry.form[name].data
+                   for name in ("name", "min_growth", "multiplier_pct", "discount_pct")}
+            if entry.form.aftersale_days.data is not None:
+                row["aftersale_days"] = entry.form.aftersale_days.data
+            rows.append(row)
+        return {"levels": rows}
 
 
 class DoublePointsForm(_Messages, BaseForm):

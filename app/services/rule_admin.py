@@ -111,6 +111,8 @@ def check_levels(levels):
             raise DomainError(_("积分倍率需为 100 到 1000 之间的整数（百分比）"), field=where + "multiplier_pct")
         if not 1 <= level.get("discount_pct") <= 100:
             raise DomainError(_("兑换折扣需为 1 到 100 之间的整数（百分比）"), field=where + "discount_pct")
+        if not 1 <= level.get("aftersale_days", 7) <= 365:
+            raise DomainError(_("售后天数需为 1 到 365 之间的整数"), field=where + "aftersale_days")
 
 
 def _check_group(group, values):

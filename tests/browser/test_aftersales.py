@@ -4,11 +4,25 @@ from app.extensions import db
 from app.models import ProductImage
 from app.services import images
 from app.services.tx import write_transaction
-from tests.aftersale_factories import delivered_order, jpeg_bytes
+from tests.aftersale_factories import delivered_order
 from tests.conftest import next_phone
 from tests.shop_factories import make_product, no_newbie_bonus  # noqa: F401  (fixtures)
 
 DESKTOP = {"width": 1280, "height": 800}
+
+
+def _snapshot():
+    """A stand-in for the member's photo: a soft two-colour picture, as a JPEG."""
+    import io
+
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize((800, 600))
+    picture = Image.merge("RGB", (gradient.point(lambda v: 90 + v // 3), gradient.point(lambda v: 140 + v // 4),
+                                  Image.new("L", (800, 600), 200)))
+    out = io.BytesIO()
+    picture.save(out, "JPEG")
+    return out.getvalue()
 
 
 def _log_in(page, phone, landing):
@@ -33,7 +47,7 @@ def test_a_member_asks_for_a_return_and_follows_the_operators_step(app, browser,
         db.session.remove()
     order_id = delivered_order(app, member, product, operator)
     photo = tmp_path / "broken.jpg"
-    photo.write_bytes(jpeg_bytes((800, 600), (120, 130, 140)))
+    photo.write_bytes(_snapshot())
 
     _log_in(page, member_phone, "/me")
     page.goto(f"/orders/{order_id}")

@@ -210,3 +210,18 @@ def test_an_oversize_photo_is_refused_at_the_field(app):
 def test_the_level_page_names_each_levels_after_sales_period(member_client):
     html = member_client.get("/me/level").get_data(as_text=True)
     assert "普通会员 7 天 · 银卡会员 10 天 · 金卡会员 15 天 · 钻石会员 30 天" in html
+
+
+def test_operators_set_each_levels_after_sales_days_in_the_rules_console(app, client, make_account):
+    from tests.routes.test_admin_rules import field_error, post_form
+
+    login_as(client, make_account("operator"))
+    url = "/admin/rules/settings/levels"
+    assert 'name="levels-3-aftersale_days"' in client.get(url).get_data(as_text=True)
+    refused = post_form(client, url, {"levels-1-aftersale_days": "0"})
+    assert refused.status_code == 422
+    assert field_error(refused, "levels-1-aftersale_days") == "售后天数需为 1 到 365 之间的整数"
+    assert post_form(client, url, {"levels-0-aftersale_days": "9"}).status_code == 303
+    with app.app_context():
+        assert [aftersales.window_days(growth) for growth in (0, 5000, 10000, 20000)] == [9, 10, 15, 30]
+        db.session.remove()
