@@ -225,3 +225,12 @@ def test_operators_set_each_levels_after_sales_days_in_the_rules_console(app, cl
     with app.app_context():
         assert [aftersales.window_days(growth) for growth in (0, 5000, 10000, 20000)] == [9, 10, 15, 30]
         db.session.remove()
+
+
+def test_the_consoles_order_page_links_its_after_sales_requests(app, client, setup):
+    login_as(client, setup["member"])
+    ask(client, setup["order"], reason="屏幕有划痕")
+    request_id = only_request(app).id
+    login_as(client, setup["operator"])
+    html = page_text(client, f"/admin/orders/{setup['order']}")
+    assert f'href="/admin/aftersales/{request_id}"' in html and "屏幕有划痕" in html and "待审核" in html

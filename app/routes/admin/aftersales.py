@@ -19,6 +19,13 @@ nav_entry("admin.aftersales", _l("售后"), 30)
 _FILTERS = ("open", *service.STATUS_LABELS)
 
 
+@bp.app_template_global()
+def order_aftersales(order_id):
+    """The order's after-sales requests with their labels, for the console's order page."""
+    return [(row, service.kind_label(row.kind), service.status_label(row.status))
+            for row in service.order_requests(order_id)]
+
+
 @bp.get("/aftersales")
 def aftersales():
     state = request.args.get("status", "open")
