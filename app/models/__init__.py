@@ -1,7 +1,7 @@
 """All models, imported so that metadata and migrations see every table."""
 from app.models.aftersales import AfterSale  # noqa: F401
 from app.models.audit import AuditLog
-from app.models.catalog import Banner, Category, Product, ProductImage, VirtualCode  # noqa: F401
+from app.models.catalog import Banner, Category, Product, ProductImage, StockAdjustment, VirtualCode  # noqa: F401
 from app.models.consumption import ConsumptionAward  # noqa: F401
 from app.models.engage import CheckIn, EarnQuota, PacketClaim, PointsPacket, Referral, Share, TaskCompletion  # noqa: F401
 from app.models.games import Draw, DrawPlay, DrawPrize, NewbieGift, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare  # noqa: F401

@@ -108,6 +108,30 @@ class ProductImage(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
 
+class StockAdjustment(db.Model):
+    """An operator's stock change for a product: a signed delta, why, who, and the stock after it.
+
+    Stock is never overwritten: each change is a guarded relative UPDATE plus one of these rows.
+    """
+
+    __tablename__ = "stock_adjustments"
+    __table_args__ = (
+        CheckConstraint("delta <> 0", name="delta_not_zero"),
+        CheckConstraint("stock_after >= 0", name="stock_after_not_negative"),
+        Index("ix_stock_adjustments_product_created", "product_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    delta: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(100))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    stock_after: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor = relationship("User", lazy="joined")
+
+
 class VirtualCode(db.Model):
     """A supplier's code for a virtual product; handed to one order, once."""
 

@@ -1,5 +1,5 @@
 """Error pages in the user's language: a rule or a bad link is never a 500."""
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -48,7 +48,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(413)
     def _too_large(_error):
-        return _page(413, _("文件太大"), _("上传的文件太大"))
+        limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+        return _page(413, _("文件太大"), _("上传的文件太大，一次最多上传 %(mb)s MB", mb=limit) if limit
+                     else _("上传的文件太大"))
 
     @app.errorhandler(429)
     def _limited(_error):

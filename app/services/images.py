@@ -32,12 +32,17 @@ def upload_dir():
     return path
 
 
-def resize_image(data, max_side=MAX_SIDE, quality=85):
-    """Decode an uploaded image, turn it upright, fit it in max_side x max_side, re-encode as JPEG.
+# Fixed renditions of a product image: the detail picture and the list thumbnail (longest side, px).
+RENDITIONS = {"detail": 750, "thumb": 240}
 
-    Re-encoding drops metadata (EXIF location included) and anything that is not pixels.
-    Raises ImageRefused for what is not a supported image.
-    """
+
+def max_upload_bytes():
+    """The largest image file accepted (config MAX_IMAGE_BYTES, 8 MB by default)."""
+    return int(current_app.config.get("MAX_IMAGE_BYTES", 8 * 1024 * 1024))
+
+
+def _decode(data):
+    """An uploaded image decoded, upright and flattened to RGB; ImageRefused for anything else."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -57,20 +62,72 @@ def resize_image(data, max_side=MAX_SIDE, quality=85):
         image = background
     elif image.mode != "RGB":
         image = image.convert("RGB")
+    return image
+
+
+def _encode(image, max_side, quality=85):
+    """`image` fitted in max_side x max_side (never enlarged), as JPEG bytes."""
+    image = image.copy()
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
     return out.getvalue()
 
 
-def save_upload(data, folder="products", max_side=MAX_SIDE):
-    """Resize an uploaded image and store it; returns its path relative to UPLOAD_DIR."""
+def resize_image(data, max_side=MAX_SIDE, quality=85):
+    """Decode an uploaded image, turn it upright, fit it in max_side x max_side, re-encode as JPEG.
+
+    Re-encoding drops metadata (EXIF location included) and anything that is not pixels.
+    Raises ImageRefused for what is not a supported image.
+    """
+    return _encode(_decode(data), max_side, quality)
+
+
+def _read(data):
     if hasattr(data, "read"):
-        data = data.read()
+        data = data.read(max_upload_bytes() + 1)
     if not data:
         raise ImageRefused(_("请选择图片"), field="image")
-    jpeg = resize_image(data, max_side=max_side)
+    if len(data) > max_upload_bytes():
+        raise ImageRefused(_("图片不能超过 %(mb)s MB", mb=max_upload_bytes() // (1024 * 1024)), field="image")
+    return data
+
+
+def save_upload(data, folder="products", max_side=MAX_SIDE):
+    """Resize an uploaded image and store it; returns its path relative to UPLOAD_DIR."""
+    jpeg = resize_image(_read(data), max_side=max_side)
     return _write(folder, f"{secrets.token_hex(8)}.jpg", jpeg)
+
+
+def rendition_path(path, name):
+    """Where rendition `name` of a stored image lives ("detail" is the image's own path)."""
+    if name == "detail":
+        return path
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}.{name}.{ext}" if dot else f"{path}.{name}"
+
+
+def save_renditions(data, folder="products"):
+    """Check an upload is a real image and store each of RENDITIONS; returns the detail path.
+
+    The image is decoded once; nothing is written unless it decodes.
+    """
+    image = _decode(_read(data))
+    encoded = {name: _encode(image, side) for name, side in RENDITIONS.items()}
+    path = f"{folder}/{secrets.token_hex(8)}.jpg"
+    for name, jpeg in encoded.items():
+        target = rendition_path(path, name)
+        _write(folder, target.rsplit("/", 1)[1], jpeg)
+    return path
+
+
+def delete_renditions(path):
+    """Remove an image's files (after the row that named them is gone); missing files are fine."""
+    for name in RENDITIONS:
+        try:
+            (upload_dir() / rendition_path(path, name)).unlink()
+        except (FileNotFoundError, ValueError):
+            pass
 
 
 def _write(folder, name, content):
@@ -132,4 +189,5 @@ def _mix(a, b, t):
     return tuple(int(x + (y - x) * t) for x, y in zip(a, b))
 
 
-__all__ = ["ImageRefused", "MAX_SIDE", "draw_picture", "resize_image", "save_upload", "upload_dir"]
+__all__ = ["ImageRefused", "MAX_SIDE", "RENDITIONS", "delete_renditions", "draw_picture", "max_upload_bytes",
+           "rendition_path", "resize_image", "save_renditions", "save_upload", "upload_dir"]

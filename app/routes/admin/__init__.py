@@ -34,3 +34,4 @@ from app.routes.admin import audit, members, merchants, operators  # noqa: E402,
 from app.routes.admin import orders  # noqa: E402,F401
 from app.routes.admin import rules  # noqa: E402,F401
 from app.routes.admin import aftersales  # noqa: E402,F401
+from app.routes.admin import products  # noqa: E402,F401
