@@ -421,6 +421,8 @@ def decode_csv(data):
     """The text of an uploaded CSV: UTF-8 (with or without BOM), else GB18030 (Excel in China)."""
     if not data:
         raise CsvRefused(_("请选择 CSV 文件"), field="file")
+    if b"\x00" in data:  # UTF-16 or a binary file: GB18030 would "decode" it into nonsense
+        raise CsvRefused(_("无法识别文件编码，请另存为 UTF-8 或 GB18030 编码的 CSV"), field="file")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
