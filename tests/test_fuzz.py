@@ -37,7 +37,7 @@ from wtforms.fields.core import UnboundField
 
 from app.extensions import db as _db
 from app.extensions import limiter
-from app.models import Draw
+from app.models import Category, Draw, ProductImage
 from app.services import packets, referrals, shop
 from app.services.clock import shanghai_today, utcnow
 from app.services.tasks import TASKS
@@ -51,7 +51,8 @@ VISITORS = ("anonymous", "member", "staff", "operator")
 
 # Query arguments some page reads (the rules come from url_map; arguments have no such registry).
 QUERY_NAMES = ["before", "play", "page", "category", "min_points", "max_points", "q", "sort", "tab", "month",
-               "next", "lang", "invite", "status", "actor", "action", "target", "from", "to"]
+               "next", "lang", "invite", "status", "actor", "action", "target", "from", "to", "kind", "shelf",
+               "low"]
 
 # Numbers at the edges: 2^31 ends PostgreSQL's integer, 2^63 SQLite's; digits int() takes and
 # str.isdigit() does not agree on.
@@ -137,13 +138,19 @@ def world(app, make_member, make_account, make_product, make_address, make_merch
         order = shop.redeem_product(member, physical, 1, new_key(), address_id=address).id
         shop.redeem_product(member, voucher, 1, new_key())
         code = referrals.invite_code_for(member)
+        category = Category(name="美食")
+        image = ProductImage(product_id=physical, path="products/fuzz.jpg", position=0)
+        _db.session.add_all([category, image])
+        _db.session.commit()
+        category_id, image_id = category.id, image.id
         _db.session.remove()
     today = shanghai_today()
     ids = {"product_id": [physical, coupon, voucher], "order_id": [order], "address_id": [address],
            "draw_id": [draw], "round_id": [round_id], "packet_id": [packet], "merchant_id": [merchant],
            "user_id": list(accounts.values()), "member_id": [member], "staff_id": [accounts["staff"]],
            "operator_id": [accounts["operator"]], "item_id": [item], "prize_id": [prize],
-           "request_id": [aftersale_row(app, member, order)]}
+           "request_id": [aftersale_row(app, member, order)],
+           "category_id": [category_id], "image_id": [image_id]}
     plausible = [str(i) for values in ids.values() for i in values] + sorted(TASKS) + [
         code, "birthday", today.isoformat(), (today - timedelta(days=2)).isoformat(), today.strftime("%Y-%m"),
         "css/app.css", "uploads/x.png", "checkin", "levels", "double", "grid", "wheel", "newbie"]

@@ -147,7 +147,7 @@ def _plain(value):
 
 def _lock_product(product_id):
     product = db.session.execute(
-        select(Product).where(Product.id == product_id).with_for_update()
+        select(Product).where(Product.id == product_id).with_for_update(of=Product)
     ).unique().scalar_one_or_none() if is_db_id(product_id) else None
     if product is None:
         raise NotFound(_("商品不存在"))

@@ -22,7 +22,7 @@ import pytest
 from flask import url_for
 
 from app.extensions import db
-from app.models import Draw, User
+from app.models import Category, Draw, ProductImage, User
 from app.services import packets, referrals, shop
 from app.services.clock import utcnow
 from tests.aftersale_factories import aftersale_row
@@ -180,6 +180,26 @@ MATRIX = {
     ("admin.rule_edit_item", "GET"): OPERATOR_ONLY,
     ("admin.rule_edit_item", "POST"): (302, 403, 403, 403, 403, 422),
     ("admin.rule_open_round", "POST"): (302, 403, 403, 403, 403, 303),
+    # the operator console: products and categories (empty forms are refused: 400 or 422)
+    ("admin.products", "GET"): OPERATOR_ONLY,
+    ("admin.export_products", "GET"): OPERATOR_ONLY,
+    ("admin.new_product", "GET"): OPERATOR_ONLY,
+    ("admin.new_product", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.product", "GET"): OPERATOR_ONLY,
+    ("admin.product", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.product_shelf", "POST"): (302, 403, 403, 403, 403, 400),
+    ("admin.product_stock", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.product_images", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.move_product_image", "POST"): (302, 403, 403, 403, 403, 400),
+    ("admin.delete_product_image", "POST"): (302, 403, 403, 403, 403, 303),  # a body-less POST is a bare button
+    ("admin.import_products", "GET"): OPERATOR_ONLY,
+    ("admin.import_products", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.categories", "GET"): OPERATOR_ONLY,
+    ("admin.new_category", "GET"): OPERATOR_ONLY,
+    ("admin.new_category", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.category", "GET"): OPERATOR_ONLY,
+    ("admin.category", "POST"): (302, 403, 403, 403, 403, 303),  # no body: the stored values, saved unchanged
+    ("admin.move_category", "POST"): (302, 403, 403, 403, 403, 400),
 }
 
 
@@ -198,6 +218,11 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
         now = utcnow()
         packet_id = packets.create_packet("红包", 10, now - timedelta(hours=1), now + timedelta(days=1), total=5).id
         code = referrals.invite_code_for(a)
+        category = Category(name="分类")
+        image = ProductImage(product_id=product_id, path="products/none.jpg", position=0)
+        db.session.add_all([category, image])
+        db.session.commit()
+        category_id, image_id = category.id, image.id
         db.session.remove()
     staff_a, operator = make_account("staff", merchant_id=merchant_a), make_account("operator")
     return {
@@ -209,6 +234,7 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
                    "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator,
                    "group": "checkin", "item_id": item_id, "prize_id": prize_id,
                    "request_id": aftersale_row(app, a, order_id)},
+                   "category_id": category_id, "image_id": image_id},
     }
 
 
