@@ -11,6 +11,7 @@ from app.forms.base import ActionForm, BaseForm
 from app.forms.shop import WholeNumberField
 from app.models.catalog import PRODUCT_KINDS
 from app.services.clock import SHANGHAI, to_shanghai
+from app.services.ids import parse_db_id
 from app.services.product_admin import product_problems
 
 _STRIP = [lambda v: v.strip() if isinstance(v, str) else v]
@@ -74,6 +75,10 @@ class ShanghaiDateTimeField(StringField):
 KIND_CHOICES = [("physical", _l("实物")), ("virtual", _l("虚拟商品")), ("coupon", _l("优惠券")),
                 ("voucher", _l("商户券"))]
 assert [key for key, _label in KIND_CHOICES] == list(PRODUCT_KINDS)
+
+
+def _as_id(raw):
+    return parse_db_id(raw) if isinstance(raw, str) else None
 
 
 def _choices(pairs):
@@ -143,8 +148,7 @@ class ProductFields(BaseForm):
         """The form as product column values (valid only after validate())."""
         values = {
             "name": self.name.data, "subtitle": self.subtitle.data or None, "kind": self.kind.data,
-            "category_id": int(self.category_id.data) if self.category_id.data else None,
-            "merchant_id": int(self.merchant_id.data) if self.merchant_id.data else None,
+            "category_id": _as_id(self.category_id.data), "merchant_id": _as_id(self.merchant_id.data),
             "points_price": self.points_price.data, "cash_fen": self.cash_yuan.data or 0,
             "face_value_fen": self.face_value_yuan.data or 0, "min_spend_fen": self.min_spend_yuan.data or 0,
             "limit_day": self.limit_day.data, "limit_month": self.limit_month.data,
@@ -165,12 +169,12 @@ class ProductFields(BaseForm):
         self._choice_id(self.merchant_id, _l("商户不存在"))
         if (self.min_level.data or "") not in {choice.value for choice in self.min_level.choices}:
             self.min_level.errors.append(_l("会员等级不存在"))
-        if any(f.errors for f in self):
-            return False
-        problems = product_problems(self.values())
-        for name, message in problems.items():
-            self[name].errors.append(message)
-        return ok and not problems
+        # Rules across fields too, so that a report lists every problem of a row at once
+        # (a field that is wrong by itself keeps its own message).
+        for name, message in product_problems(self.values()).items():
+            if not self[name].errors:
+                self[name].errors.append(message)
+        return ok and not any(f.errors for f in self)
 
 
 def product_initial(product):
