@@ -449,7 +449,7 @@ def read_csv(data):
                 continue
             if len(rows) >= MAX_IMPORT_ROWS:
                 raise CsvRefused(_("一次最多导入 %(n)s 行", n=MAX_IMPORT_ROWS), field="file")
-            rows.append((reader.line_num, dict(zip(header, (cell.strip() for cell in cells)))))
+            rows.append((reader.line_num, dict(zip(header, (_untext_cell(cell.strip()) for cell in cells)))))
     except csv.Error as error:
         raise CsvRefused(_("CSV 格式有误：%(error)s", error=str(error)), field="file") from error
     if not rows:
@@ -520,6 +520,19 @@ def import_products(actor_id, report, valid_only, request_key):
     return report
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value):
+    """Text a spreadsheet must not run as a formula: a leading ' (which import takes off again)."""
+    value = value or ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _untext_cell(value):
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+
+
 def _yuan(fen):
     return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
 
@@ -536,13 +549,14 @@ def export_csv(stmt):
     writer.writerow(HEADERS)
     for product in db.session.execute(stmt).unique().scalars():
         writer.writerow([
-            product.name, product.subtitle or "", KIND_CSV[product.kind],
-            product.category.name if product.category else "", product.merchant.name if product.merchant else "",
+            _text_cell(product.name), _text_cell(product.subtitle), KIND_CSV[product.kind],
+            _text_cell(product.category.name if product.category else ""),
+            _text_cell(product.merchant.name if product.merchant else ""),
             product.points_price, _yuan(product.cash_fen), _yuan(product.face_value_fen),
             _yuan(product.min_spend_fen), product.stock, product.limit_day or "", product.limit_month or "",
             product.limit_total or "", _when(product.sale_starts_at), _when(product.sale_ends_at),
             product.valid_days, _when(product.valid_from), _when(product.valid_until), product.min_level or "",
             product.position, "是" if product.is_hot else "否", "是" if product.is_active else "否",
-            product.description_html or "",
+            _text_cell(product.description_html),
         ])
     return out.getvalue()

@@ -179,12 +179,15 @@ def test_an_export_of_the_filtered_list_imports_again(app, operator_client, make
     make_product(name="面馆代金券", kind="voucher", merchant_id=merchant_id, face_value_fen=2000, points_price=300,
                  cash_fen=150, stock=7, limit_day=1, description_html="<p>详情</p>", is_hot=True)
     make_product(name="下架的杯子", is_active=False)
+    make_product(name="=HYPERLINK(\"http://x\")", subtitle="+1 好评")
     response = operator_client.get("/admin/products/export.csv?shelf=on")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     data = response.get_data()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert [r["名称"] for r in rows] == ["面馆代金券"]
+    assert [r["名称"] for r in rows] == ["'=HYPERLINK(\"http://x\")", "面馆代金券"]  # never a live formula
+    assert rows[0]["副标题"] == "'+1 好评"
+    rows = rows[1:]
     assert (rows[0]["类型"], rows[0]["商户"], rows[0]["现金(元)"], rows[0]["面值(元)"]) == ("商户券", "老街面馆", "1.50", "20")
     assert _import(operator_client, data).status_code == 303
     with app.app_context():
@@ -193,5 +196,6 @@ def test_an_export_of_the_filtered_list_imports_again(app, operator_client, make
         columns = ("kind", "merchant_id", "face_value_fen", "points_price", "cash_fen", "stock", "limit_day",
                    "description_html", "is_hot", "is_active", "valid_days")
         assert len(copies) == 2
+        assert db.session.execute(select(func.count()).where(Product.name == '=HYPERLINK("http://x")')).scalar() == 2
         assert [getattr(copies[1], c) for c in columns] == [getattr(copies[0], c) for c in columns]
         db.session.remove()
