@@ -1,6 +1,5 @@
 """An operator creates a product with an image in the console at 1280x800; a member then redeems it on a
 phone (390x844) and sees the order with that image."""
-import io
 
 import pytest
 from PIL import Image
@@ -9,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Category, Product
 from app.services import images
-from tests.browser.conftest import CHROMIUM, log_in  # noqa: F401
+from tests.browser.conftest import log_in
 from tests.conftest import next_phone
 from tests.shop_factories import make_address, make_product, no_newbie_bonus  # noqa: F401
 
