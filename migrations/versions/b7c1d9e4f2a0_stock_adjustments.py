@@ -4,7 +4,7 @@ Operators change a product's stock through entries (who, why, by how much, the s
 applied as a guarded relative UPDATE, never as an overwrite.
 
 Revision ID: b7c1d9e4f2a0
-Revises: b7d3e1f08a21
+Revises: 3e4db5857862
 Create Date: 2026-11-23 21:40:00
 
 """
@@ -16,7 +16,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'b7c1d9e4f2a0'
-down_revision = 'b7d3e1f08a21'
+down_revision = '3e4db5857862'
 branch_labels = None
 depends_on = None
 

@@ -233,7 +233,7 @@ def world(app, make_member, make_account, make_merchant, make_product, make_addr
                    "code": code, "filename": "css/app.css",
                    "user_id": a, "merchant_id": merchant_a, "staff_id": staff_a, "operator_id": operator,
                    "group": "checkin", "item_id": item_id, "prize_id": prize_id,
-                   "request_id": aftersale_row(app, a, order_id)},
+                   "request_id": aftersale_row(app, a, order_id),
                    "category_id": category_id, "image_id": image_id},
     }
 
