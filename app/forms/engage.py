@@ -1,6 +1,6 @@
 """Forms for earning: check-in and make-up buttons, profile, phone binding, shares."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, HiddenField, StringField
+from wtforms import BooleanField, DateField, HiddenField, StringField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.forms.base import ActionForm, BaseForm, IdField, mobile_phone
@@ -31,6 +31,7 @@ class ProfileForm(BaseForm):
                            render_kw={"maxlength": 20, "autocomplete": "nickname"})
     birthday = DateField(_l("生日"), validators=[Optional()], format="%Y-%m-%d",
                          render_kw={"autocomplete": "bday"})
+    streak_reminders = BooleanField(_l("连续签到快中断时提醒我（每晚20:00）"))
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)

@@ -4,7 +4,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -44,6 +44,8 @@ class User(UserMixin, db.Model):
     # Set for a staff or operator account created with a one-time password: every page sends it to
     # the password page until the password is changed (app.access.require_password_change).
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The evening 签到提醒 when a streak of 3+ days is at risk; a member may turn it off in the profile.
+    streak_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Part of the id in every session and remember cookie; replacing it ends them all
     # (logout, password change, disabling the account).
     # The server default '' never matches (has_session_token), so a row inserted without a token

@@ -286,7 +286,8 @@ def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
         try:
-            completed = profiles.update_profile(current_user.id, form.nickname.data, form.birthday.data)
+            completed = profiles.update_profile(current_user.id, form.nickname.data, form.birthday.data,
+                                                streak_reminders=form.streak_reminders.data)
         except DomainError as error:
             getattr(form, error.field or "nickname").errors.append(str(error.message))
         else:

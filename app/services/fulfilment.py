@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, VirtualCode
-from app.services import ledger, vouchers
+from app.services import ledger, messages, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import is_db_id
@@ -119,7 +119,18 @@ def deliver(order, product, now=None):
         order.completed_at = now
     db.session.flush()
     db.session.expire(order, ["codes", "vouchers", "coupons"])
+    if order.source == "redeem":  # prizes are told by their game (draw.prize_won, treasure.won)
+        _tell_redeemed(order)
     return order
+
+
+def _tell_redeemed(order):
+    """The member's 兑换成功 message with what was handed over (codes, coupons, vouchers)."""
+    handed = {"virtual": order.codes, "coupon": order.coupons, "voucher": order.vouchers}.get(order.kind, [])
+    messages.notify(order.user_id, "order.redeemed",
+                    {"order_id": order.id, "order_no": order.number, "name": order.product_name, "kind": order.kind,
+                     "codes": ", ".join(item.code for item in handed)},
+                    key=f"order.redeemed:{order.id}")
 
 
 def default_address(user_id):

@@ -22,6 +22,7 @@ from app.models import PointAllocation, PointEntry, PointLot, User
 from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from app.services.ids import is_db_id
+from app.services import messages
 from app.services.levels import level_for
 from app.services.members import lock_member
 from app.services.phrases import phrase_text, split_text
@@ -128,6 +129,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
                 amount = boosted_amount(amount, state.growth, now)
             if amount <= 0:
                 raise ValueError("earn needs a positive amount")
+            growth_before = state.growth
             balance = _add_to_balance(user_id, amount, amount if growth else 0)
             entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
                                key=key, ref=ref, **_note(note), created_at=now)
@@ -141,7 +143,17 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
         if key is not None and _entry_by_key(user_id, key) is not None:
             return None
         raise
+    if growth:
+        _tell_level_up(user_id, growth_before, growth_before + amount)
     return entry
+
+
+def _tell_level_up(user_id, growth_before, growth_after):
+    """Message the member when this earning lifts them to a higher level (once per level)."""
+    level = level_for(growth_after)
+    if level.min_growth > growth_before and level.key != level_for(growth_before).key:
+        messages.notify(user_id, "level.up", {"key": level.key, "name": level.name},
+                        key=f"level.up:{level.key}")
 
 
 def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):

@@ -27,10 +27,15 @@ class Level:
     @property
     def label(self):
         """The name in the user's language when it is an untouched default level."""
-        default = _DEFAULT_NAMES.get(self.key)
-        if default is not None and default[0] == self.name:
-            return str(default[1])
-        return self.name
+        return level_label(self.key, self.name)
+
+
+def level_label(key, name):
+    """A level's name in the user's language when it is an untouched default level, else as typed."""
+    default = _DEFAULT_NAMES.get(key)
+    if default is not None and default[0] == name:
+        return str(default[1])
+    return name
 
 
 def all_levels():

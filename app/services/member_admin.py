@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from app.access import require_operator
 from app.extensions import db
 from app.models import CheckIn, DrawPlay, Order, PointEntry, PointLot, Referral, User
-from app.services import audit, ledger
+from app.services import audit, ledger, messages
 from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints, NotFound
 from app.services.idempotency import claim_request, remember_result
@@ -128,6 +128,8 @@ def adjust_points(actor_id, user_id, delta, reason, key):
             raise DomainError(_("扣减后积分不能为负：该会员当前可用积分为 %(n)s", n=_available(user_id)),
                               field="delta") from None
         remember_result(actor_id, "member.adjust", key, entry.id)
+        messages.notify(user_id, "points.adjusted", {"n": delta, "reason": reason, "entry_id": entry.id},
+                        key=f"points.adjusted:{entry.id}")
         audit.record(actor_id, "user.adjust_points", target=f"user:{user_id}",
                      before={"points_balance": before}, after={"points_balance": entry.balance_after},
                      delta=delta, reason=reason, entry_id=entry.id)

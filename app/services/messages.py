@@ -7,15 +7,16 @@ reader's language (`message_page`). Adding an event is one MESSAGES entry and on
 """
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import groupby
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Message, PointLot, User
+from app.models import CheckIn, Message, PointLot, User
 from app.services.clock import shanghai_today, to_shanghai, utcnow
 from app.services.phrases import decode_params, encode_params
 from app.services.tx import in_write_transaction, write_transaction
@@ -71,8 +72,58 @@ def _aftersale_refunded_body(p):
     return body
 
 
+def _lot_expiring_body(p):
+    return ngettext("你有 %(num)s 积分将于 %(when)s 过期，快去兑换吧。",
+                    "你有 %(num)s 积分将于 %(when)s 过期，快去兑换吧。", p["n"], when=p["when"])
+
+
+_REDEEMED_BODIES = {
+    "physical": _l("订单 %(order_no)s「%(name)s」兑换成功，我们会尽快为你发货。"),
+    "virtual": _l("订单 %(order_no)s「%(name)s」兑换成功，兑换码：%(codes)s"),
+    "coupon": _l("订单 %(order_no)s「%(name)s」兑换成功，优惠券已放入你的券包：%(codes)s"),
+    "voucher": _l("订单 %(order_no)s「%(name)s」兑换成功，到店出示券码即可使用：%(codes)s"),
+}
+
+
+def _redeemed_body(p):
+    return _REDEEMED_BODIES.get(p["kind"], _REDEEMED_BODIES["physical"]) % p
+
+
+def _adjusted_body(p):
+    if p["n"] > 0:
+        return ngettext("运营为你增加了 %(num)s 积分，原因：%(reason)s",
+                        "运营为你增加了 %(num)s 积分，原因：%(reason)s", p["n"], reason=p["reason"])
+    return ngettext("运营扣减了你 %(num)s 积分，原因：%(reason)s",
+                    "运营扣减了你 %(num)s 积分，原因：%(reason)s", -p["n"], reason=p["reason"])
+
+
+def _referral_body(p):
+    return ngettext("你邀请的好友完成了首次兑换，邀请奖励 %(num)s 积分已到账。",
+                    "你邀请的好友完成了首次兑换，邀请奖励 %(num)s 积分已到账。", p["n"])
+
+
+def _level_up_body(p):
+    from app.services.levels import level_label  # levels reads settings; imported when shown
+    return _l("恭喜！你已升级为「%(level)s」，享受更多会员权益。") % {"level": level_label(p["key"], p["name"])}
+
+
+def _streak_body(p):
+    return ngettext("你已连续签到 %(num)s 天，今天还没签到，别让连续记录中断哦。",
+                    "你已连续签到 %(num)s 天，今天还没签到，别让连续记录中断哦。", p["n"])
+
+
 MESSAGES = {
     "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
+    # One per lot: the points of one earning that expire within 30 days.
+    "points.lot_expiring": MessageType("expiry", _l("积分即将过期"), _lot_expiring_body, "me.points"),
+    "order.redeemed": MessageType("order", _l("兑换已确认"), _redeemed_body, "shop.order", ("order_id",)),
+    "order.payment_failed": MessageType("order", _l("支付失败"),
+                                        _closed_body(_l("订单 %(order_no)s「%(name)s」支付失败，订单已取消。")),
+                                        "shop.order", ("order_id",)),
+    "referral.paid": MessageType("points", _l("邀请奖励到账"), _referral_body, "engage.invite"),
+    "points.adjusted": MessageType("points", _l("积分调整"), _adjusted_body, "me.points"),
+    "level.up": MessageType("level", _l("会员升级"), _level_up_body, "engage.level"),
+    "checkin.streak_at_risk": MessageType("checkin", _l("今天还没签到"), _streak_body, "engage.checkin"),
     "order.shipped": MessageType("shipped", _l("订单已发货"), _shipped_body, "shop.order", ("order_id",)),
     "order.cancelled": MessageType("order", _l("订单已取消"),
                                    _closed_body(_l("订单 %(order_no)s「%(name)s」已被取消：%(reason)s。")),
@@ -202,23 +253,63 @@ def mark_all_read(user_id):
 
 
 def send_expiry_reminders(now=None, days=30):
-    """Tell each member with points expiring within `days` how many, once per Shanghai month.
+    """Tell members about each lot of points expiring within `days`: one message per lot, ever.
 
-    Idempotent: the key carries the month, so cron may run it daily.
+    Idempotent (the key is the lot), so cron may run it daily; a member's lots are told in one
+    transaction. Returns how many messages were added.
     """
     now = now or utcnow()
     until = now + timedelta(days=days)
     rows = db.session.execute(
-        select(PointLot.user_id, func.sum(PointLot.remaining), func.min(PointLot.expires_at))
+        select(PointLot.user_id, PointLot.id, PointLot.remaining, PointLot.expires_at)
         .join(User, User.id == PointLot.user_id)
+        .outerjoin(Message, (Message.user_id == PointLot.user_id)
+                   & (Message.key == literal("expiry.lot:", String) + cast(PointLot.id, String)))
         .where(PointLot.remaining > 0, PointLot.expires_at > now, PointLot.expires_at <= until,
-               User.is_disabled.is_(False))
-        .group_by(PointLot.user_id)
+               User.is_disabled.is_(False), Message.id.is_(None))
+        .order_by(PointLot.user_id, PointLot.expires_at, PointLot.id)
     ).all()
-    month = shanghai_today(now).strftime("%Y-%m")
     sent = 0
-    for user_id, points, first in rows:
+    for user_id, lots in groupby(rows, key=lambda row: row.user_id):
         with write_transaction():
-            sent += notify(user_id, "points.expiring", {"n": int(points), "when": to_shanghai(first).date()},
-                           key=f"expiry:{month}")
+            for _user, lot_id, remaining, expires_at in lots:
+                sent += notify(user_id, "points.lot_expiring",
+                               {"n": int(remaining), "when": to_shanghai(expires_at).date(), "lot_id": lot_id},
+                               key=f"expiry.lot:{lot_id}")
+    return sent
+
+
+STREAK_REMINDER_HOUR = 20  # Beijing time: a streak of 3+ not yet extended by then is at risk
+STREAK_REMINDER_MIN = 3
+
+
+def send_streak_reminders(now=None):
+    """Message members with a check-in streak of 3+ days who have not checked in today, once a
+    Shanghai day, from 20:00 Beijing time on (earlier runs send nothing); members who opted out
+    in their profile are skipped. Idempotent: the key carries the day. Returns how many were sent."""
+    from app.services.checkin import streak_through  # checkin pays through the ledger, which notifies
+
+    now = now or utcnow()
+    if to_shanghai(now).hour < STREAK_REMINDER_HOUR:
+        return 0
+    today = shanghai_today(now)
+    yesterday = today - timedelta(days=1)
+    key = f"streak:{today.isoformat()}"
+    checked_today = select(CheckIn.user_id).where(CheckIn.day == today)
+    told_today = select(Message.user_id).where(Message.key == key)
+    candidates = db.session.execute(
+        select(User.id).join(CheckIn, (CheckIn.user_id == User.id) & (CheckIn.day == yesterday))
+        .where(User.role == "member", User.is_disabled.is_(False), User.streak_reminders.is_(True),
+               User.id.not_in(checked_today), User.id.not_in(told_today))
+        .order_by(User.id)
+    ).scalars().all()
+    sent = 0
+    for user_id in candidates:
+        streak = streak_through(user_id, yesterday)
+        if streak < STREAK_REMINDER_MIN:
+            continue
+        with write_transaction():
+            if db.session.execute(select(CheckIn.id).where(CheckIn.user_id == user_id, CheckIn.day == today)).first():
+                continue  # checked in meanwhile
+            sent += notify(user_id, "checkin.streak_at_risk", {"n": streak, "day": today}, key=key)
     return sent

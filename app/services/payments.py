@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Order, Payment, Product
-from app.services import fulfilment
+from app.services import fulfilment, messages
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import is_db_id
@@ -149,7 +149,13 @@ def fail_payment(out_trade_no, *, reason=None, now=None):
         if payment.status != "pending":
             return payment
         payment.status, payment.completed_at = "failed", now
-        fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled", reason or PAYMENT_FAILED, now)
+        order = fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled",
+                                        reason or PAYMENT_FAILED, now)
+        if order is not None:
+            messages.notify(order.user_id, "order.payment_failed",
+                            {"order_id": order.id, "order_no": order.number, "name": order.product_name,
+                             "n": order.points_total},
+                            key=f"order.payment_failed:{order.id}")
     return payment
 
 

@@ -39,7 +39,7 @@ def check_birthday(birthday, today=None):
     return birthday
 
 
-def update_profile(user_id, nickname, birthday=None, *, today=None):
+def update_profile(user_id, nickname, birthday=None, *, streak_reminders=None, today=None):
     """Save nickname and (once) birthday; announce profile_completed when both become filled.
 
     The birthday cannot be changed once set: the birthday gift depends on it. Returns True
@@ -53,6 +53,8 @@ def update_profile(user_id, nickname, birthday=None, *, today=None):
         if member.birthday is not None and birthday is not None and birthday != member.birthday:
             raise DomainError(_("生日设置后不能修改，如需更正请联系客服"), field="birthday")
         member.nickname = nickname
+        if streak_reminders is not None:
+            member.streak_reminders = bool(streak_reminders)
         if member.birthday is None and birthday is not None:
             member.birthday = birthday
         db.session.flush()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Referral, User
-from app.services import events, ledger
+from app.services import events, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.earning import rule, take_quota
 from app.services.members import lock_member
@@ -101,6 +101,9 @@ def _pay(referral, points, now):
                         ref=f"user:{referral.invitee_id}", boost=True, now=now)
     referral.status, referral.paid_at = "paid", now
     referral.points = entry.amount if entry is not None else 0
+    if entry is not None:
+        messages.notify(referral.inviter_id, "referral.paid", {"n": entry.amount},
+                        key=f"referral.paid:{referral.invitee_id}")
 
 
 def pay_pending_referral(invitee_id, *, now=None):
