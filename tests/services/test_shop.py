@@ -251,7 +251,7 @@ def test_ship_then_confirm_receipt(db, goods_order, make_account):
     order_admin.ship_order(order_id, "顺丰速运", " sf1234567890 ", operator)
     order = shop.get_order(order_id, user_id)
     assert (order.status, order.carrier, order.tracking_no) == ("shipped", "顺丰速运", "SF1234567890")
-    notice = db.session.execute(select(Message).where(Message.user_id == user_id)).scalar_one()
+    notice = db.session.execute(select(Message).where(Message.user_id == user_id, Message.msgid == "order.shipped")).scalar_one()
     assert (notice.kind, notice.msgid, notice.params["no"]) == ("shipped", "order.shipped", "SF1234567890")
     assert db.session.execute(select(AuditLog.action)).scalar_one() == "order.ship"
     with pytest.raises(AlreadyDone):
