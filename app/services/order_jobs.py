@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order
-from app.services import fulfilment
+from app.services import fulfilment, messages
 from app.services.clock import utcnow
 from app.services.tx import write_transaction
 
@@ -20,7 +20,12 @@ def cancel_unpaid_orders(now=None):
     cancelled = 0
     for order_id in ids:
         with write_transaction():
-            if fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
-                                       fulfilment.CANCELLED_UNPAID, now) is not None:
+            order = fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
+                                            fulfilment.CANCELLED_UNPAID, now)
+            if order is not None:
                 cancelled += 1
+                messages.notify(order.user_id, "order.cancelled",
+                                {"order_id": order.id, "order_no": order.number, "name": order.product_name,
+                                 "reason": fulfilment.CANCELLED_UNPAID, "n": order.points_total},
+                                key=f"order.cancel:{order.id}")
     return cancelled

@@ -265,3 +265,24 @@ def test_the_profile_turns_streak_reminders_off_and_on(app, member_client):
     assert stored() is False
     member_client.submit("/me/profile", {"nickname": "小明", "streak_reminders": "y"}, page="/me/profile")
     assert stored() is True
+
+
+# ---- an unpaid order cancelled by the job ---------------------------------------------------
+
+def test_an_order_left_unpaid_is_cancelled_and_told_once_with_why(app, make_member, make_product, make_address):
+    from app.services import order_jobs
+
+    user_id = make_member()
+    product_id = make_product(name="蓝牙耳机", points_price=199, cash_fen=3900)
+    with app.app_context():
+        order_id = shop.redeem_product(user_id, product_id, 1, new_key(), address_id=make_address(user_id)).id
+        later = utcnow() + timedelta(minutes=16)
+        assert order_jobs.cancel_unpaid_orders(now=later) == 1
+        assert order_jobs.cancel_unpaid_orders(now=later) == 0  # a repeated run
+        db.session.remove()
+    assert _count(app, user_id, "order.cancelled") == 1
+    reader = _reader(app, user_id)
+    chinese = _inbox(reader)
+    assert "「蓝牙耳机」已被取消：超时未支付，已自动取消。 199 积分已退回。" in chinese
+    assert f'href="/orders/{order_id}"' in chinese
+    assert "超时未支付" not in _inbox(reader, "en")
