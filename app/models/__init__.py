@@ -8,7 +8,7 @@ from app.models.games import Draw, DrawPlay, DrawPrize, NewbieGift, TreasureItem
 from app.models.members import User
 from app.models.merchants import Merchant
 from app.models.messages import Message
-from app.models.orders import Address, Coupon, Order, Payment, Voucher  # noqa: F401
+from app.models.orders import Address, Coupon, Order, OrderReview, Payment, Voucher  # noqa: F401
 from app.models.points import PointAllocation, PointEntry, PointLot
 from app.models.settings import IdempotencyKey, Setting
 

@@ -2,7 +2,7 @@
 coupons and merchant vouchers."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, event, update
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, event, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -10,7 +10,8 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.types import UTCDateTime
 
-ORDER_STATUSES = ("pending_payment", "paid", "shipped", "completed", "cancelled", "refunded")
+# "review": held by a risk rule (app.services.risk) until an operator approves or rejects it.
+ORDER_STATUSES = ("pending_payment", "paid", "shipped", "completed", "cancelled", "refunded", "review")
 ORDER_SOURCES = ("redeem", "draw", "treasure")
 
 
@@ -40,7 +41,7 @@ class Order(db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded')",
+            "status IN ('pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'review')",
             name="status_known",
         ),
         CheckConstraint("source IN ('redeem', 'draw', 'treasure')", name="source_known"),
@@ -121,6 +122,30 @@ def _number_new_order(_mapper, connection, order):
     number = order_number(order.id, created_at)
     connection.execute(update(Order.__table__).where(Order.__table__.c.id == order.id).values(order_no=number))
     set_committed_value(order, "order_no", number)
+
+
+class OrderReview(db.Model):
+    """Why an order was held for risk review (the rules that fired), and the operator's decision."""
+
+    __tablename__ = "order_reviews"
+    __table_args__ = (
+        CheckConstraint("decision IN ('approved', 'rejected') OR decision IS NULL", name="decision_known"),
+        Index("ix_order_reviews_open", "decision", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # [{"rule": "order_points_over", ...figures}], in the order the rules ran.
+    reasons: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(10))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    order = relationship("Order", lazy="joined")
+    member = relationship("User", foreign_keys=[user_id], lazy="joined")
 
 
 class Payment(db.Model):
