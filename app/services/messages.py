@@ -157,6 +157,13 @@ MESSAGES = {
                                        _l("「%(name)s」的换货已发出：%(carrier)s %(no)s"), "shop.order", ("order_id",)),
     "aftersale.rejected": MessageType("aftersale", _l("售后申请未通过"),
                                       _l("你对「%(name)s」的售后申请未通过：%(reason)s"), "shop.order", ("order_id",)),
+    # Risk review (风控审核): the operator's decision on a held order.
+    "order.review_approved": MessageType("order", _l("订单审核通过"),
+                                         _l("订单 %(order_no)s「%(name)s」已通过审核，正在为你处理。"),
+                                         "shop.order", ("order_id",)),
+    "order.review_rejected": MessageType("order", _l("订单审核未通过"),
+                                         _closed_body(_l("订单 %(order_no)s「%(name)s」未通过审核：%(reason)s。")),
+                                         "shop.order", ("order_id",)),
     # Rows written before messages were stored as ids: their words, as they were stored.
     "legacy": MessageType("system", lambda p: p.get("title") or "", lambda p: p.get("body") or ""),
 }

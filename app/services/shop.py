@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Address, Order, Payment, Product
-from app.services import events, fulfilment, ledger, payments, voucher_states, vouchers
+from app.services import events, fulfilment, ledger, payments, risk, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -31,7 +31,7 @@ from app.services.tx import write_transaction
 
 STATUS_LABELS = {
     "pending_payment": _l("待付款"), "paid": _l("待发货"), "shipped": _l("已发货"), "completed": _l("已完成"),
-    "cancelled": _l("已取消"), "refunded": _l("已退款"),
+    "cancelled": _l("已取消"), "refunded": _l("已退款"), "review": _l("审核中"),
     # Delivered voucher orders, by their vouchers (voucher_states.voucher_order_state).
     "to_use": _l("待使用"), "used": _l("已使用"), "expired": _l("已过期"),
 }
@@ -167,7 +167,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
     """Redeem `quantity` units for points (and cash). Returns the Order - the same one on a retry.
 
     Every refusal is a RedemptionRefused (or NotFound) naming the rule; nothing changes then.
-    Points + cash orders wait for payment (pay_deadline); others are delivered at once.
+    Points + cash orders wait for payment (pay_deadline); others are delivered at once, unless a
+    risk rule holds them in status "review" for an operator (services.risk).
     """
     now = now or utcnow()
     with write_transaction() as session:
@@ -187,6 +188,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if member.points_balance < points_total:
             raise RedemptionRefused(_("积分不足：需要 %(need)s 积分，你当前有 %(have)s 积分",
                                       need=points_total, have=member.points_balance))
+        balance_before = member.points_balance
         fulfilment.take_stock(product.id, quantity)
         order = Order(user_id=user_id, product_id=product.id, kind=product.kind, product_name=product.name,
                       quantity=quantity, points_unit=points_unit, points_total=points_total,
@@ -207,7 +209,11 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
                 fulfilment.reserve_codes(order, now)
             payments.open_payment(order)
         else:
-            fulfilment.deliver(order, product, now)
+            flags = risk.assess(member, order, balance_before, now)
+            if flags:
+                risk.hold(order, flags, now)  # charged and reserved; delivered once an operator approves
+            else:
+                fulfilment.deliver(order, product, now)
         if entry is not None:
             events.points_spent.send(None, user_id=user_id, kind="redeem", entry_id=entry.id)
         events.product_redeemed.send(None, user_id=user_id, order_id=order.id)
