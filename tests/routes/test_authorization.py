@@ -126,6 +126,11 @@ MATRIX = {
     ("admin.aftersale_receive", "POST"): OPERATOR_ACTION,
     ("admin.aftersale_complete", "POST"): OPERATOR_ACTION,
     ("admin.aftersale_reject", "POST"): (302, 403, 403, 403, 403, 422),   # a rejection needs its reason
+    # console: risk review (A's order is not held: approving it is a 404; empty forms are refused)
+    ("admin.review", "GET"): OPERATOR_ONLY,
+    ("admin.review_approve", "POST"): (302, 403, 403, 403, 403, 404),
+    ("admin.review_reject", "POST"): (302, 403, 403, 403, 403, 422),   # a rejection needs its reason
+    ("admin.review_rules", "POST"): (302, 403, 403, 403, 403, 422),    # every threshold is required
     ("merchant.index", "GET"): STAFF_ONLY,
     ("merchant.verify", "GET"): STAFF_ONLY,
     ("merchant.verify_confirm", "POST"): (302, 403, 403, 422, 422, 403),  # staff: an empty form is refused
