@@ -38,7 +38,8 @@ def status_of(app, order_id):
 def test_the_member_sees_their_held_order_as_under_review(client, held):
     user_id, order_id = held
     login_as(client, user_id)
-    assert "审核中" in client.get(f"/orders/{order_id}").get_data(as_text=True)
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "审核中" in page and "订单正在审核" in page
     assert "审核中" in client.get("/orders").get_data(as_text=True)
 
 
