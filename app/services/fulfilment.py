@@ -177,7 +177,7 @@ def revert_order(order_id, from_statuses, new_status, reason, now=None):
     handed_over = was == "shipped" or (was == "completed" and order.kind != "voucher" and order.kind != "coupon")
     if not handed_over:
         return_stock(order.product_id, order.quantity)
-        if was == "pending_payment":
+        if was in ("pending_payment", "review"):  # codes of an order never handed over
             release_codes(order.id)
     vouchers.void_order_vouchers(order.id)
     if order.spend_entry_id:

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Order, Payment, Product
+from app.models import Order, OrderReview, Payment, Product
 from app.services import fulfilment, messages
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
@@ -137,7 +137,13 @@ def complete_payment(out_trade_no, *, amount_fen, provider_txn_id, now=None):
         order = session.execute(
             select(Order).where(Order.id == claimed).execution_options(populate_existing=True)
         ).scalar_one()
-        fulfilment.deliver(order, session.get(Product, order.product_id), now)
+        held = session.execute(
+            select(OrderReview.id).where(OrderReview.order_id == order.id, OrderReview.decision.is_(None))
+        ).first()
+        if held is not None:  # flagged by a risk rule when redeemed: waits for an operator (services.risk)
+            order.status = "review"
+        else:
+            fulfilment.deliver(order, session.get(Product, order.product_id), now)
     return payment
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.access import require_operator
 from app.extensions import db
 from app.models import Order, OrderReview, Product, Referral, User
-from app.services import audit, fulfilment, messages
+from app.services import audit, fulfilment, messages, payments
 from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
@@ -108,9 +108,12 @@ def assess(member, order, balance_before, now):
     return found
 
 
-def hold(order, reasons, now):
-    """Inside the redemption's transaction: the order waits in review, each flag audited."""
-    order.status = "review"
+def hold(order, reasons, now, *, on_payment=False):
+    """Inside the redemption's transaction: the order waits in review, each flag audited.
+    on_payment: an order with a cash part waits for its payment first; payments.complete_payment
+    then puts it in review instead of delivering it."""
+    if not on_payment:
+        order.status = "review"
     db.session.add(OrderReview(order_id=order.id, user_id=order.user_id, reasons=reasons, created_at=now))
     for reason in reasons:
         audit.record(None, "risk.flag", target=f"order:{order.id}", user_id=order.user_id,
@@ -201,6 +204,8 @@ def reject(order_id, actor_id, reason, now=None):
             _refuse_decided(review, order)
             raise DomainError(_("该订单不在风控审核中"))
         review.decision, review.decided_by, review.decided_at, review.note = "rejected", actor_id, now, reason
+        if order.payment is not None and order.payment.status == "refund_due":
+            payments.refund_payment(order.id, reason, now)  # the cash part goes back in this transaction
         audit.record(actor_id, "order.review_reject", target=f"order:{order.id}", order_no=order.order_no,
                      reason=reason, before={"status": "review"}, after={"status": "cancelled"},
                      points=order.points_total)

@@ -203,17 +203,18 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
             entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order.id}", ref=f"order:{order.id}",
                                  note=product.name, now=now)
             order.spend_entry_id = entry.id
+        flags = risk.assess(member, order, balance_before, now)
         if cash_total:
             order.pay_deadline = now + timedelta(minutes=int(get_setting("shop.rules")["pay_minutes"]))
             if product.kind == "virtual":
                 fulfilment.reserve_codes(order, now)
             payments.open_payment(order)
-        else:
-            flags = risk.assess(member, order, balance_before, now)
             if flags:
-                risk.hold(order, flags, now)  # charged and reserved; delivered once an operator approves
-            else:
-                fulfilment.deliver(order, product, now)
+                risk.hold(order, flags, now, on_payment=True)  # paid, it waits for an operator
+        elif flags:
+            risk.hold(order, flags, now)  # charged and reserved; delivered once an operator approves
+        else:
+            fulfilment.deliver(order, product, now)
         if entry is not None:
             events.points_spent.send(None, user_id=user_id, kind="redeem", entry_id=entry.id)
         events.product_redeemed.send(None, user_id=user_id, order_id=order.id)

@@ -206,3 +206,21 @@ def test_saving_rules_checks_each_threshold_and_audits_the_change(db, operator):
     assert risk.rules()["order_points_over"] == 5000
     [row] = audit_rows("settings.update")
     assert row.detail["before"] == {"order_points_over": 20000} and row.detail["after"] == {"order_points_over": 5000}
+
+
+def test_a_flagged_order_with_a_cash_part_waits_in_review_once_paid_and_a_rejection_returns_the_cash(
+        db, old_member, make_product, make_address, operator):
+    from app.models import Payment
+    from app.services import payments
+
+    user_id = old_member(points=30000)
+    product_id = make_product(points_price=25000, cash_fen=3900, stock=5)
+    order = redeem(user_id, product_id, address_id=make_address(user_id))
+    assert order.status == "pending_payment"                     # pays first
+    payments.complete_payment(order.payment.out_trade_no, amount_fen=3900, provider_txn_id="SANDBOX-R1")
+    assert fresh(order.id).status == "review"                    # then waits instead of being delivered
+    risk.reject(order.id, operator, "大额可疑")
+    order = fresh(order.id)
+    assert order.status == "cancelled" and balance_of(user_id) == 30500
+    assert db.session.get(Product, product_id).stock == 5
+    assert db.session.execute(select(Payment.status).where(Payment.order_id == order.id)).scalar_one() == "refunded"
