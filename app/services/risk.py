@@ -125,7 +125,8 @@ def reason_text(reason):
     """One fired rule in the reader's words, for the console."""
     rule = reason.get("rule")
     if rule == "order_points_over":
-        return _("订单 %(points)s 积分，超过 %(threshold)s", points=reason["points"], threshold=reason["threshold"])
+        return _("订单 %(points)s 积分，超过 %(threshold)s",
+                 points=reason["points"], threshold=reason["threshold"])
     if rule == "ip_accounts_per_day":
         return _("IP %(ip)s 一天内注册了 %(n)s 个账号", ip=reason["ip"], n=reason["accounts"])
     if rule == "invitee_burst":

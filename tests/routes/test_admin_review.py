@@ -52,7 +52,8 @@ def test_the_queue_lists_held_orders_with_their_reasons(client, held, make_accou
 def test_reject_needs_a_reason_then_returns_the_points_once(app, client, held, make_account):
     user_id, order_id = held
     login_as(client, make_account("operator"))
-    refused = client.submit(f"/admin/review/{order_id}/reject", page="/admin/review", data={"request_key": new_key(), "reason": " "})
+    refused = client.submit(f"/admin/review/{order_id}/reject", page="/admin/review",
+                            data={"request_key": new_key(), "reason": " "})
     assert refused.status_code == 422 and "请填写拒绝原因" in refused.get_data(as_text=True)
     assert status_of(app, order_id) == "review"
     form = {"request_key": new_key(), "reason": "疑似刷单"}
@@ -67,7 +68,8 @@ def test_reject_needs_a_reason_then_returns_the_points_once(app, client, held, m
 def test_approve_delivers(app, client, held, make_account):
     _user, order_id = held
     login_as(client, make_account("operator"))
-    assert client.submit(f"/admin/review/{order_id}/approve", page="/admin/review", data={"request_key": new_key()}).status_code == 303
+    approved = client.submit(f"/admin/review/{order_id}/approve", page="/admin/review", data={"request_key": new_key()})
+    assert approved.status_code == 303
     assert status_of(app, order_id) == "completed"
 
 

@@ -1,6 +1,6 @@
 """Risk review (风控审核) in the operator console: held orders with their reasons, the decisions,
 and the rules' thresholds on the same page."""
-from flask import flash, request
+from flask import flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -33,7 +33,7 @@ def review():
     return _page()
 
 
-def _decide(order_id, form, act, done_message, field_form=None):
+def _decide(order_id, form, act, done_message):
     if form.validate_on_submit():
         try:
             act(form)
@@ -56,7 +56,8 @@ def _decide(order_id, form, act, done_message, field_form=None):
 
 @bp.post("/review/<id:order_id>/approve")
 def review_approve(order_id):
-    return _decide(order_id, ActionForm(), lambda f: risk.approve(order_id, current_user.id), _("已通过审核，订单继续处理"))
+    return _decide(order_id, ActionForm(), lambda f: risk.approve(order_id, current_user.id),
+                   _("已通过审核，订单继续处理"))
 
 
 @bp.post("/review/<id:order_id>/reject")
