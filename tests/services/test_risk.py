@@ -224,3 +224,17 @@ def test_a_flagged_order_with_a_cash_part_waits_in_review_once_paid_and_a_reject
     assert order.status == "cancelled" and balance_of(user_id) == 30500
     assert db.session.get(Product, product_id).stock == 5
     assert db.session.execute(select(Payment.status).where(Payment.order_id == order.id)).scalar_one() == "refunded"
+
+
+def test_two_simultaneous_approvals_deliver_once(app, db, old_member, make_product, operator):
+    user_id = old_member(points=30000)
+    order_id = redeem(user_id, make_product(kind="coupon", points_price=25000)).id
+    db.session.remove()
+
+    def work(_i):
+        risk.approve(order_id, operator)
+
+    run_concurrently(app, work, 2, expected=(AlreadyDone,))
+    assert fresh(order_id).status == "completed"
+    assert db.session.execute(select(func.count(Coupon.id)).where(Coupon.order_id == order_id)).scalar_one() == 1
+    assert len(messages_of(user_id, "order.review_approved")) == 1
