@@ -4,7 +4,7 @@ Orders held by a risk rule wait in status 'review'; order_reviews keeps the rule
 and the operator's decision.
 
 Revision ID: d4e5f6a7b8c9
-Revises: b7c1d9e4f2a0
+Revises: d4e8a1f7c925
 Create Date: 2026-11-23 22:40:00
 
 """
@@ -16,7 +16,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'd4e5f6a7b8c9'
-down_revision = 'b7c1d9e4f2a0'
+down_revision = 'd4e8a1f7c925'
 branch_labels = None
 depends_on = None
 
