@@ -24,6 +24,7 @@ class RiskRulesForm(_Messages, BaseForm):
     invitee_burst = _threshold("invitee_burst", _l("同一邀请人一天内邀请人数达到（0 关闭）"))
     new_account_minutes = _threshold("new_account_minutes", _l("新账号：注册不到几分钟（0 关闭）"))
     new_account_share_pct = _threshold("new_account_share_pct", _l("新账号：一单花掉余额的百分比达到"))
+    new_account_min_points = _threshold("new_account_min_points", _l("新账号：且这一单至少多少积分"))
 
     def values(self):
         return {name: field.data for name, field in self._fields.items() if name != "csrf_token"}

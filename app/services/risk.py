@@ -32,6 +32,7 @@ THRESHOLDS = {
     "invitee_burst": (0, 1000),
     "new_account_minutes": (0, 7 * 24 * 60),
     "new_account_share_pct": (1, 100),
+    "new_account_min_points": (0, 10_000_000),
 }
 RULE_LABELS = {
     "order_points_over": _l("大额订单"),
@@ -101,8 +102,10 @@ def assess(member, order, balance_before, now):
                           "invitees": max(own, crowd), "threshold": burst})
     minutes = int(config["new_account_minutes"])
     share = int(config.get("new_account_share_pct", 80))
+    # Only high-value goods: a newcomer spending the registration gift at once is what we want.
+    least = int(config.get("new_account_min_points", 2000))
     if (minutes and order.points_total and member.created_at > now - timedelta(minutes=minutes)
-            and order.points_total * 100 >= balance_before * share):
+            and order.points_total >= least and order.points_total * 100 >= balance_before * share):
         found.append({"rule": "new_account", "minutes": minutes, "points": order.points_total,
                       "balance": balance_before, "share_pct": share})
     return found

@@ -105,13 +105,16 @@ def test_a_burst_of_invitees_under_one_inviter_flags_them(db, old_member, make_p
     assert rules_fired(held) == ["invitee_burst"] and rules_fired(inviters_own) == ["invitee_burst"]
 
 
-def test_a_new_account_spending_most_of_its_balance_is_flagged(db, make_member, make_product):
-    newcomer = make_member()                                     # 500 points, registered just now
-    small, most = make_product(kind="coupon", points_price=100), make_product(kind="coupon", points_price=320)
-    assert redeem(newcomer, small).status == "completed"         # 100 of 500
-    held = redeem(newcomer, most)                                # 320 of 400: 80 %
+def test_a_new_account_spending_most_of_its_balance_on_costly_goods_is_flagged(db, make_member, make_product):
+    gift_only = make_member()                                    # 500 points, registered just now
+    coupon = make_product(kind="coupon", points_price=400)
+    assert redeem(gift_only, coupon).status == "completed"       # spending the gift at once is welcome
+    newcomer = make_member(points=2500)                          # 3000 points a minute after joining
+    small, most = make_product(kind="coupon", points_price=100), make_product(kind="coupon", points_price=2320)
+    assert redeem(newcomer, small).status == "completed"         # 100 of 3000
+    held = redeem(newcomer, most)                                # 2320 of 2900: 80 %, above 2000 points
     assert held.status == "review" and rules_fired(held) == ["new_account"]
-    veteran = make_member(created_at=utcnow() - timedelta(minutes=31))
+    veteran = make_member(points=2500, created_at=utcnow() - timedelta(minutes=31))
     assert redeem(veteran, most).status == "completed"
 
 
