@@ -60,6 +60,8 @@ class PointLot(db.Model):
     remaining: Mapped[int]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the member was told these points expire soon (messages.send_expiry_reminders); once.
+    expiry_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PointAllocation(db.Model):

@@ -7,12 +7,11 @@ reader's language (`message_page`). Adding an event is one MESSAGES entry and on
 """
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import groupby
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import String, cast, func, literal, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -114,7 +113,10 @@ def _streak_body(p):
 
 MESSAGES = {
     "points.expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "shop.products"),
-    # One per lot: the points of one earning that expire within 30 days.
+    # A member's lots newly due within 30 days, told together: n = their points, when = the
+    # earliest expiry, lots = how many (send_expiry_reminders).
+    "points.lots_expiring": MessageType("expiry", _l("积分即将过期"), _expiring_body, "me.points"),
+    # Stored before reminders were grouped: one earning's points expiring within 30 days.
     "points.lot_expiring": MessageType("expiry", _l("积分即将过期"), _lot_expiring_body, "me.points"),
     "order.redeemed": MessageType("order", _l("兑换已确认"), _redeemed_body, "shop.order", ("order_id",)),
     "order.payment_failed": MessageType("order", _l("支付失败"),
@@ -260,29 +262,35 @@ def mark_all_read(user_id):
 
 
 def send_expiry_reminders(now=None, days=30):
-    """Tell members about each lot of points expiring within `days`: one message per lot, ever.
+    """Tell each member, in one message, about their lots of points newly due to expire within
+    `days`; every lot is told about once, ever.
 
-    Idempotent (the key is the lot), so cron may run it daily; a member's lots are told in one
-    transaction. Returns how many messages were added.
+    Cron-safe, daily or monthly: a member's due lots are claimed (point_lots.expiry_reminded_at,
+    set only where still empty) in the transaction that writes their message, so a repeated or a
+    concurrent run tells no lot twice. Returns how many messages were added.
     """
     now = now or utcnow()
     until = now + timedelta(days=days)
-    rows = db.session.execute(
-        select(PointLot.user_id, PointLot.id, PointLot.remaining, PointLot.expires_at)
-        .join(User, User.id == PointLot.user_id)
-        .outerjoin(Message, (Message.user_id == PointLot.user_id)
-                   & (Message.key == literal("expiry.lot:", String) + cast(PointLot.id, String)))
-        .where(PointLot.remaining > 0, PointLot.expires_at > now, PointLot.expires_at <= until,
-               User.is_disabled.is_(False), Message.id.is_(None))
-        .order_by(PointLot.user_id, PointLot.expires_at, PointLot.id)
-    ).all()
+    due = (PointLot.remaining > 0, PointLot.expires_at > now, PointLot.expires_at <= until,
+           PointLot.expiry_reminded_at.is_(None))
+    members = db.session.execute(
+        select(PointLot.user_id).join(User, User.id == PointLot.user_id)
+        .where(*due, User.is_disabled.is_(False)).distinct().order_by(PointLot.user_id)
+    ).scalars().all()
     sent = 0
-    for user_id, lots in groupby(rows, key=lambda row: row.user_id):
-        with write_transaction():
-            for _user, lot_id, remaining, expires_at in lots:
-                sent += notify(user_id, "points.lot_expiring",
-                               {"n": int(remaining), "when": to_shanghai(expires_at).date(), "lot_id": lot_id},
-                               key=f"expiry.lot:{lot_id}")
+    for user_id in members:
+        with write_transaction() as session:
+            claimed = session.execute(
+                update(PointLot).where(PointLot.user_id == user_id, *due).values(expiry_reminded_at=now)
+                .returning(PointLot.id, PointLot.remaining, PointLot.expires_at)
+                .execution_options(synchronize_session=False)
+            ).all()
+            if not claimed:
+                continue  # another run told them meanwhile
+            sent += notify(user_id, "points.lots_expiring",
+                           {"n": sum(int(lot.remaining) for lot in claimed), "lots": len(claimed),
+                            "when": to_shanghai(min(lot.expires_at for lot in claimed)).date()},
+                           key=f"expiry.lots:{min(lot.id for lot in claimed)}")
     return sent
 
 

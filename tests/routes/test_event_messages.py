@@ -11,6 +11,7 @@ from app.models import CheckIn, Message, User
 from app.services import accounts, ledger, messages, payments, shop
 from app.services.clock import to_shanghai, utcnow
 from app.services.tx import write_transaction
+from tests.concurrency import run_concurrently
 from tests.conftest import login_as, next_phone
 from tests.shop_factories import make_address, make_product, new_key, no_newbie_bonus  # noqa: F401
 
@@ -172,9 +173,19 @@ def test_reaching_a_level_is_told_once_per_level(app, make_member):
     assert "You are now a Silver" in _inbox(reader, "en")
 
 
-# ---- points expiring: once per lot ----------------------------------------------------------
+# ---- points expiring: each lot told once, a member's due lots in one message per run --------
 
-def test_each_lot_expiring_within_30_days_is_told_once(app, make_member):
+def _expiry_bodies(app, user_id):
+    with app.app_context():
+        rows = db.session.execute(select(Message).where(Message.user_id == user_id,
+                                                        Message.msgid == "points.lots_expiring")
+                                  .order_by(Message.id)).scalars().all()
+        shown = [messages.show(row).body for row in rows]
+        db.session.remove()
+    return shown
+
+
+def test_a_members_lots_due_within_30_days_are_told_in_one_message_each_lot_once(app, make_member):
     user_id = make_member()
     now = utcnow()
     with app.app_context():
@@ -182,18 +193,61 @@ def test_each_lot_expiring_within_30_days_is_told_once(app, make_member):
             ledger.earn(user_id, 120, "packet", expires_at=now + timedelta(days=6))
             ledger.earn(user_id, 30, "packet", expires_at=now + timedelta(days=20))
             ledger.earn(user_id, 70, "packet", expires_at=now + timedelta(days=45))  # not yet
-        assert messages.send_expiry_reminders(now=now) == 2
+        assert messages.send_expiry_reminders(now=now) == 1  # both due lots, one message
         assert messages.send_expiry_reminders(now=now) == 0  # a repeated run
         assert messages.send_expiry_reminders(now=now + timedelta(days=1)) == 0  # tomorrow's run
         assert messages.send_expiry_reminders(now=now + timedelta(days=16)) == 1  # the third lot now
+        assert messages.send_expiry_reminders(now=now + timedelta(days=16)) == 0
         db.session.remove()
-    assert _count(app, user_id, "points.lot_expiring") == 3
+    first, second = _expiry_bodies(app, user_id)
     day = to_shanghai(now + timedelta(days=6)).date()
+    assert first.startswith(f"你有 150 积分将在30天内过期（最早 {day.year}年{day.month}月{day.day}日）")
+    later = to_shanghai(now + timedelta(days=45)).date()
+    assert second.startswith(f"你有 70 积分将在30天内过期（最早 {later.year}年{later.month}月{later.day}日）")
     reader = _reader(app, user_id)
     chinese = _inbox(reader)
-    assert f"你有 120 积分将于 {day.year}年{day.month}月{day.day}日 过期" in chinese
-    assert 'href="/me/points"' in chinese
-    assert "120 points expire on" in _inbox(reader, "en")
+    assert "积分即将过期" in chinese and 'href="/me/points"' in chinese
+    assert "150 of your points expire within 30 days" in _inbox(reader, "en")
+
+
+def test_a_member_checking_in_daily_gets_one_reminder_not_one_per_check_in(app, make_member):
+    user_id = make_member()
+    now = utcnow()
+    with app.app_context():
+        with write_transaction():
+            for day in range(1, 31):  # thirty lots, as thirty check-ins make
+                ledger.earn(user_id, 5, "packet", expires_at=now + timedelta(days=day))
+        assert messages.send_expiry_reminders(now=now) == 1
+        db.session.remove()
+    [body] = _expiry_bodies(app, user_id)
+    assert body.startswith("你有 150 积分将在30天内过期")
+
+
+def test_concurrent_reminder_runs_tell_each_lot_once(app, make_member):
+    members = [make_member() for _ in range(3)]
+    now = utcnow()
+    with app.app_context():
+        with write_transaction():
+            for user_id in members:
+                ledger.earn(user_id, 40, "packet", expires_at=now + timedelta(days=5))
+                ledger.earn(user_id, 60, "packet", expires_at=now + timedelta(days=25))
+        db.session.remove()
+    outcome = run_concurrently(app, lambda i: messages.send_expiry_reminders(now=now), 4)
+    assert outcome.errors == [] and sum(outcome.results) == len(members)
+    for user_id in members:
+        [body] = _expiry_bodies(app, user_id)
+        assert body.startswith("你有 100 积分将在30天内过期")
+
+
+def test_expiry_reminders_stored_before_grouping_still_read(member_client, app):
+    with app.app_context():
+        with write_transaction():
+            messages.notify(member_client.user_id, "points.lot_expiring",
+                            {"n": 9, "when": utcnow().date(), "lot_id": 1}, key="expiry.lot:1")
+            messages.notify(member_client.user_id, "points.expiring", {"n": 8, "when": utcnow().date()})
+        db.session.remove()
+    inbox = _inbox(member_client)
+    assert "你有 9 积分将于" in inbox and "你有 8 积分将在30天内过期" in inbox
 
 
 # ---- check-in streak at risk ----------------------------------------------------------------

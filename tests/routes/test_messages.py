@@ -52,7 +52,7 @@ def test_members_see_only_their_own_messages(member_client, make_member, app):
     assert "包裹" not in member_client.get("/me/messages").get_data(as_text=True)
 
 
-def test_expiry_reminder_once_per_lot_for_points_expiring_within_30_days(app, make_member):
+def test_expiry_reminder_once_for_points_expiring_within_30_days(app, make_member):
     soon, later = make_member(), make_member()
     now = utcnow()
     with app.app_context():
@@ -101,9 +101,9 @@ def test_the_expiry_reminder_counts_and_dates_in_the_readers_language(member_cli
         assert messages.send_expiry_reminders(now=now) == 1  # a cron job: no reader, no language
     day = to_shanghai(now + timedelta(days=6)).date()
     chinese = member_client.get("/me/messages").get_data(as_text=True)
-    assert f"你有 1 积分将于 {format_date(day, 'medium', locale='zh_CN')} 过期" in chinese
+    assert f"你有 1 积分将在30天内过期（最早 {format_date(day, 'medium', locale='zh_CN')}）" in chinese
     english = member_client.get("/me/messages?lang=en").get_data(as_text=True)
-    assert f"1 point expires on {format_date(day, 'medium', locale='en')}" in english
+    assert f"1 point expires within 30 days (on {format_date(day, 'medium', locale='en')})" in english
     assert 'href="/me/points"' in english
 
 
