@@ -4,7 +4,7 @@ Expiry reminders tell a member about all their newly due lots in one message; ea
 when it was told about (nullable: lots not yet told, and every lot that existed before).
 
 Revision ID: a9e4c3b7d210
-Revises: d4e8a1f7c925
+Revises: d4e5f6a7b8c9
 Create Date: 2026-11-23 22:50:00
 
 """
@@ -16,7 +16,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'a9e4c3b7d210'
-down_revision = 'd4e8a1f7c925'
+down_revision = 'd4e5f6a7b8c9'
 branch_labels = None
 depends_on = None
 
