@@ -2,10 +2,11 @@
 from app.cli.messages import messages_cli
 from app.cli.orders import orders_cli
 from app.cli.points import points_cli
+from app.cli.stats import stats_cli
 from app.cli.setup import create_account_command, seed_demo_command
 from app.cli.treasure import treasure_cli
 
-COMMANDS = [points_cli, orders_cli, treasure_cli, messages_cli, seed_demo_command, create_account_command]
+COMMANDS = [points_cli, orders_cli, treasure_cli, messages_cli, stats_cli, seed_demo_command, create_account_command]
 
 
 def register_cli(app):

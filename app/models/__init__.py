@@ -11,6 +11,7 @@ from app.models.messages import Message
 from app.models.orders import Address, Coupon, Order, OrderReview, Payment, Voucher  # noqa: F401
 from app.models.points import PointAllocation, PointEntry, PointLot
 from app.models.settings import IdempotencyKey, Setting
+from app.models.stats import DailyStat  # noqa: F401
 
 __all__ = [
     "AuditLog",

@@ -1,11 +1,16 @@
 """The few figures each console's landing page opens with (read-only)."""
+import csv
+import io
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from flask_babel import gettext as _
+
 from app.extensions import db
-from app.models import ConsumptionAward, Order, User, Voucher
+from app.models import ConsumptionAward, Order, Product, User, Voucher
 from app.services.clock import day_bounds_utc, shanghai_today
 from app.services.consumption import mask_phone
 
@@ -93,3 +98,157 @@ def merchant_recent_actions(merchant_id, limit=20):
     actions += [MerchantAction("award", at, nick or mask_phone(phone), receipt, amount, points, mask_phone(mphone))
                 for at, receipt, amount, points, nick, phone, mphone in awards]
     return sorted(actions, key=lambda a: a.at, reverse=True)[:limit]
+
+
+# --- the dashboard: a range of Shanghai days against the period of the same length before it ---
+
+RANGE_DAYS = {"today": 1, "7d": 7, "30d": 30}
+MAX_RANGE_DAYS = 366
+
+
+@dataclass(frozen=True)
+class DashboardRange:
+    key: str  # today | 7d | 30d | custom
+    first: object  # Shanghai dates, inclusive
+    last: object
+    error: str = ""
+
+    @property
+    def days(self):
+        return (self.last - self.first).days + 1
+
+    @property
+    def previous(self):
+        """The period of the same length just before this one."""
+        return self.first - timedelta(days=self.days), self.first - timedelta(days=1)
+
+
+def resolve_range(key, start=None, end=None, now=None):
+    """The chosen range; a custom one needs first <= last <= today and at most a year, else 7 days
+    with an error to show."""
+    today = shanghai_today(now)
+    if key == "custom":
+        error = ""
+        if start is None or end is None:
+            error = _("请选择开始和结束日期")
+        elif start > end:
+            error = _("开始日期不能晚于结束日期")
+        elif end > today:
+            error = _("结束日期不能晚于今天")
+        elif (end - start).days + 1 > MAX_RANGE_DAYS:
+            error = _("时间范围最长 %(days)d 天", days=MAX_RANGE_DAYS)
+        if not error:
+            return DashboardRange("custom", start, end)
+        return DashboardRange("7d", today - timedelta(days=6), today, error)
+    days = RANGE_DAYS.get(key, 7)
+    key = key if key in RANGE_DAYS else "7d"
+    return DashboardRange(key, today - timedelta(days=days - 1), today)
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    current: int
+    previous: int
+    money: bool = False  # a fen amount, shown in yuan
+
+    @property
+    def change_pct(self):
+        """Change against the previous period in whole percent, or None when it had nothing."""
+        if not self.previous:
+            return None
+        return round((self.current - self.previous) * 100 / self.previous)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    range: DashboardRange
+    figures: tuple  # Figure
+    issued: tuple  # Figure per source (entry kind)
+    spent: tuple  # Figure per use
+    top_products: tuple  # (name, units)
+    series: dict  # metric -> tuple of (day, value)
+
+
+def _totals(by_day):
+    totals = {}
+    for figures in by_day.values():
+        for key, value in figures.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _metric_total(totals, metric):
+    return sum(value for (name, _dimension), value in totals.items() if name == metric)
+
+
+def _by_dimension(current, previous, metric, label):
+    dimensions = {d for (name, d) in (*current, *previous) if name == metric}
+    rows = [Figure(label(d), current.get((metric, d), 0), previous.get((metric, d), 0)) for d in dimensions]
+    return tuple(sorted(rows, key=lambda f: (-f.current, -f.previous, f.label)))
+
+
+def dashboard(rng, now=None, top=10):
+    """The dashboard's figures for `rng` and the period before it, from the daily rollups (today live)."""
+    from app.services import stats
+    from app.services.ledger import kind_label
+
+    prev_first, prev_last = rng.previous
+    by_day = stats.figures_by_day(rng.first, rng.last, now=now)
+    current = _totals(by_day)
+    previous = _totals(stats.figures_by_day(prev_first, prev_last, now=now))
+    figures = (
+        Figure(_("新会员"), current.get((stats.NEW_MEMBERS, ""), 0), previous.get((stats.NEW_MEMBERS, ""), 0)),
+        Figure(_("活跃会员"), stats.distinct_active_members(rng.first, rng.last),
+               stats.distinct_active_members(prev_first, prev_last)),
+        Figure(_("签到次数"), current.get((stats.CHECKINS, ""), 0), previous.get((stats.CHECKINS, ""), 0)),
+        Figure(_("发放积分"), _metric_total(current, stats.ISSUED), _metric_total(previous, stats.ISSUED)),
+        Figure(_("消耗积分"), _metric_total(current, stats.SPENT), _metric_total(previous, stats.SPENT)),
+        Figure(_("退回积分"), current.get((stats.REFUNDED, ""), 0), previous.get((stats.REFUNDED, ""), 0)),
+        Figure(_("过期积分"), current.get((stats.EXPIRED, ""), 0), previous.get((stats.EXPIRED, ""), 0)),
+        Figure(_("兑换订单"), current.get((stats.ORDERS, ""), 0), previous.get((stats.ORDERS, ""), 0)),
+        Figure(_("订单积分"), current.get((stats.ORDERS_POINTS, ""), 0), previous.get((stats.ORDERS_POINTS, ""), 0)),
+        Figure(_("订单现金"), current.get((stats.ORDERS_CASH, ""), 0), previous.get((stats.ORDERS_CASH, ""), 0),
+               money=True),
+        Figure(_("抽奖次数"), current.get((stats.DRAWS, ""), 0), previous.get((stats.DRAWS, ""), 0)),
+    )
+    units = sorted(((d, v) for (m, d), v in current.items() if m == stats.PRODUCT_UNITS),
+                   key=lambda row: (-row[1], row[0]))[:top]
+    names = dict(db.session.execute(
+        select(Product.id, Product.name).where(Product.id.in_([int(d) for d, _v in units]))
+    ).all()) if units else {}
+    top_products = tuple((names.get(int(d), d), v) for d, v in units)
+    days = [rng.first + timedelta(days=i) for i in range(rng.days)]
+    series = {
+        metric: tuple((day, _metric_total(by_day.get(day, {}), metric)) for day in days)
+        for metric in (stats.NEW_MEMBERS, stats.ACTIVE_MEMBERS, stats.ISSUED, stats.SPENT, stats.ORDERS)
+    }
+    return Dashboard(range=rng, figures=figures,
+                     issued=_by_dimension(current, previous, stats.ISSUED, kind_label),
+                     spent=_by_dimension(current, previous, stats.SPENT, kind_label),
+                     top_products=top_products, series=series)
+
+
+def dashboard_csv(board):
+    """The dashboard's figures as CSV text: UTF-8 with a BOM (Excel), headers in the reader's language."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    prev_first, prev_last = board.range.previous
+    writer.writerow([_("分组"), _("指标"), f"{board.range.first:%Y-%m-%d}~{board.range.last:%Y-%m-%d}",
+                     f"{prev_first:%Y-%m-%d}~{prev_last:%Y-%m-%d}"])
+
+    def value(figure, amount):
+        return f"{amount / 100:.2f}" if figure.money else amount
+
+    for group, rows in ((_("概况"), board.figures), (_("积分来源"), board.issued), (_("积分用途"), board.spent)):
+        for figure in rows:
+            writer.writerow([group, str(figure.label), value(figure, figure.current), value(figure, figure.previous)])
+    for name, units in board.top_products:
+        writer.writerow([_("热门商品（件）"), _safe_cell(str(name)), units, ""])
+    return out.getvalue()
+
+
+def _safe_cell(text):
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

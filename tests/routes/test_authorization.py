@@ -109,6 +109,9 @@ MATRIX = {
     ("games.treasure_buy", "POST"): (302, 422, 422, 403, 403, 403),
     # the consoles
     ("admin.index", "GET"): OPERATOR_ONLY,
+    ("admin.dashboard_export", "GET"): OPERATOR_ONLY,
+    ("admin.liability", "GET"): OPERATOR_ONLY,
+    ("admin.liability_export", "GET"): OPERATOR_ONLY,
     # console: orders (empty forms: the operator's action is refused at its fields)
     ("admin.orders", "GET"): OPERATOR_ONLY,
     ("admin.orders_export", "GET"): OPERATOR_ONLY,
