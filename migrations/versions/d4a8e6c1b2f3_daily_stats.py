@@ -1,7 +1,7 @@
 """daily stats
 
 Daily rollups for the operator dashboard and the points liability page, written by
-`flask stats rollup`.
+`flask stats rollup`; an index on point_entries.created_at for counting one day or a range live.
 
 Revision ID: d4a8e6c1b2f3
 Revises: b7c1d9e4f2a0
@@ -31,7 +31,9 @@ def upgrade():
         sa.Column('computed_at', UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('day', 'metric', 'dimension', name='pk_daily_stats'),
     )
+    op.create_index('ix_point_entries_created', 'point_entries', ['created_at'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_point_entries_created', table_name='point_entries')
     op.drop_table('daily_stats')
