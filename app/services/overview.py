@@ -151,11 +151,12 @@ class Figure:
     current: int
     previous: int
     money: bool = False  # a fen amount, shown in yuan
+    permille: bool = False  # a rate in tenths of a percent, shown as a percentage
 
     @property
     def change_pct(self):
         """Change against the previous period in whole percent, or None when it had nothing."""
-        if not self.previous:
+        if not self.previous or self.permille:
             return None
         return round((self.current - self.previous) * 100 / self.previous)
 
@@ -168,6 +169,7 @@ class Dashboard:
     spent: tuple  # Figure per use
     top_products: tuple  # (name, units)
     series: dict  # metric -> tuple of (day, value)
+    levels: tuple = ()  # (level label, members) now
 
 
 def _totals(by_day):
@@ -211,6 +213,11 @@ def dashboard(rng, now=None, top=10):
         Figure(_("订单现金"), current.get((stats.ORDERS_CASH, ""), 0), previous.get((stats.ORDERS_CASH, ""), 0),
                money=True),
         Figure(_("抽奖次数"), current.get((stats.DRAWS, ""), 0), previous.get((stats.DRAWS, ""), 0)),
+        Figure(_("中奖次数"), current.get((stats.PRIZES_WON, ""), 0), previous.get((stats.PRIZES_WON, ""), 0)),
+        Figure(_("夺宝开奖期数"), current.get((stats.TREASURE_ROUNDS, ""), 0),
+               previous.get((stats.TREASURE_ROUNDS, ""), 0)),
+        Figure(_("新人7日消费转化率"), _permille(stats.newbie_conversion(rng.first, rng.last)),
+               _permille(stats.newbie_conversion(prev_first, prev_last)), permille=True),
     )
     units = sorted(((d, v) for (m, d), v in current.items() if m == stats.PRODUCT_UNITS),
                    key=lambda row: (-row[1], row[0]))[:top]
@@ -226,7 +233,13 @@ def dashboard(rng, now=None, top=10):
     return Dashboard(range=rng, figures=figures,
                      issued=_by_dimension(current, previous, stats.ISSUED, kind_label),
                      spent=_by_dimension(current, previous, stats.SPENT, kind_label),
-                     top_products=top_products, series=series)
+                     top_products=top_products, series=series,
+                     levels=tuple((level.label, count) for level, count in stats.level_distribution()))
+
+
+def _permille(pair):
+    joined, converted = pair
+    return converted * 1000 // joined if joined else 0
 
 
 def dashboard_csv(board):
@@ -239,6 +252,8 @@ def dashboard_csv(board):
                      f"{prev_first:%Y-%m-%d}~{prev_last:%Y-%m-%d}"])
 
     def value(figure, amount):
+        if figure.permille:
+            return f"{amount / 10:.1f}%"
         return f"{amount / 100:.2f}" if figure.money else amount
 
     for group, rows in ((_("概况"), board.figures), (_("积分来源"), board.issued), (_("积分用途"), board.spent)):
@@ -246,6 +261,8 @@ def dashboard_csv(board):
             writer.writerow([group, str(figure.label), value(figure, figure.current), value(figure, figure.previous)])
     for name, units in board.top_products:
         writer.writerow([_("热门商品（件）"), _safe_cell(str(name)), units, ""])
+    for label, count in board.levels:
+        writer.writerow([_("会员等级分布（当前）"), _safe_cell(str(label)), count, ""])
     return out.getvalue()
 
 

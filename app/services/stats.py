@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import delete, distinct, func, select
 
 from app.extensions import db
-from app.models import CheckIn, DrawPlay, Order, PointEntry, User
+from app.models import CheckIn, DrawPlay, DrawPrize, Order, PointEntry, TreasureRound, User
 from app.models.stats import DailyStat
 from app.services.clock import day_bounds_utc, shanghai_today, utcnow
 from app.services.tx import write_transaction
@@ -29,6 +29,8 @@ ORDERS_POINTS = "orders_points"
 ORDERS_CASH = "orders_cash_fen"
 PRODUCT_UNITS = "product_units"  # units redeemed, by product id
 DRAWS = "draws"
+PRIZES_WON = "prizes_won"  # plays that won anything but "thanks for playing"
+TREASURE_ROUNDS = "treasure_rounds"  # treasure rounds drawn (a winner) that day
 
 
 def compute_day(day):
@@ -76,7 +78,16 @@ def compute_day(day):
         .group_by(Order.product_id)
     ).all():
         put(PRODUCT_UNITS, units, product_id)
-    put(DRAWS, session.execute(select(func.count(DrawPlay.id)).where(DrawPlay.day == day)).scalar_one())
+    plays, wins = session.execute(
+        select(func.count(DrawPlay.id), func.count(DrawPlay.id).filter(DrawPrize.kind != "thanks"))
+        .join(DrawPrize, DrawPrize.id == DrawPlay.prize_id).where(DrawPlay.day == day)
+    ).one()
+    put(DRAWS, plays)
+    put(PRIZES_WON, wins)
+    put(TREASURE_ROUNDS, session.execute(
+        select(func.count(TreasureRound.id))
+        .where(TreasureRound.status == "won", TreasureRound.closed_at >= start, TreasureRound.closed_at < end)
+    ).scalar_one())
     return figures
 
 
@@ -124,4 +135,40 @@ def distinct_active_members(first, last):
     ).scalar_one()
 
 
-__all__ = ["compute_day", "distinct_active_members", "figures_by_day", "rollup"]
+def newbie_conversion(first, last, within_days=7):
+    """(members who registered in first..last, how many of them spent points within `within_days` of
+    registering): the newbie gift's conversion. Counted live: the answer for a day changes for a week."""
+    start, end = day_bounds_utc(first)[0], day_bounds_utc(last)[1]
+    first_spend = (
+        select(PointEntry.user_id, func.min(PointEntry.created_at).label("at"))
+        .join(User, User.id == PointEntry.user_id)
+        .where(User.role == "member", User.created_at >= start, User.created_at < end,
+               PointEntry.amount < 0, PointEntry.kind != "expire")
+        .group_by(PointEntry.user_id).subquery()
+    )
+    rows = db.session.execute(
+        select(User.created_at, first_spend.c.at)
+        .join(first_spend, first_spend.c.user_id == User.id, isouter=True)
+        .where(User.role == "member", User.created_at >= start, User.created_at < end)
+    ).all()
+    window = timedelta(days=within_days)
+    return len(rows), sum(1 for joined, spent in rows if spent is not None and spent - joined <= window)
+
+
+def level_distribution():
+    """[(level, members)] for every level, lowest first, from the members' growth now (live)."""
+    from app.services.levels import all_levels
+
+    levels = all_levels()
+    columns = []
+    for index, level in enumerate(levels):
+        condition = [User.growth >= level.min_growth]
+        if index + 1 < len(levels):
+            condition.append(User.growth < levels[index + 1].min_growth)
+        columns.append(func.count(User.id).filter(*condition))
+    counts = db.session.execute(select(*columns).where(User.role == "member")).one()
+    return list(zip(levels, counts))
+
+
+__all__ = ["compute_day", "distinct_active_members", "figures_by_day", "level_distribution", "newbie_conversion",
+           "rollup"]

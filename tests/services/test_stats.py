@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CheckIn, Order, PointEntry, User
+from app.models import CheckIn, Draw, DrawPlay, DrawPrize, Order, PointEntry, User
 from app.models.stats import DailyStat
 from app.services import ledger, liability, overview, stats
 from app.services.clock import SHANGHAI
@@ -63,12 +63,24 @@ def scenario(app, no_register_gift, make_member, make_product):
             ledger.earn(a, 20, "task", now=sh(D1, 10, 20), expires_at=sh(D2, 12))
             ledger.earn(a, 10, "checkin", now=sh(D2, 9))
             ledger.spend(a, 100, "redeem", now=sh(D2, 14))  # expires the task's 20 first
-            ledger.spend(a, 10, "draw", now=sh(D3, 15))
+            draw_spend = ledger.spend(a, 10, "draw", now=sh(D3, 15))
             ledger.earn(b, 500, "register", now=sh(D3, 0, 40))
             spent = ledger.spend(b, 200, "redeem", now=sh(D3, 1))
             ledger.refund(spent.id, now=sh(D3, 3))
             ledger.earn(c, 500, "register", now=sh(TODAY, 9, 5))
             ledger.spend(c, 50, "redeem", now=sh(TODAY, 9, 30))
+        with write_transaction() as session:
+            wheel = Draw(name="大转盘")
+            session.add(wheel)
+            session.flush()
+            thanks = DrawPrize(draw_id=wheel.id, position=0, name="谢谢参与", kind="thanks")
+            coins = DrawPrize(draw_id=wheel.id, position=1, name="5积分", kind="points", points=5)
+            session.add_all([thanks, coins])
+            session.flush()
+            # plays are counted by their Shanghai day; the spend they point at does not matter here
+            for day, seq, prize in ((D2, 1, coins), (D3, 1, thanks), (D3, 2, coins)):
+                session.add(DrawPlay(draw_id=wheel.id, user_id=a, prize_id=prize.id, day=day, day_seq=seq, cost=10,
+                                     spend_entry_id=draw_spend.id, created_at=sh(day, 15)))
         db.session.remove()
     return {"a": a, "b": b, "c": c, "cup": str(cup), "phone": str(phone)}
 
@@ -79,11 +91,13 @@ def expected_days(s):
              ("points_issued", "register"): 500, ("points_issued", "checkin"): 5, ("points_issued", "task"): 20},
         D2: {("active_members", ""): 1, ("checkins", ""): 1, ("points_issued", "checkin"): 10,
              ("points_spent", "redeem"): 100, ("points_expired", ""): 20,
-             ("orders", ""): 1, ("orders_points", ""): 100, ("product_units", s["cup"]): 1},
+             ("orders", ""): 1, ("orders_points", ""): 100, ("product_units", s["cup"]): 1,
+             ("draws", ""): 1, ("prizes_won", ""): 1},
         D3: {("new_members", ""): 1, ("active_members", ""): 2, ("checkins", ""): 1,
              ("points_issued", "register"): 500, ("points_spent", "draw"): 10, ("points_spent", "redeem"): 200,
              ("points_refunded", ""): 200, ("orders", ""): 1, ("orders_points", ""): 200,
-             ("orders_cash_fen", ""): 3900, ("product_units", s["phone"]): 2},
+             ("orders_cash_fen", ""): 3900, ("product_units", s["phone"]): 2,
+             ("draws", ""): 2, ("prizes_won", ""): 1},
     }
 
 
@@ -129,7 +143,8 @@ def test_dashboard_sums_the_rollups_and_today_live_against_the_previous_period(a
         assert figures == {
             "新会员": (3, 0), "活跃会员": (3, 0), "签到次数": (4, 0), "发放积分": (1535, 0), "消耗积分": (360, 0),
             "退回积分": (200, 0), "过期积分": (20, 0), "兑换订单": (3, 0), "订单积分": (350, 0),
-            "订单现金": (3900, 0), "抽奖次数": (0, 0)}
+            "订单现金": (3900, 0), "抽奖次数": (3, 0), "中奖次数": (2, 0), "夺宝开奖期数": (0, 0),
+            "新人7日消费转化率": (1000, 0)}
         assert {str(f.label): f.current for f in board.issued} == {"注册礼": 1500, "每日签到": 15, "任务奖励": 20}
         assert {str(f.label): f.current for f in board.spent} == {"积分兑换": 350, "积分抽奖": 10}
         assert sorted(board.top_products) == [("保温杯", 2), ("蓝牙耳机", 2)]
@@ -156,6 +171,31 @@ def test_an_impossible_custom_range_falls_back_to_seven_days_with_a_reason(app, 
         rng = overview.resolve_range("custom", start, end, now=NOW)
         assert rng.key == "7d" and rng.error
         assert (rng.first, rng.last) == (date(2026, 3, 4), TODAY)
+
+
+def test_newbie_conversion_counts_new_members_who_spent_within_seven_days(app, no_register_gift, make_member):
+    quick, late, never, expired_only = (make_member() for _ in range(4))
+    with app.app_context():
+        with write_transaction() as session:
+            for user in (quick, late, never, expired_only):
+                session.get(User, user).created_at = sh(D1, 10)
+        with write_transaction():
+            ledger.earn(quick, 100, "task", now=sh(D1, 10, 1))
+            ledger.earn(late, 100, "task", now=sh(D1, 10, 1))
+            ledger.earn(expired_only, 100, "task", now=sh(D1, 10, 1), expires_at=sh(D2, 10))
+            ledger.spend(quick, 10, "redeem", now=sh(D1 + timedelta(days=6), 10))
+            ledger.spend(late, 10, "draw", now=sh(D1 + timedelta(days=8), 10))
+        ledger.run_expiry(now=sh(D2, 11))  # losing points is not spending them
+        assert stats.newbie_conversion(D1, D1) == (4, 1)
+        assert stats.newbie_conversion(D2, D3) == (0, 0)
+
+
+def test_level_distribution_counts_members_by_growth_now(app, make_member):
+    for growth in (0, 4999, 5000, 25000):
+        make_member(growth=growth)
+    with app.app_context():
+        assert [(level.key, n) for level, n in stats.level_distribution()] == [
+            ("normal", 2), ("silver", 1), ("gold", 0), ("diamond", 1)]
 
 
 # --- liability and breakage ---
