@@ -5,7 +5,7 @@
 Uses a temporary SQLite database, or DATABASE_URL if set (it is EMPTIED and filled with bench data).
 Rows are bulk-inserted, not written through the ledger (that would take hours), but they keep the
 ledger's invariants: each earn entry has its lot, a spend or an expiry takes from the lot just earned,
-so balance = sum of entries = sum of lot remainders. Then `stats rollup` runs over the year (timed),
+with its allocation, so balance = sum of entries = sum of lot remainders. Then `stats rollup` runs over the year (timed),
 and each page is fetched a few times in-process as a logged-in operator (median printed).
 With --screenshots, the pages are also served and captured at 1280x800 with Chromium.
 """
@@ -27,8 +27,8 @@ from sqlalchemy import insert, update  # noqa: E402
 from app import create_app  # noqa: E402
 from app.config import TestConfig  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import CheckIn, Order, PointEntry, PointLot, Product, User  # noqa: E402
-from app.services import accounts, stats  # noqa: E402
+from app.models import CheckIn, Order, PointAllocation, PointEntry, PointLot, Product, User  # noqa: E402
+from app.services import accounts, ledger, stats  # noqa: E402
 from app.services.clock import shanghai_today, utcnow  # noqa: E402
 
 EARN_KINDS = ["register", "checkin", "checkin", "checkin", "task", "invite", "consume", "packet", "prize", "adjust"]
@@ -54,7 +54,7 @@ def seed(members, entries, rng):
     ids = [row.id for row in session.query(User.id).filter(User.role == "member").order_by(User.id)]
     created_of = dict(zip(ids, (u["created_at"] for u in users)))
     balance = dict.fromkeys(ids, 0)
-    entry_rows, lot_rows, order_rows, checkins = [], [], [], set()
+    entry_rows, lot_rows, order_rows, alloc_rows, checkins = [], [], [], [], set()
     next_entry = (session.query(db.func.max(PointEntry.id)).scalar() or 0) + 1
     next_lot = (session.query(db.func.max(PointLot.id)).scalar() or 0) + 1
     pairs = entries // 2
@@ -83,6 +83,7 @@ def seed(members, entries, rng):
             remaining -= taken
             entry_rows.append({"id": next_entry + 1, "user_id": user, "amount": -taken,
                                "balance_after": balance[user], "kind": spend_kind, "created_at": later})
+            alloc_rows.append({"entry_id": next_entry + 1, "lot_id": lot_id, "amount": taken})
             if spend_kind == "redeem":
                 order_rows.append({"user_id": user, "product_id": rng.choice(product_ids), "kind": "physical",
                                    "product_name": "商品", "quantity": 1, "points_unit": taken,
@@ -91,8 +92,8 @@ def seed(members, entries, rng):
                          "remaining": remaining, "expires_at": expires, "created_at": when})
         next_entry += 2
         if len(entry_rows) >= BATCH:
-            _flush(entry_rows, lot_rows, order_rows)
-    _flush(entry_rows, lot_rows, order_rows)
+            _flush(entry_rows, lot_rows, order_rows, alloc_rows)
+    _flush(entry_rows, lot_rows, order_rows, alloc_rows)
     rows = [{"user_id": u, "day": d, "kind": "normal", "points": 5, "created_at": w} for u, d, w in checkins]
     seen, unique = set(), []
     for row in rows:
@@ -108,15 +109,17 @@ def seed(members, entries, rng):
     return session.query(PointEntry).count()
 
 
-def _flush(entry_rows, lot_rows, order_rows):
+def _flush(entry_rows, lot_rows, order_rows, alloc_rows):
     if entry_rows:
         db.session.execute(insert(PointEntry), entry_rows)
     if lot_rows:
         db.session.execute(insert(PointLot), lot_rows)
     if order_rows:
         db.session.execute(insert(Order), order_rows)
+    if alloc_rows:
+        db.session.execute(insert(PointAllocation), alloc_rows)
     db.session.commit()
-    entry_rows.clear(), lot_rows.clear(), order_rows.clear()
+    entry_rows.clear(), lot_rows.clear(), order_rows.clear(), alloc_rows.clear()
 
 
 def timed(client, path, times=5):
@@ -147,12 +150,14 @@ def main():
         db.create_all()
         started = time.perf_counter()
         total = seed(args.members, args.entries, random.Random(7))
-        print(f"seeded {args.members:,} members, {total:,} ledger entries in {time.perf_counter() - started:.1f}s")
+        print(f"seeded {args.members:,} members, {total:,} ledger entries in {time.perf_counter() - started:.1f}s",
+              flush=True)
+        print(f"points reconcile: {len(ledger.reconcile())} members differ", flush=True)
         operator = accounts.create_account("13800000000", "secret123", "operator")
         operator_login = operator.get_id()
         started = time.perf_counter()
         stats.rollup(days=366)
-        print(f"stats rollup --days 366: {time.perf_counter() - started:.1f}s")
+        print(f"stats rollup --days 366: {time.perf_counter() - started:.1f}s", flush=True)
         db.session.remove()
     client = app.test_client()
     with client.session_transaction() as session:
@@ -161,7 +166,7 @@ def main():
     for path in ("/admin/?range=today", "/admin/?range=7d", "/admin/?range=30d",
                  f"/admin/?range=custom&start={shanghai_today() - timedelta(days=365)}&end={shanghai_today()}",
                  "/admin/liability"):
-        print(f"GET {path}: median {timed(client, path) * 1000:.0f} ms")
+        print(f"GET {path}: median {timed(client, path) * 1000:.0f} ms", flush=True)
     if args.screenshots:
         _screenshots(app, operator_login, args.screenshots)
 
