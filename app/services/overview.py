@@ -216,8 +216,7 @@ def dashboard(rng, now=None, top=10):
         Figure(_("中奖次数"), current.get((stats.PRIZES_WON, ""), 0), previous.get((stats.PRIZES_WON, ""), 0)),
         Figure(_("夺宝开奖期数"), current.get((stats.TREASURE_ROUNDS, ""), 0),
                previous.get((stats.TREASURE_ROUNDS, ""), 0)),
-        Figure(_("新人7日消费转化率"), _permille(stats.newbie_conversion(rng.first, rng.last)),
-               _permille(stats.newbie_conversion(prev_first, prev_last)), permille=True),
+        Figure(_("新人7日消费转化率"), _permille(current, stats), _permille(previous, stats), permille=True),
     )
     units = sorted(((d, v) for (m, d), v in current.items() if m == stats.PRODUCT_UNITS),
                    key=lambda row: (-row[1], row[0]))[:top]
@@ -237,8 +236,9 @@ def dashboard(rng, now=None, top=10):
                      levels=tuple((level.label, count) for level, count in stats.level_distribution()))
 
 
-def _permille(pair):
-    joined, converted = pair
+def _permille(totals, stats):
+    """Newbie conversion of a period from its rollups, in tenths of a percent."""
+    joined, converted = totals.get((stats.NEW_MEMBERS, ""), 0), totals.get((stats.NEWBIE_CONVERTED, ""), 0)
     return converted * 1000 // joined if joined else 0
 
 

@@ -31,6 +31,9 @@ PRODUCT_UNITS = "product_units"  # units redeemed, by product id
 DRAWS = "draws"
 PRIZES_WON = "prizes_won"  # plays that won anything but "thanks for playing"
 TREASURE_ROUNDS = "treasure_rounds"  # treasure rounds drawn (a winner) that day
+# Of the members who registered that day, those who spent points within 7 days: settles 7 days later,
+# so the nightly job recomputes the last 8 days.
+NEWBIE_CONVERTED = "newbie_converted"
 
 
 def compute_day(day):
@@ -88,10 +91,11 @@ def compute_day(day):
         select(func.count(TreasureRound.id))
         .where(TreasureRound.status == "won", TreasureRound.closed_at >= start, TreasureRound.closed_at < end)
     ).scalar_one())
+    put(NEWBIE_CONVERTED, newbie_conversion(day, day)[1])
     return figures
 
 
-def rollup(days=2, now=None):
+def rollup(days=8, now=None):
     """Recompute the `days` complete Shanghai days before today, one transaction per day (idempotent).
     Returns the days written."""
     today = shanghai_today(now)

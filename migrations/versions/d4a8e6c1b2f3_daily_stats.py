@@ -31,7 +31,7 @@ def upgrade():
         sa.Column('computed_at', UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('day', 'metric', 'dimension', name='pk_daily_stats'),
     )
-    op.create_index('ix_point_entries_created', 'point_entries', ['created_at'], unique=False)
+    op.create_index('ix_point_entries_created', 'point_entries', ['created_at', 'user_id'], unique=False)
 
 
 def downgrade():

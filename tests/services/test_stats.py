@@ -87,13 +87,13 @@ def scenario(app, no_register_gift, make_member, make_product):
 
 def expected_days(s):
     return {
-        D1: {("new_members", ""): 1, ("active_members", ""): 1, ("checkins", ""): 1,
+        D1: {("new_members", ""): 1, ("active_members", ""): 1, ("checkins", ""): 1, ("newbie_converted", ""): 1,
              ("points_issued", "register"): 500, ("points_issued", "checkin"): 5, ("points_issued", "task"): 20},
         D2: {("active_members", ""): 1, ("checkins", ""): 1, ("points_issued", "checkin"): 10,
              ("points_spent", "redeem"): 100, ("points_expired", ""): 20,
              ("orders", ""): 1, ("orders_points", ""): 100, ("product_units", s["cup"]): 1,
              ("draws", ""): 1, ("prizes_won", ""): 1},
-        D3: {("new_members", ""): 1, ("active_members", ""): 2, ("checkins", ""): 1,
+        D3: {("new_members", ""): 1, ("active_members", ""): 2, ("checkins", ""): 1, ("newbie_converted", ""): 1,
              ("points_issued", "register"): 500, ("points_spent", "draw"): 10, ("points_spent", "redeem"): 200,
              ("points_refunded", ""): 200, ("orders", ""): 1, ("orders_points", ""): 200,
              ("orders_cash_fen", ""): 3900, ("product_units", s["phone"]): 2,
@@ -114,7 +114,7 @@ def test_rollups_equal_the_hand_counted_figures_and_a_recount_of_the_raw_rows(ap
             assert stats.compute_day(day) == figures, day
         assert stored(TODAY) == {}, "today is computed live, never stored"
         assert stats.compute_day(TODAY) == {
-            ("new_members", ""): 1, ("active_members", ""): 1, ("checkins", ""): 1,
+            ("new_members", ""): 1, ("active_members", ""): 1, ("checkins", ""): 1, ("newbie_converted", ""): 1,
             ("points_issued", "register"): 500, ("points_spent", "redeem"): 50,
             ("orders", ""): 1, ("orders_points", ""): 50, ("product_units", scenario["cup"]): 1}
 
