@@ -4,7 +4,7 @@ Daily rollups for the operator dashboard and the points liability page, written 
 `flask stats rollup`; an index on point_entries.created_at for counting one day or a range live.
 
 Revision ID: d4a8e6c1b2f3
-Revises: d4e5f6a7b8c9
+Revises: a9e4c3b7d210
 Create Date: 2026-11-23 22:30:00
 
 """
@@ -16,7 +16,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'd4a8e6c1b2f3'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = 'a9e4c3b7d210'
 branch_labels = None
 depends_on = None
 
