@@ -82,3 +82,11 @@ def test_the_liability_page_and_its_csv(operator_client, activity):
     assert rows[0] == ["到期月份", "未使用积分", "折合金额（元）"]
     total = next(r for r in rows if r and r[0] == "合计")
     assert total == ["合计", "680", "6.80"]
+
+
+def test_the_heading_is_only_the_page_title(app, client, make_account):
+    login_as(client, make_account("operator"))
+    html = client.get("/admin/").get_data(as_text=True)
+    assert html.count('data-testid="levels-table"') == 1
+    heading = html.split('<header class="console-header">', 1)[1].split("</header>", 1)[0]
+    assert "<section" not in heading
