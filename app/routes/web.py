@@ -1,7 +1,7 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
 from urllib.parse import urlsplit
 
-from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,6 +12,7 @@ from app.extensions import db, login_manager
 from app.models import User
 from app.services import messages
 from app.services.clock import to_shanghai
+from app.services.errors import DomainError, NotFound
 from app.services.ids import parse_db_id
 from app.services.phrases import phrase_text
 
@@ -44,6 +45,33 @@ def htmx_redirect(endpoint, **values):
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)
+
+
+def form_action(form, act, done_message, back, again):
+    """Run a console form's one service call.
+
+    Done: flash done_message and go `back()` (a redirect). A refusal naming a field of the form
+    goes next to that field and the page comes `again()` (422); any other refusal, or a stale
+    page (only the CSRF token or request key wrong), is flashed on the way back. NotFound stays a 404.
+    """
+    if form.validate_on_submit():
+        try:
+            act(form)
+        except NotFound:
+            raise
+        except DomainError as refusal:
+            field = getattr(form, refusal.field, None) if refusal.field else None
+            if field is None:
+                flash(str(refusal.message), "error")
+                return back()
+            field.errors.append(str(refusal.message))
+        else:
+            flash(done_message, "success")
+            return back()
+    elif set(form.errors) <= {"csrf_token", "request_key"}:
+        flash(str(next(iter(form.errors.values()))[0]), "error")
+        return back()
+    return again()
 
 
 def absolute_url(endpoint, **values):

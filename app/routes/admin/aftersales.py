@@ -1,5 +1,5 @@
 """After-sales (售后) in the operator console: the queue and a request's page with its steps."""
-from flask import flash, request
+from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -8,10 +8,9 @@ from app.forms.aftersales import ApproveForm, CompleteForm, RejectForm
 from app.forms.base import ActionForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number
-from app.routes.web import htmx_redirect, render_page
+from app.routes.web import form_action, htmx_redirect, render_page
 from app.services import aftersales as service
 from app.services import audit, shop
-from app.services.errors import DomainError, NotFound
 from app.services.listing import paginate
 
 nav_entry("admin.aftersales", _l("售后"), 30)
@@ -56,24 +55,9 @@ def aftersale(request_id):
 def _step(request_id, name, form, act, done_message):
     """Run one operator step: a refusal goes next to its field (or is flashed), success back to the page."""
     service.get_request(request_id)  # a missing request: 404, whatever the form
-    if form.validate_on_submit():
-        try:
-            act(form)
-        except NotFound:
-            raise
-        except DomainError as refusal:
-            field = getattr(form, refusal.field, None) if refusal.field else None
-            if field is None:
-                flash(str(refusal.message), "error")
-                return htmx_redirect("admin.aftersale", request_id=request_id)
-            field.errors.append(str(refusal.message))
-        else:
-            flash(done_message, "success")
-            return htmx_redirect("admin.aftersale", request_id=request_id)
-    elif set(form.errors) <= {"csrf_token", "request_key"}:  # a stale page: nothing to show at a field
-        flash(str(next(iter(form.errors.values()))[0]), "error")
-        return htmx_redirect("admin.aftersale", request_id=request_id)
-    return _request_page(request_id, forms={name: form}, status=422)
+    return form_action(form, act, done_message,
+                       back=lambda: htmx_redirect("admin.aftersale", request_id=request_id),
+                       again=lambda: _request_page(request_id, forms={name: form}, status=422))
 
 
 @bp.post("/aftersales/<id:request_id>/approve")

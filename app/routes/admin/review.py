@@ -9,9 +9,9 @@ from app.forms.base import ActionForm
 from app.forms.risk import ReviewRejectForm, RiskRulesForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number
-from app.routes.web import htmx_redirect, render_page
+from app.routes.web import form_action, htmx_redirect, render_page
 from app.services import risk
-from app.services.errors import DomainError, NotFound
+from app.services.errors import DomainError
 from app.services.listing import paginate
 
 nav_entry("admin.review", _l("风控审核"), 25)
@@ -34,24 +34,8 @@ def review():
 
 
 def _decide(order_id, form, act, done_message):
-    if form.validate_on_submit():
-        try:
-            act(form)
-        except NotFound:
-            raise
-        except DomainError as refusal:
-            field = getattr(form, refusal.field, None) if refusal.field else None
-            if field is None:
-                flash(str(refusal.message), "error")
-                return htmx_redirect("admin.review")
-            field.errors.append(str(refusal.message))
-        else:
-            flash(done_message, "success")
-            return htmx_redirect("admin.review")
-    elif set(form.errors) <= {"csrf_token", "request_key"}:
-        flash(str(next(iter(form.errors.values()))[0]), "error")
-        return htmx_redirect("admin.review")
-    return _page(reject_forms={order_id: form}, status=422)
+    return form_action(form, act, done_message, back=lambda: htmx_redirect("admin.review"),
+                       again=lambda: _page(reject_forms={order_id: form}, status=422))
 
 
 @bp.post("/review/<id:order_id>/approve")
