@@ -2,7 +2,7 @@
 their images, the virtual-code pool and the home-page banners."""
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, event, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -61,6 +61,10 @@ class Product(db.Model):
     min_spend_fen: Mapped[int] = mapped_column(default=0)
     stock: Mapped[int] = mapped_column(default=0)
     sold: Mapped[int] = mapped_column(default=0)
+    # Units put on the shelf other than by StockAdjustment entries: the stock the product was
+    # created with (set on insert) plus supplier codes imported since. Reconciliation checks
+    # stock + sold == received_stock + SUM(stock_adjustments.delta).
+    received_stock: Mapped[int] = mapped_column(default=0, server_default="0")
     # Per-member limits on units redeemed (NULL: no limit); days and months are Shanghai ones.
     limit_day: Mapped[int | None]
     limit_month: Mapped[int | None]
@@ -95,6 +99,13 @@ class Product(db.Model):
     @property
     def is_flash(self):
         return self.sale_starts_at is not None or self.sale_ends_at is not None
+
+
+@event.listens_for(Product, "before_insert")
+def _record_received_stock(_mapper, _connection, product):
+    """A new product's opening stock (and anything already sold) counts as received."""
+    if not product.received_stock:
+        product.received_stock = (product.stock or 0) + (product.sold or 0)
 
 
 class ProductImage(db.Model):

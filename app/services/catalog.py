@@ -208,7 +208,8 @@ def _add_codes(product, codes):
             raise DomainError(_("兑换码太长（最多64个字符）"))
         session.add(VirtualCode(product_id=product.id, code=code))
     session.execute(update(Product).where(Product.id == product.id)
-                    .values(stock=Product.stock + len(new)).execution_options(synchronize_session=False))
+                    .values(stock=Product.stock + len(new), received_stock=Product.received_stock + len(new))
+                    .execution_options(synchronize_session=False))
     return len(new)
 
 

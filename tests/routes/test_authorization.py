@@ -159,6 +159,7 @@ MATRIX = {
     ("admin.enable_operator", "POST"): (302, 403, 403, 403, 403, 303),
     ("admin.reset_operator_password", "POST"): (302, 403, 403, 403, 403, 303),
     ("admin.audit", "GET"): OPERATOR_ONLY,
+    ("admin.reconcile", "GET"): OPERATOR_ONLY,
     ("merchant.award", "GET"): STAFF_ONLY,
     ("merchant.award", "POST"): (302, 403, 403, 422, 422, 403),  # an empty form: refused next to its fields
     ("merchant.settlement", "GET"): STAFF_ONLY,                  # always the staff member's own merchant

@@ -37,3 +37,4 @@ from app.routes.admin import aftersales  # noqa: E402,F401
 from app.routes.admin import products  # noqa: E402,F401
 from app.routes.admin import review  # noqa: E402,F401
 from app.routes.admin import liability  # noqa: E402,F401
+from app.routes.admin import reconcile  # noqa: E402,F401
