@@ -5,7 +5,7 @@ checks stock + sold = received_stock + SUM(stock_adjustments.delta) for every pr
 Existing rows are backfilled so that they reconcile as they stand.
 
 Revision ID: a9c3e7f1b2d6
-Revises: d4e5f6a7b8c9
+Revises: d4a8e6c1b2f3
 Create Date: 2026-11-23 22:35:00
 
 """
