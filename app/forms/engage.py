@@ -1,6 +1,6 @@
 """Forms for earning: check-in and make-up buttons, profile, phone binding, shares."""
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, HiddenField, StringField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.forms.base import ActionForm, BaseForm, IdField, mobile_phone
@@ -50,3 +50,11 @@ class ShareForm(BaseForm):
     """The share button on a product (CSRF travels in the htmx header)."""
 
     product_id = IdField(validators=[InputRequired()])
+
+
+class DeleteAccountForm(BaseForm):
+    """Deleting the account: the member types the confirmation word (and the password, if set)."""
+
+    confirm = StringField(_l("确认文字"), validators=[DataRequired(_l("请输入确认文字"))],
+                          render_kw={"autocomplete": "off", "maxlength": 10})
+    password = PasswordField(_l("登录密码"), render_kw={"autocomplete": "current-password", "maxlength": 128})

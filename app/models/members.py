@@ -3,6 +3,7 @@ import hmac
 import secrets
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -55,6 +56,9 @@ class User(UserMixin, db.Model):
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     register_ip: Mapped[str | None] = mapped_column(String(45))
+    # Set when the member deleted the account: the row stays for the books, anonymised
+    # (services/data_rights.py); it can never log in again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     merchant = relationship("Merchant", lazy="joined")
@@ -74,6 +78,8 @@ class User(UserMixin, db.Model):
 
     @property
     def display_name(self):
+        if self.deleted_at is not None:
+            return str(_l("已注销用户"))
         if self.nickname:
             return self.nickname
         if self.phone:

@@ -1,15 +1,19 @@
 """The personal centre and the points statement."""
 from datetime import timedelta
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, session, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_babel import ngettext
+from flask_login import current_user, logout_user
 
 from app.access import member_required
 from app.forms.base import ActionForm
+from app.forms.engage import DeleteAccountForm
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, render_page
-from app.services import consumption, ledger, messages
+from app.services import consumption, data_rights, ledger, messages
+from app.services.errors import DomainError
 from app.services.clock import utcnow
 from app.services.levels import level_for, next_level
 
@@ -27,6 +31,7 @@ SHORTCUTS = [
     ("games.index", _l("积分游戏"), "gift"),
     ("games.treasure_index", _l("积分夺宝"), "coin"),
     ("me.messages_page", _l("消息中心"), "bell"),
+    ("me.data", _l("我的数据"), "list"),
 ]
 
 
@@ -85,3 +90,45 @@ def messages_read():
     if form.validate_on_submit():
         messages.mark_all_read(current_user.id)
     return htmx_redirect("me.messages_page")
+
+
+# ---- the member's data: download and account deletion ------------------------------------------
+
+@bp.get("/data")
+@member_required
+def data():
+    return render_page("me/data.html")
+
+
+@bp.get("/data/download")
+@member_required
+def data_download():
+    """Everything about the member as a ZIP of CSV files; never cached on the way."""
+    filename, body = data_rights.export_zip(current_user.id)
+    return body, 200, {
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@member_required
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            written_off = data_rights.delete_account(current_user.id, confirm=form.confirm.data,
+                                                     password=form.password.data)
+        except DomainError as error:
+            getattr(form, error.field or "confirm").errors.append(str(error.message))
+        else:
+            session.clear()
+            logout_user()
+            flash(_("账号已注销，个人信息已清除。感谢你的陪伴。") if not written_off else
+                  ngettext("账号已注销，个人信息已清除，剩余 %(num)d 积分已作废。",
+                           "账号已注销，个人信息已清除，剩余 %(num)d 积分已作废。", written_off), "info")
+            return redirect(url_for("main.home"), 303)
+    check = data_rights.deletion_check(current_user.id)
+    return render_page("me/delete.html", status=422 if form.errors else 200, form=form, check=check,
+                       confirm_word=data_rights.CONFIRM_WORD)

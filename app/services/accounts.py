@@ -199,6 +199,8 @@ def set_disabled(user_id, disabled, *, actor_id, role=None):
         ).scalar_one()
         if user.is_disabled == disabled:
             return False
+        if user.deleted_at is not None:
+            raise AccountError(_("该会员已注销，账号不能再启用"))
         user.is_disabled = disabled
         user.session_token = new_session_token()
         audit.record(actor_id, "user.disable" if disabled else "user.enable", target=f"user:{user_id}",

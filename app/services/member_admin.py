@@ -25,7 +25,7 @@ MAX_REASON = 200         # the ledger's note column
 def search_members(q, status, number):
     """Members whose phone contains `q`, whose nickname contains it, or whose member id it is
     ("#12" for the id alone);
-    `status` "active" / "disabled" narrows; newest first, one page."""
+    `status` "active" / "disabled" / "deleted" narrows; newest first, one page."""
     stmt = select(User).where(User.role == "member")
     q = (q or "").strip()[:40]
     if q.startswith("#"):  # "#12": that member id only
@@ -39,7 +39,9 @@ def search_members(q, status, number):
     if status == "active":
         stmt = stmt.where(User.is_disabled.is_(False))
     elif status == "disabled":
-        stmt = stmt.where(User.is_disabled.is_(True))
+        stmt = stmt.where(User.is_disabled.is_(True), User.deleted_at.is_(None))
+    elif status == "deleted":
+        stmt = stmt.where(User.deleted_at.is_not(None))
     return paginate(stmt.order_by(User.id.desc()), number)
 
 
@@ -121,6 +123,8 @@ def adjust_points(actor_id, user_id, delta, reason, key):
         member = lock_member(user_id, acting=False) if is_db_id(user_id) else None
         if member is None or member.role != "member":
             raise NotFound(_("会员不存在"))
+        if member.deleted_at is not None:
+            raise DomainError(_("该会员已注销，不能调整积分"), field="delta")
         before = member.points_balance
         try:
             entry = ledger.adjust_points(user_id, delta, reason, actor_id=actor_id, key=f"adjust:{key}")

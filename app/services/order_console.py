@@ -17,6 +17,7 @@ from app.models import AuditLog, Order, PointAllocation, PointEntry, PointLot, U
 from app.models.orders import ORDER_STATUSES
 from app.services.accounts import normalize_phone
 from app.services.clock import day_bounds_utc, to_shanghai
+from app.services.csv_export import safe_cell as _safe_cell
 from app.services.errors import NotFound
 from app.services.ids import is_db_id, parse_db_id
 from app.services.listing import paginate
@@ -91,13 +92,6 @@ def _members(user_ids):
         return {}
     return {user.id: user for user in db.session.execute(select(User).where(User.id.in_(ids))).scalars()}
 
-
-def _safe_cell(value):
-    """A cell as text that a spreadsheet will not run as a formula (member-typed names, addresses)."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
 
 
 def _when(value):

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import ConsumptionAward, Order, Product, User, Voucher
 from app.services.clock import day_bounds_utc, shanghai_today
 from app.services.consumption import mask_phone
+from app.services.csv_export import safe_cell as _safe_cell
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,3 @@ def dashboard_csv(board):
         writer.writerow([_("会员等级分布（当前）"), _safe_cell(str(label)), count, ""])
     return out.getvalue()
 
-
-def _safe_cell(text):
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

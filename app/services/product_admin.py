@@ -18,6 +18,7 @@ from app.models import Category, Merchant, Product, ProductImage, StockAdjustmen
 from app.services import audit, images
 from app.services.catalog import sanitize_html
 from app.services.clock import to_shanghai
+from app.services.csv_export import FORMULA_START, safe_cell
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result
 from app.services.ids import is_db_id, parse_db_id
@@ -520,17 +521,8 @@ def import_products(actor_id, report, valid_only, request_key):
     return report
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text_cell(value):
-    """Text a spreadsheet must not run as a formula: a leading ' (which import takes off again)."""
-    value = value or ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def _untext_cell(value):
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
 
 
 def _yuan(fen):
@@ -549,14 +541,14 @@ def export_csv(stmt):
     writer.writerow(HEADERS)
     for product in db.session.execute(stmt).unique().scalars():
         writer.writerow([
-            _text_cell(product.name), _text_cell(product.subtitle), KIND_CSV[product.kind],
-            _text_cell(product.category.name if product.category else ""),
-            _text_cell(product.merchant.name if product.merchant else ""),
+            safe_cell(product.name), safe_cell(product.subtitle), KIND_CSV[product.kind],
+            safe_cell(product.category.name if product.category else ""),
+            safe_cell(product.merchant.name if product.merchant else ""),
             product.points_price, _yuan(product.cash_fen), _yuan(product.face_value_fen),
             _yuan(product.min_spend_fen), product.stock, product.limit_day or "", product.limit_month or "",
             product.limit_total or "", _when(product.sale_starts_at), _when(product.sale_ends_at),
             product.valid_days, _when(product.valid_from), _when(product.valid_until), product.min_level or "",
             product.position, "是" if product.is_hot else "否", "是" if product.is_active else "否",
-            _text_cell(product.description_html),
+            safe_cell(product.description_html),
         ])
     return out.getvalue()

@@ -78,6 +78,10 @@ MATRIX = {
     ("me.points", "GET"): MEMBER_PAGE,
     ("me.messages_page", "GET"): MEMBER_PAGE,
     ("me.messages_read", "POST"): MEMBER_ACTION,
+    ("me.data", "GET"): MEMBER_PAGE,
+    ("me.data_download", "GET"): MEMBER_PAGE,
+    ("me.delete_account", "GET"): MEMBER_PAGE,
+    ("me.delete_account", "POST"): (302, 422, 422, 403, 403, 403),  # no confirmation word sent
     ("engage.profile", "GET"): MEMBER_PAGE,
     ("engage.profile", "POST"): (302, 422, 422, 403, 403, 403),
     ("engage.bind_phone", "GET"): MEMBER_PAGE,
