@@ -55,6 +55,6 @@ class ShareForm(BaseForm):
 class DeleteAccountForm(BaseForm):
     """Deleting the account: the member types the confirmation word (and the password, if set)."""
 
-    confirm = StringField(_l("确认文字"), validators=[DataRequired(_l("请输入确认文字"))],
+    confirm = StringField(_l("确认注销"), validators=[DataRequired(_l("请输入确认文字"))],
                           render_kw={"autocomplete": "off", "maxlength": 10})
     password = PasswordField(_l("登录密码"), render_kw={"autocomplete": "current-password", "maxlength": 128})
