@@ -27,6 +27,7 @@ class User(UserMixin, db.Model):
         CheckConstraint("growth >= 0", name="growth_not_negative"),
         CheckConstraint("role IN ('member', 'staff', 'operator')", name="role_known"),
         Index("ix_users_created_at", "created_at"),
+        Index("ix_users_register_device", "register_device", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +57,9 @@ class User(UserMixin, db.Model):
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     register_ip: Mapped[str | None] = mapped_column(String(45))
+    # The device cookie of the browser the account was registered from (routes/auth.py device_id):
+    # several accounts from one device in a day are a risk signal (services/risk.py).
+    register_device: Mapped[str | None] = mapped_column(String(32))
     # Set when the member deleted the account: the row stays for the books, anonymised
     # (services/data_rights.py); it can never log in again.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,8 @@
 """Register, log in, log out."""
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+import secrets
+
+from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -25,6 +28,30 @@ def _register_limit():
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
+DEVICE_COOKIE = "did"
+DEVICE_COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
+_HEX = set("0123456789abcdef")
+
+
+def device_id():
+    """This browser's device id: the random id of its `did` cookie, or a new one (the caller sets it).
+
+    Lasts across logouts and registrations, so several accounts registered from one phone share it
+    (the risk rule 同设备多账号). It identifies a browser, not a person, and is never shown."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    if len(value) == 32 and set(value) <= _HEX:
+        return value
+    return g.setdefault("new_device_id", secrets.token_hex(16))
+
+
+def remember_device(response):
+    """Set the `did` cookie when this request made up a new device id."""
+    if "new_device_id" in g:
+        response.set_cookie(DEVICE_COOKIE, g.new_device_id, max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True,
+                            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
 def _start_session(user):
     """Log `user` in on a fresh session: nothing from before the login (a planted CSRF token,
     stale keys) survives, and Flask-WTF issues a new CSRF token."""
@@ -39,20 +66,22 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for(home_endpoint(current_user)))
     form = RegisterForm()
+    device = device_id()
     if request.method == "GET":
         form.invite.data = request.args.get("invite") or request.cookies.get("invite") or ""
     if form.validate_on_submit():
         try:
-            user = accounts.register_member(form.phone.data, form.password.data,
-                                            ip=request.remote_addr, inviter_code=form.invite.data or None)
+            user = accounts.register_member(form.phone.data, form.password.data, ip=request.remote_addr,
+                                            inviter_code=form.invite.data or None, device=device)
         except AccountError as error:
             getattr(form, error.field or "phone").errors.append(str(error.message))
         else:
             _start_session(user)
             flash(_("注册成功，注册礼积分已到账"), "success")
-            return redirect(url_for("me.index"), 303)
+            return remember_device(redirect(url_for("me.index"), 303))
     gift = get_setting("earn.register")
-    return render_template("auth/register.html", form=form, gift=gift), (422 if form.errors else 200)
+    page = render_template("auth/register.html", form=form, gift=gift)
+    return remember_device(make_response(page, 422 if form.errors else 200))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -75,7 +75,7 @@ def _new_invite_code():
     return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")[:8]
 
 
-def register_member(phone, password, *, ip=None, inviter_code=None, nickname=None):
+def register_member(phone, password, *, ip=None, inviter_code=None, nickname=None, device=None):
     """Create a member, pay the registration gift, announce the registration. One transaction."""
     normalized = normalize_phone(phone)
     if normalized is None:
@@ -85,7 +85,8 @@ def register_member(phone, password, *, ip=None, inviter_code=None, nickname=Non
     try:
         with write_transaction() as session:
             user = User(phone=normalized, password_hash=hash_password(password), role="member",
-                        nickname=nickname, invite_code=_new_invite_code(), register_ip=ip)
+                        nickname=nickname, invite_code=_new_invite_code(), register_ip=ip,
+                        register_device=device)
             session.add(user)
             session.flush()
             gift = get_setting("earn.register")

@@ -198,7 +198,7 @@ def delete_account(user_id, *, confirm, password=None, now=None):
             ledger.spend(user_id, balance, "expire", key=f"account-deleted:{user_id}", note=WRITTEN_OFF, now=now)
         session.execute(update(User).where(User.id == user_id).values(
             phone=None, nickname=None, birthday=None, openid=None, avatar_url=None, password_hash=None,
-            invite_code=None, register_ip=None, streak_reminders=False, is_disabled=True, deleted_at=now,
+            invite_code=None, register_ip=None, register_device=None, streak_reminders=False, is_disabled=True, deleted_at=now,
             session_token=new_session_token(), must_change_password=False,
         ))
         session.execute(update(Address).where(Address.user_id == user_id).values(

@@ -216,6 +216,12 @@ def grant_product(user_id, product_id, *, source, ref, now=None):
             copy_address(order, address)
     session.add(order)
     session.flush()
+    from app.services import risk  # risk decisions deliver and revert through this module
+
+    flags = risk.member_flags(session.get(User, user_id), now)
+    if flags:
+        risk.hold(order, flags, now)  # the prize waits for an operator, as a flagged redemption does
+        return order
     return deliver(order, product, now)
 
 

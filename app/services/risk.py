@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.access import require_operator
 from app.extensions import db
-from app.models import Order, OrderReview, Product, Referral, User
+from app.models import CheckIn, DrawPlay, Order, OrderReview, Product, Referral, User
 from app.services import audit, fulfilment, messages, payments
 from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
@@ -29,7 +29,11 @@ SETTING = "risk.rules"
 THRESHOLDS = {
     "order_points_over": (0, 10_000_000),
     "ip_accounts_per_day": (0, 1000),
+    "device_accounts_per_day": (0, 1000),
     "invitee_burst": (0, 1000),
+    "draws_week_factor": (0, 1000),
+    "draws_week_min": (1, 100_000),
+    "makeups_month": (0, 31),
     "new_account_minutes": (0, 7 * 24 * 60),
     "new_account_share_pct": (1, 100),
     "new_account_min_points": (0, 10_000_000),
@@ -37,7 +41,10 @@ THRESHOLDS = {
 RULE_LABELS = {
     "order_points_over": _l("大额订单"),
     "ip_accounts_per_day": _l("同IP多账号"),
+    "device_accounts_per_day": _l("同设备多账号"),
     "invitee_burst": _l("邀请激增"),
+    "draws_outlier": _l("抽奖次数异常"),
+    "makeups_outlier": _l("补签次数异常"),
     "new_account": _l("新账号清空余额"),
 }
 REJECT_REASON_MAX = 100
@@ -64,6 +71,39 @@ def _same_ip_accounts(member):
     ).scalar_one()
 
 
+def _same_device_accounts(member):
+    """Accounts registered from the member's device (the `did` cookie) within a day either side."""
+    if not member.register_device:
+        return 0
+    day = timedelta(days=1)
+    return db.session.execute(
+        select(func.count(User.id)).where(User.register_device == member.register_device,
+                                          User.created_at > member.created_at - day,
+                                          User.created_at < member.created_at + day)
+    ).scalar_one()
+
+
+def _draws_against_norm(member, now):
+    """(the member's draw plays in the last 7 days, the average of everyone who played then)."""
+    since = now - timedelta(days=7)
+    own = db.session.execute(
+        select(func.count(DrawPlay.id)).where(DrawPlay.user_id == member.id, DrawPlay.created_at >= since)
+    ).scalar_one()
+    if not own:
+        return 0, 0
+    plays, players = db.session.execute(
+        select(func.count(DrawPlay.id), func.count(func.distinct(DrawPlay.user_id))).where(DrawPlay.created_at >= since)
+    ).one()
+    return own, (plays / players if players else 0)
+
+
+def _makeups_last_month(member, now):
+    return db.session.execute(
+        select(func.count(CheckIn.id)).where(CheckIn.user_id == member.id, CheckIn.kind == "makeup",
+                                             CheckIn.created_at >= now - timedelta(days=30))
+    ).scalar_one()
+
+
 def _invitees_around(inviter_id, start, end):
     return db.session.execute(
         select(func.count(Referral.id)).where(Referral.inviter_id == inviter_id,
@@ -80,6 +120,26 @@ def assess(member, order, balance_before, now):
     over = int(config["order_points_over"])
     if over and order.points_total > over:
         found.append({"rule": "order_points_over", "points": order.points_total, "threshold": over})
+    found.extend(member_flags(member, now, config))
+    minutes = int(config["new_account_minutes"])
+    share = int(config.get("new_account_share_pct", 80))
+    # Only high-value goods: a newcomer spending the registration gift at once is what we want.
+    least = int(config.get("new_account_min_points", 2000))
+    if (minutes and order.points_total and member.created_at > now - timedelta(minutes=minutes)
+            and order.points_total >= least and order.points_total * 100 >= balance_before * share):
+        found.append({"rule": "new_account", "minutes": minutes, "points": order.points_total,
+                      "balance": balance_before, "share_pct": share})
+    return found
+
+
+def member_flags(member, now, config=None):
+    """The rules about the member rather than the order (several accounts from one IP or device,
+    an invitee burst, draws or make-up check-ins far above the norm): they hold prize orders
+    from games too (fulfilment.grant_product)."""
+    config = config or rules()
+    if not config.get("enabled"):
+        return []
+    found = []
     per_ip = int(config["ip_accounts_per_day"])
     if per_ip:
         accounts = _same_ip_accounts(member)
@@ -100,14 +160,22 @@ def assess(member, order, balance_before, now):
         if max(own, crowd) >= burst:
             found.append({"rule": "invitee_burst", "inviter_id": member.id if own >= crowd else member.inviter_id,
                           "invitees": max(own, crowd), "threshold": burst})
-    minutes = int(config["new_account_minutes"])
-    share = int(config.get("new_account_share_pct", 80))
-    # Only high-value goods: a newcomer spending the registration gift at once is what we want.
-    least = int(config.get("new_account_min_points", 2000))
-    if (minutes and order.points_total and member.created_at > now - timedelta(minutes=minutes)
-            and order.points_total >= least and order.points_total * 100 >= balance_before * share):
-        found.append({"rule": "new_account", "minutes": minutes, "points": order.points_total,
-                      "balance": balance_before, "share_pct": share})
+    per_device = int(config.get("device_accounts_per_day", 0))
+    if per_device:
+        accounts = _same_device_accounts(member)
+        if accounts >= per_device:
+            found.append({"rule": "device_accounts_per_day", "accounts": accounts, "threshold": per_device})
+    factor = int(config.get("draws_week_factor", 0))
+    if factor:
+        own, norm = _draws_against_norm(member, now)
+        least = int(config.get("draws_week_min", 50))
+        if own >= least and own > factor * norm:
+            found.append({"rule": "draws_outlier", "plays": own, "norm": round(norm, 1), "factor": factor})
+    makeups = int(config.get("makeups_month", 0))
+    if makeups:
+        count = _makeups_last_month(member, now)
+        if count >= makeups:
+            found.append({"rule": "makeups_outlier", "makeups": count, "threshold": makeups})
     return found
 
 
@@ -134,6 +202,13 @@ def reason_text(reason):
         return _("IP %(ip)s 一天内注册了 %(n)s 个账号", ip=reason["ip"], n=reason["accounts"])
     if rule == "invitee_burst":
         return _("邀请人 #%(id)s 一天内邀请了 %(n)s 人", id=reason["inviter_id"], n=reason["invitees"])
+    if rule == "device_accounts_per_day":
+        return _("同一设备一天内注册了 %(n)s 个账号", n=reason["accounts"])
+    if rule == "draws_outlier":
+        return _("近7天抽奖 %(n)s 次，是平均值 %(norm)s 的 %(factor)s 倍以上",
+                 n=reason["plays"], norm=reason["norm"], factor=reason["factor"])
+    if rule == "makeups_outlier":
+        return _("近30天补签 %(n)s 次", n=reason["makeups"])
     if rule == "new_account":
         return _("注册不到 %(m)s 分钟，兑换 %(points)s / %(balance)s 积分",
                  m=reason["minutes"], points=reason["points"], balance=reason["balance"])

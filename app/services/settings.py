@@ -40,9 +40,11 @@ DEFAULTS = {
     # that day, an inviter has invitee_burst invitees within a day, or an account younger than
     # new_account_minutes spends new_account_share_pct % of its balance on an order worth at least
     # new_account_min_points (high-value goods, above the registration gift). 0 turns a rule off.
-    "risk.rules": {"enabled": True, "order_points_over": 20000, "ip_accounts_per_day": 3, "invitee_burst": 10,
+    "risk.rules": {"enabled": True, "order_points_over": 20000, "ip_accounts_per_day": 3,
+                   "device_accounts_per_day": 3, "invitee_burst": 10,
                    "new_account_minutes": 30, "new_account_share_pct": 80,
-                   "new_account_min_points": 2000},
+                   "new_account_min_points": 2000, "draws_week_factor": 5, "draws_week_min": 50,
+                   "makeups_month": 8},
     "shop.rules": {"max_quantity": 10, "pay_minutes": 15, "tiers": [500, 2000]},  # per order; unpaid cash orders; points filters
 }
 

@@ -77,7 +77,8 @@ def test_the_thresholds_form_refuses_a_bad_value_at_its_field_and_saves_a_good_o
     login_as(client, make_account("operator"))
     values = {"enabled": "y", "order_points_over": "abc", "ip_accounts_per_day": "3", "invitee_burst": "10",
               "new_account_minutes": "30", "new_account_share_pct": "80",
-              "new_account_min_points": "2000"}
+              "new_account_min_points": "2000", "device_accounts_per_day": "3", "draws_week_factor": "5",
+              "draws_week_min": "50", "makeups_month": "8"}
     refused = client.submit("/admin/review/rules", page="/admin/review", data=values)
     assert refused.status_code == 422 and "请输入整数" in refused.get_data(as_text=True)
     values["order_points_over"] = "5000"

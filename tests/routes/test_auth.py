@@ -139,3 +139,23 @@ def test_logout_needs_a_post_with_csrf(member_client):
     token, _ = member_client.form_tokens("/me")
     assert member_client.post("/logout", data={"csrf_token": token}).status_code == 303
     assert member_client.get("/me").status_code == 302
+
+
+def test_accounts_registered_from_one_browser_share_its_device_id(app):
+    """The `did` cookie outlives logouts, so a phone registering account after account is one device."""
+    from app.extensions import db
+    from tests.conftest import MallClient
+
+    app.test_client_class = MallClient
+    phone_browser, other_browser = app.test_client(), app.test_client()
+    for client, number in ((phone_browser, "13900000101"), (phone_browser, "13900000102"),
+                           (other_browser, "13900000103")):
+        assert client.submit("/register", {"phone": number, "password": "secret1234"}).status_code == 303
+        client.submit("/logout", page="/me")
+    with app.app_context():
+        devices = dict(db.session.execute(select(User.phone, User.register_device)).all())
+        db.session.remove()
+    assert len(devices["13900000101"]) == 32
+    assert devices["13900000101"] == devices["13900000102"] != devices["13900000103"]
+    cookie = phone_browser.get_cookie("did")
+    assert cookie.http_only and cookie.same_site == "Lax"

@@ -118,6 +118,91 @@ def test_a_new_account_spending_most_of_its_balance_on_costly_goods_is_flagged(d
     assert redeem(veteran, most).status == "completed"
 
 
+def test_several_accounts_registered_from_one_device_within_a_day_are_flagged(db, old_member, make_product):
+    set_rules(ip_accounts_per_day=0)
+    product = make_product(kind="coupon", points_price=10)
+    phone_a, phone_b = "a" * 32, "b" * 32
+    first = old_member(register_device=phone_a, register_ip="10.1.1.1")
+    assert redeem(first, product).status == "completed"
+    old_member(register_device=phone_a, register_ip="10.2.2.2")   # same phone, another network
+    old_member(register_device=phone_b, register_ip="10.3.3.3")
+    third = old_member(register_device=phone_a, register_ip="10.4.4.4")
+    held = redeem(third, product)
+    assert rules_fired(held) == ["device_accounts_per_day"]
+    assert audit_rows("risk.flag")[0].detail["accounts"] == 3
+
+
+def _plays(user_id, count, draw_id, prize_id, entry_id, when, first_seq=1):
+    from app.models import DrawPlay
+    with write_transaction() as session:
+        for seq in range(first_seq, first_seq + count):
+            session.add(DrawPlay(draw_id=draw_id, user_id=user_id, prize_id=prize_id, day=when.date(),
+                                 day_seq=seq, cost=10, spend_entry_id=entry_id, created_at=when))
+
+
+def test_draws_far_above_the_norm_are_flagged(app, db, old_member, make_product):
+    from app.models import DrawPrize, PointEntry
+    from tests.games_factories import make_draw
+    set_rules(draws_week_factor=5, draws_week_min=50)
+    draw_id = make_draw(app)
+    prize_id = db.session.execute(select(DrawPrize.id).where(DrawPrize.draw_id == draw_id)).scalars().first()
+    product = make_product(kind="coupon", points_price=10)
+    players = [old_member(points=100) for _ in range(4)]
+    heavy, steady = old_member(points=100), old_member(points=100)
+    db.session.rollback()
+    entry_id = db.session.execute(select(PointEntry.id)).scalars().first()
+    yesterday = utcnow() - timedelta(days=1)
+    for player in players:
+        _plays(player, 5, draw_id, prize_id, entry_id, yesterday)
+    _plays(steady, 40, draw_id, prize_id, entry_id, yesterday)     # 40 plays: above 5x the norm, under 50
+    _plays(heavy, 200, draw_id, prize_id, entry_id, yesterday)     # 200 of 260 by 6: 5 x 43.3 = 216, not yet
+    assert redeem(heavy, product).status == "completed"
+    _plays(heavy, 300, draw_id, prize_id, entry_id, yesterday, first_seq=201)  # 500 of 560: 5 x 93.3 = 467
+    held = redeem(heavy, product)
+    assert rules_fired(held) == ["draws_outlier"]
+    assert audit_rows("risk.flag")[0].detail["plays"] == 500
+    assert redeem(steady, product).status == "completed"          # under the minimum count
+    _plays(players[0], 300, draw_id, prize_id, entry_id, utcnow() - timedelta(days=8))  # more than a week ago
+    assert redeem(players[0], product).status == "completed"
+
+
+def test_make_up_check_ins_far_above_the_norm_are_flagged(db, old_member, make_product):
+    from datetime import date as _date
+
+    from app.models import CheckIn
+    set_rules(makeups_month=3)
+    product = make_product(kind="coupon", points_price=10)
+    member, casual = old_member(), old_member()
+    now = utcnow()
+    with write_transaction() as session:
+        for n in range(3):
+            session.add(CheckIn(user_id=member, day=_date(2020, 1, 1 + n), kind="makeup", created_at=now))
+        for n in range(2):
+            session.add(CheckIn(user_id=casual, day=_date(2020, 1, 1 + n), kind="makeup", created_at=now))
+        session.add(CheckIn(user_id=casual, day=_date(2020, 2, 1), kind="makeup", created_at=now - timedelta(days=40)))
+    assert rules_fired(redeem(member, product)) == ["makeups_outlier"]
+    assert redeem(casual, product).status == "completed"
+
+
+def test_a_goods_prize_won_by_a_flagged_member_waits_in_review(app, db, old_member, make_product, operator):
+    from app.services import draws
+    from tests.games_factories import key, make_draw, prize
+    goods = make_product(name="蓝牙耳机", points_price=5000, stock=3)
+    draw_id = make_draw(app, prizes=[prize("蓝牙耳机", 100, kind="product", product_id=goods)], cost=10)
+    clean = old_member(points=100, register_ip="10.5.5.5")
+    flagged = [old_member(points=100, register_ip="10.6.6.6") for _ in range(3)]
+    draws.play_draw(clean, draw_id, key())
+    draws.play_draw(flagged[0], draw_id, key())
+    db.session.rollback()
+    orders = {o.user_id: o for o in db.session.execute(select(Order).where(Order.source == "draw")).scalars()}
+    assert orders[clean].status == "paid"                        # awaiting shipping, as any prize
+    assert orders[flagged[0]].status == "review"
+    assert rules_fired(orders[flagged[0]]) == ["ip_accounts_per_day"]
+    risk.reject(orders[flagged[0]].id, operator, "同一IP批量注册")
+    assert fresh(orders[flagged[0]].id).status == "cancelled"
+    assert db.session.get(Product, goods).stock == 2              # the rejected prize's unit is back
+
+
 def test_switched_off_rules_hold_nothing(db, old_member, make_product):
     set_rules(enabled=False)
     user_id = old_member(points=30000)
