@@ -11,7 +11,7 @@ from sqlalchemy.types import JSON
 
 from app.extensions import db
 from app.models import AuditLog, Order, PointEntry, Referral, User
-from app.services import accounts, checkin, draws, order_admin, shop
+from app.services import accounts, checkin, data_rights, draws, order_admin, shop
 from app.services.tx import write_transaction
 from tests.conftest import balance_of, login_as
 from tests.games_factories import key, make_draw
@@ -235,3 +235,35 @@ def test_operators_see_the_member_as_deleted_and_cannot_revive_it(app, client, h
             member_admin.adjust_points(history["operator"], history["member"], 100, "补偿", new_key())
         assert db.session.get(User, history["member"]).is_disabled
         db.session.remove()
+
+
+def test_deleting_while_redeeming_at_the_same_moment_never_leaves_an_order_of_a_deleted_member(
+        app, make_member, make_product, make_address):
+    """One thread deletes the account while others redeem with it: either the deletion wins and every
+    redemption is refused, or a redemption wins and the deletion sees the order in progress."""
+    from app.services.data_rights import DeletionRefused
+    from app.services.errors import DomainError
+    from tests.concurrency import run_concurrently
+
+    for _round in range(3):
+        member = make_member(points=1000)
+        product = make_product(points_price=100, stock=50)
+        address = make_address(member)
+
+        def work(i):
+            if i == 0:
+                return ("deleted", data_rights.delete_account(member, confirm="注销", password="secret123"))
+            return ("order", shop.redeem_product(member, product, 1, new_key(), address_id=address).id)
+
+        outcome = run_concurrently(app, work, 8, expected=(DeletionRefused, DomainError))
+        assert outcome.errors == []
+        with app.app_context():
+            row = db.session.get(User, member)
+            orders = db.session.execute(select(func.count(Order.id)).where(Order.user_id == member)).scalar_one()
+            if row.deleted_at is not None:
+                assert orders == 0 and balance_of(member) == 0
+            else:
+                assert orders >= 1 and any("进行中的订单" in m for m in outcome.messages)
+            result = app.test_cli_runner().invoke(args=["points", "reconcile"])
+            assert result.exit_code == 0, result.output
+            db.session.remove()
