@@ -59,25 +59,15 @@ def rules():
     return merged
 
 
-def _same_ip_accounts(member):
-    """Accounts registered from the member's IP within a day either side of the member's registration."""
-    if not member.register_ip:
+def _accounts_registered_alike(member, column):
+    """Accounts registered with the member's value of `column` (User.register_ip or
+    User.register_device) within a day either side of the member's registration."""
+    value = getattr(member, column.key)
+    if not value:
         return 0
     day = timedelta(days=1)
     return db.session.execute(
-        select(func.count(User.id)).where(User.register_ip == member.register_ip,
-                                          User.created_at > member.created_at - day,
-                                          User.created_at < member.created_at + day)
-    ).scalar_one()
-
-
-def _same_device_accounts(member):
-    """Accounts registered from the member's device (the `did` cookie) within a day either side."""
-    if not member.register_device:
-        return 0
-    day = timedelta(days=1)
-    return db.session.execute(
-        select(func.count(User.id)).where(User.register_device == member.register_device,
+        select(func.count(User.id)).where(column == value,
                                           User.created_at > member.created_at - day,
                                           User.created_at < member.created_at + day)
     ).scalar_one()
@@ -142,7 +132,7 @@ def member_flags(member, now, config=None):
     found = []
     per_ip = int(config["ip_accounts_per_day"])
     if per_ip:
-        accounts = _same_ip_accounts(member)
+        accounts = _accounts_registered_alike(member, User.register_ip)
         if accounts >= per_ip:
             found.append({"rule": "ip_accounts_per_day", "ip": member.register_ip, "accounts": accounts,
                           "threshold": per_ip})
@@ -162,7 +152,7 @@ def member_flags(member, now, config=None):
                           "invitees": max(own, crowd), "threshold": burst})
     per_device = int(config.get("device_accounts_per_day", 0))
     if per_device:
-        accounts = _same_device_accounts(member)
+        accounts = _accounts_registered_alike(member, User.register_device)
         if accounts >= per_device:
             found.append({"rule": "device_accounts_per_day", "accounts": accounts, "threshold": per_device})
     factor = int(config.get("draws_week_factor", 0))
