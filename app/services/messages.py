@@ -160,6 +160,10 @@ MESSAGES = {
     "aftersale.rejected": MessageType("aftersale", _l("售后申请未通过"),
                                       _l("你对「%(name)s」的售后申请未通过：%(reason)s"), "shop.order", ("order_id",)),
     # Risk review (风控审核): the operator's decision on a held order.
+    "order.auto_completed": MessageType("order", _l("已自动确认收货"),
+                                        _l("订单 %(order_no)s「%(name)s」发货已满 %(days)s 天，系统已自动确认收货。"
+                                           "如有问题，可在售后期内申请售后。"),
+                                        "shop.order", ("order_id",)),
     "order.review_approved": MessageType("order", _l("订单审核通过"),
                                          _l("订单 %(order_no)s「%(name)s」已通过审核，正在为你处理。"),
                                          "shop.order", ("order_id",)),
