@@ -42,6 +42,16 @@ def home_endpoint(user):
     return HOME_ENDPOINTS.get(getattr(user, "role", None), "main.home")
 
 
+# The base template of each area; members and visitors get the mall's own (base.html).
+CONSOLE_LAYOUTS = {STAFF: "merchant/base.html", OPERATOR: "admin/base.html"}
+
+
+def layout_for(user):
+    """The layout of the account's own area: shared pages (password, error pages) sit in it."""
+    role = getattr(user, "role", None) if getattr(user, "is_authenticated", False) else None
+    return CONSOLE_LAYOUTS.get(role, "base.html")
+
+
 def check_member(user):
     """Raise Forbidden unless `user` is an enabled member (services call this on a locked row)."""
     if user is None or user.role != MEMBER or user.is_disabled:

@@ -6,7 +6,7 @@ from flask import (Blueprint, current_app, flash, g, make_response, redirect, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.access import home_endpoint
+from app.access import home_endpoint, layout_for
 from app.extensions import limiter
 from app.forms.auth import ChangePasswordForm, LoginForm, RegisterForm
 from app.services import accounts
@@ -16,8 +16,6 @@ from app.routes.web import safe_next
 
 bp = Blueprint("auth", __name__)
 
-# The password page sits in the layout of the account's own area.
-_LAYOUTS = {"operator": "admin/base.html", "staff": "merchant/base.html"}
 
 
 def _login_limit():
@@ -134,6 +132,6 @@ def change_password():
             _start_session(user)
             flash(_("密码已修改，其他设备需重新登录"), "success")
             return redirect(url_for(home_endpoint(user)), 303)
-    return (render_template("auth/password.html", form=form, layout=_LAYOUTS.get(current_user.role, "base.html"),
+    return (render_template("auth/password.html", form=form, layout=layout_for(current_user),
                             first_time=current_user.must_change_password),
             422 if form.errors else 200)

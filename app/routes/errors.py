@@ -1,11 +1,23 @@
 """Error pages in the user's language: a rule or a bad link is never a 500."""
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from app.access import home_endpoint, layout_for
 from app.extensions import db
 from app.routes.params import UnreadableInput
 from app.services.errors import DomainError
+
+
+def _area():
+    """(layout, home endpoint) of the visitor's own area: staff and operators stay in their console.
+    The mall's own when the account cannot be read (e.g. the database is what failed)."""
+    try:
+        return layout_for(current_user), home_endpoint(current_user)
+    except Exception:  # noqa: BLE001 - an error page must render whatever broke
+        db.session.rollback()
+        return "base.html", "main.home"
 
 
 def _page(status, title, message):
@@ -13,7 +25,9 @@ def _page(status, title, message):
         body = render_template("errors/_message.html", title=title, message=message)
         response = (body, status, {"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
         return response
-    return render_template("errors/error.html", title=title, message=message, status=status), status
+    layout, home = _area()
+    return render_template("errors/error.html", title=title, message=message, status=status, layout=layout,
+                           home=home), status
 
 
 def register_error_handlers(app):
