@@ -21,7 +21,8 @@ from app.services.csv_export import safe_cell as _safe_cell
 from app.services.errors import NotFound
 from app.services.ids import is_db_id, parse_db_id
 from app.services.listing import paginate
-from app.services.shop import STATUS_LABELS
+from app.services import voucher_states
+from app.services.shop import STATUS_LABELS, status_label
 
 KIND_LABELS = {"physical": _l("实物"), "virtual": _l("虚拟"), "coupon": _l("优惠券"), "voucher": _l("商户券")}
 SOURCE_LABELS = {"redeem": _l("兑换"), "draw": _l("抽奖奖品"), "treasure": _l("夺宝奖品")}
@@ -30,8 +31,13 @@ PAYMENT_LABELS = {"pending": _l("待支付"), "succeeded": _l("已支付"), "fai
 MAX_EXPORT_ROWS = 50000
 
 
+# The filter's states: the stored statuses, with delivered voucher orders split as members
+# see them: 待使用 while a code is left to use, 已完成 once nothing is (voucher_states.awaiting_use).
+FILTER_STATES = ("pending_payment", "review", "paid", "shipped", "to_use", "completed", "cancelled", "refunded")
+
+
 def status_choices():
-    return [(status, STATUS_LABELS[status]) for status in ORDER_STATUSES]
+    return [(status, STATUS_LABELS[status]) for status in FILTER_STATES]
 
 
 def kind_choices():
@@ -53,7 +59,11 @@ class OrderFilter:
     def statement(self):
         """The SELECT of matching orders, newest first."""
         stmt = select(Order)
-        if self.status in ORDER_STATUSES:
+        if self.status == "to_use":
+            stmt = stmt.where(Order.status == "completed", voucher_states.awaiting_use())
+        elif self.status == "completed":
+            stmt = stmt.where(Order.status == "completed", ~voucher_states.awaiting_use())
+        elif self.status in ORDER_STATUSES:
             stmt = stmt.where(Order.status == self.status)
         if self.kind in KIND_LABELS:
             stmt = stmt.where(Order.kind == self.kind)
@@ -114,7 +124,7 @@ def export_csv(order_filter):
         member = members.get(order.user_id)
         payment = order.payment
         writer.writerow([
-            order.number, _when(order.created_at), str(STATUS_LABELS[order.status]), str(KIND_LABELS[order.kind]),
+            order.number, _when(order.created_at), status_label(order), str(KIND_LABELS[order.kind]),
             str(SOURCE_LABELS.get(order.source, order.source)), order.user_id, member.phone if member else "",
             order.product_id, _safe_cell(order.product_name), order.quantity, order.points_total,
             f"{order.cash_total_fen / 100:.2f}" if order.cash_total_fen else "",

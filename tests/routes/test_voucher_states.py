@@ -246,3 +246,21 @@ def test_merchant_goods_are_refused_outside_their_sale_window(app, member_client
     with app.app_context():
         assert db.session.execute(select(Voucher.id)).first() is None
         db.session.remove()
+
+
+def test_the_operators_order_filter_splits_to_use_from_completed_as_members_see_them(
+        app, client, member_client, goods, store, make_product, make_account):
+    from tests.conftest import login_as
+
+    to_use = order_id_of(redeem_page(member_client, goods))
+    used = order_id_of(redeem_page(member_client, goods))
+    redeem_at_counter(app, codes_of(app, used)[0], make_account("staff", merchant_id=store))
+    virtual = order_id_of(redeem_page(member_client, make_product(kind="virtual", codes=["CARD-1"])))
+    login_as(client, make_account("operator"))
+    ids = lambda html: [int(i) for i in re.findall(r'href="/admin/orders/(\d+)"', html)]  # noqa: E731
+    waiting = client.get("/admin/orders?status=to_use").get_data(as_text=True)
+    assert ids(waiting) == [to_use] and "待使用" in waiting
+    done = client.get("/admin/orders?status=completed").get_data(as_text=True)
+    assert ids(done) == [virtual, used] and "待使用" not in done.split("<tbody")[1]
+    exported = client.get("/admin/orders/export.csv?status=to_use").get_data(as_text=True)
+    assert exported.count("\r\n") == 2 and ",待使用," in exported
