@@ -42,6 +42,8 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "20 per hour")
+    # Staff looking a member up by phone (积分奖励): each lookup tells whether a phone is a member.
+    MEMBER_LOOKUP_RATE_LIMIT = os.environ.get("MEMBER_LOOKUP_RATE_LIMIT", "30 per minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

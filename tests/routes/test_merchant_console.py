@@ -362,3 +362,17 @@ def test_the_member_code_qr_carries_a_fresh_code_for_this_member(app, member_cli
     member_client.get("/me/code")
     with app.app_context():
         assert consumption.find_member(shown[0]).id == member_client.user_id
+
+
+def test_looking_members_up_by_phone_is_limited_per_staff_account(app, client, counter):
+    """Each lookup tells whether a phone belongs to a member: a staff account gets 30 a minute,
+    then a friendly 429 in its console; another staff account keeps its own allowance."""
+    login_as(client, counter["staff"])
+    for n in range(30):
+        assert client.get(f"/merchant/award?member=139{n:08d}").status_code in (200, 422)
+    refused = client.get("/merchant/award?member=13912345678")
+    assert refused.status_code == 429 and "操作太频繁" in refused.get_data(as_text=True)
+    assert 'class="merchant-bar"' in refused.get_data(as_text=True)
+    assert client.get("/merchant/award").status_code == 200          # the empty page is not a lookup
+    login_as(client, counter["other_staff"])
+    assert client.get("/merchant/award?member=13912345678").status_code == 200

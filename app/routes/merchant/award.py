@@ -1,12 +1,13 @@
 """Consumption points at the counter (积分奖励): scan the member code or type the phone, then
 the amount paid and the receipt number."""
-from flask import flash, request
+from flask import current_app, flash, request
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
+from app.extensions import limiter
 from app.forms.merchant import AwardForm
 from app.routes.merchant import action_entry, bp
 from app.routes.web import htmx_redirect, render_page
@@ -30,7 +31,19 @@ def _render(form, member_ref=None, member=None, lookup_error=None, status=200):
     )
 
 
+def _lookup_limit():
+    return current_app.config["MEMBER_LOOKUP_RATE_LIMIT"]
+
+
+def _staff_key():
+    """Per staff account (several staff behind one shop's IP each get their own allowance); the
+    console's guard turns everybody else away after this check, by IP."""
+    user_id = getattr(current_user, "id", None)
+    return f"staff:{user_id}" if user_id is not None else f"ip:{request.remote_addr}"
+
+
 @bp.route("/award", methods=["GET", "POST"])
+@limiter.limit(_lookup_limit, key_func=_staff_key, methods=["GET"], exempt_when=lambda: "member" not in request.args)
 def award():
     if request.method == "GET":
         member_ref = request.args.get("member")
