@@ -47,28 +47,30 @@ def htmx_redirect(endpoint, **values):
     return redirect(target, 303)
 
 
-def form_action(form, act, done_message, back, again):
+def form_action(form, act, done_message, back, again=None):
     """Run a console form's one service call.
 
-    Done: flash done_message and go `back()` (a redirect). A refusal naming a field of the form
-    goes next to that field and the page comes `again()` (422); any other refusal, or a stale
-    page (only the CSRF token or request key wrong), is flashed on the way back. NotFound stays a 404.
+    Done: flash done_message (or done_message(result of act) when it is a function) and go
+    `back()` (a redirect). A refusal naming a field of the form goes next to that field and the
+    page comes `again()` (422); any other refusal, or a stale page (only the CSRF token or request
+    key wrong), is flashed on the way back. NotFound stays a 404. Without `again` (a button with
+    no fields), every refusal is flashed on the way back.
     """
     if form.validate_on_submit():
         try:
-            act(form)
+            result = act(form)
         except NotFound:
             raise
         except DomainError as refusal:
-            field = getattr(form, refusal.field, None) if refusal.field else None
+            field = getattr(form, refusal.field, None) if refusal.field and again else None
             if field is None:
                 flash(str(refusal.message), "error")
                 return back()
             field.errors.append(str(refusal.message))
         else:
-            flash(done_message, "success")
+            flash(done_message(result) if callable(done_message) else done_message, "success")
             return back()
-    elif set(form.errors) <= {"csrf_token", "request_key"}:
+    elif set(form.errors) <= {"csrf_token", "request_key"} or again is None:
         flash(str(next(iter(form.errors.values()))[0]), "error")
         return back()
     return again()

@@ -10,7 +10,7 @@ from app.forms.base import ActionForm
 from app.forms.rules import (SETTINGS_FORMS, DrawForm, NewDrawForm, NewPacketForm, NewTreasureItemForm,
                              PacketForm, PacketSwitchForm, PrizePoolForm, TreasureItemForm, as_local, now_local)
 from app.routes.admin import bp, nav_entry
-from app.routes.web import is_htmx_fragment_request, render_page
+from app.routes.web import form_action, is_htmx_fragment_request, render_page
 from app.services import draws as draw_service
 from app.services import rule_admin
 from app.services.errors import DomainError
@@ -226,36 +226,22 @@ def rule_draw_prizes(draw_id):
     return _draw_page(rule_admin.find_draw(draw.id), pool=pool, status=422)
 
 
+def _back_to_prizes(draw_id):
+    return lambda: redirect(url_for("admin.rule_edit_draw", draw_id=draw_id) + "#prizes", 303)
+
+
 @bp.post("/rules/draws/<id:draw_id>/prizes/add")
 def rule_add_prize(draw_id):
     draw = _or_404(rule_admin.find_draw, draw_id)
-    form = ActionForm()
-    if not form.validate():
-        flash(_("页面已过期，请刷新后重试"), "error")
-    else:
-        try:
-            rule_admin.add_prize(current_user.id, draw.id, form.request_key.data)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("已新增一个奖品格（权重 0），请编辑后保存"), "success")
-    return redirect(url_for("admin.rule_edit_draw", draw_id=draw.id) + "#prizes", 303)
+    return form_action(ActionForm(), lambda form: rule_admin.add_prize(current_user.id, draw.id, form.request_key.data),
+                       _("已新增一个奖品格（权重 0），请编辑后保存"), back=_back_to_prizes(draw.id))
 
 
 @bp.post("/rules/draws/<id:draw_id>/prizes/<id:prize_id>/remove")
 def rule_remove_prize(draw_id, prize_id):
     draw = _or_404(rule_admin.find_draw, draw_id)
-    form = ActionForm()
-    if not form.validate():
-        flash(_("页面已过期，请刷新后重试"), "error")
-    else:
-        try:
-            rule_admin.remove_prize(current_user.id, draw.id, prize_id)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("奖品已删除"), "success")
-    return redirect(url_for("admin.rule_edit_draw", draw_id=draw.id) + "#prizes", 303)
+    return form_action(ActionForm(), lambda form: rule_admin.remove_prize(current_user.id, draw.id, prize_id),
+                       _("奖品已删除"), back=_back_to_prizes(draw.id))
 
 
 # ---- treasure ----------------------------------------------------------------------------------
@@ -304,14 +290,6 @@ def rule_edit_item(item_id):
 @bp.post("/rules/treasure/<id:item_id>/open")
 def rule_open_round(item_id):
     item = _or_404(rule_admin.find_item, item_id)
-    form = ActionForm()
-    if not form.validate():
-        flash(_("页面已过期，请刷新后重试"), "error")
-    else:
-        try:
-            rnd = rule_admin.open_next_round(current_user.id, item.id)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("第 %(n)s 期已开启", n=rnd.period), "success")
-    return redirect(url_for("admin.rule_treasure"), 303)
+    return form_action(ActionForm(), lambda form: rule_admin.open_next_round(current_user.id, item.id),
+                       lambda rnd: _("第 %(n)s 期已开启", n=rnd.period),
+                       back=lambda: redirect(url_for("admin.rule_treasure"), 303))
