@@ -1,4 +1,5 @@
 """Configuration classes, read from environment variables."""
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -59,6 +60,14 @@ class Config:
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
     # Extra script sources for the Content-Security-Policy, space-separated (WeChat's JS-SDK host).
     CSP_SCRIPT_EXTRA = os.environ.get("CSP_SCRIPT_EXTRA", "")
+    # WeChat 公众号 (services/wechat.py): both set turns on WeChat login, the JS-SDK and template messages.
+    WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
+    WECHAT_APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "")
+    # WeChat's hosts; tests and local development point them at tests/fake_wechat.py.
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_OPEN_BASE = os.environ.get("WECHAT_OPEN_BASE", "https://open.weixin.qq.com")
+    # Template message ids by message kind, as JSON: {"order.shipped": "<template id>", ...}.
+    WECHAT_TEMPLATES = json.loads(os.environ.get("WECHAT_TEMPLATES", "{}") or "{}")
     # The sandbox payment provider is for development and tests only.
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "sandbox")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "app" / "static" / "uploads"))

@@ -15,6 +15,7 @@ from app.routes.web import absolute_url, render_page
 from app.services import checkin as checkins
 from app.services import packets, referrals
 from app.services import profile as profiles
+from app.services import wechat
 from app.services import tasks as task_service
 from app.services.clock import shanghai_today
 from app.services.earning import is_double_points_day, upcoming_double_points_days
@@ -265,6 +266,24 @@ def invite():
                        invitees=referrals.invitees(current_user.id))
 
 
+def _remember_invite(response, code):
+    response.set_cookie("invite", code, max_age=INVITE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.after_app_request
+def _invite_from_shared_link(response):
+    """A page shared from WeChat carries ?invite=<code> (services/wechat.py share links): a visitor
+    who is not a member yet keeps the code for registration, as the /r/<code> link does."""
+    code = request.args.get("invite", "")
+    if (code and request.method == "GET" and response.status_code == 200 and len(code) <= 16
+            and not current_user.is_authenticated and "invite" not in request.cookies
+            and referrals.inviter_by_code(code) is not None):
+        _remember_invite(response, code)
+    return response
+
+
 @bp.get("/r/<code>")
 def referral_link(code):
     if referrals.inviter_by_code(code) is None:
@@ -272,10 +291,7 @@ def referral_link(code):
     if current_user.is_authenticated:
         flash(_("你已经是会员啦，邀请好友也能赚积分"), "info")
         return redirect(url_for("engage.invite"))
-    response = redirect(url_for("auth.register", invite=code))
-    response.set_cookie("invite", code, max_age=INVITE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
-                        secure=current_app.config["SESSION_COOKIE_SECURE"])
-    return response
+    return _remember_invite(redirect(url_for("auth.register", invite=code)), code)
 
 
 # ---- profile, phone, level ------------------------------------------------------------------
@@ -295,7 +311,8 @@ def profile():
             flash(ngettext("资料已保存，完善资料奖励 %(num)d 积分已到账", "资料已保存，完善资料奖励 %(num)d 积分已到账", points) if completed and points
                   else _("资料已保存"), "success")
             return redirect(url_for("engage.profile"), 303)
-    return render_template("engage/profile.html", form=form), (422 if form.errors else 200)
+    wechat_bind = wechat.configured() and not wechat.bound(current_user.id)
+    return render_template("engage/profile.html", form=form, wechat_bind=wechat_bind), (422 if form.errors else 200)
 
 
 @bp.route("/me/phone", methods=["GET", "POST"])

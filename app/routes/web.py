@@ -127,6 +127,26 @@ def _fen(value):
     return f"{sign}{value // 100}.{value % 100:02d}"
 
 
+def _wechat_js():
+    """The JS-SDK's wx.config and share link for this page, or None: only inside WeChat, when WeChat
+    is configured, on a full page load (iOS WeChat signs the URL the page was entered with).
+    A WeChat outage costs the share card and scanner, never the page."""
+    from app.services import wechat
+
+    if request.method != "GET" or is_htmx_fragment_request() or not wechat.configured() \
+            or not wechat.in_wechat(request.user_agent.string):
+        return None
+    site = current_app.config["SITE_URL"].rstrip("/")
+    try:
+        config = wechat.js_config(site + request.full_path.rstrip("?"))
+    except DomainError:
+        db.session.rollback()
+        return None
+    code = current_user.invite_code if is_member(current_user) else None
+    link = site + request.path + (f"?invite={code}" if code else "")
+    return {"config": config, "link": link, "icon": site + url_for("static", filename="img/share-icon.png")}
+
+
 def register_web_helpers(app):
     app.jinja_env.filters["shanghai"] = _shanghai
     app.jinja_env.filters["yuan"] = _fen
@@ -144,6 +164,7 @@ def register_web_helpers(app):
             "viewer_is_member": is_member(current_user),
             "home_endpoint": home_endpoint,
             "unread_messages": _unread_messages,
+            "wechat_js": _wechat_js,
         }
 
     @app.after_request
@@ -156,6 +177,23 @@ def register_web_helpers(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("请先登录")
     login_manager.login_message_category = "info"
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        """Log in first: inside WeChat (when configured) silently through WeChat, elsewhere the login page;
+        both come back to the page asked for. htmx requests navigate the whole page."""
+        from app.services import wechat
+
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        if request.method == "GET" and wechat.configured() and wechat.in_wechat(request.user_agent.string):
+            return redirect(url_for("auth.wechat_start", next=target))
+        flash(login_manager.login_message, login_manager.login_message_category)
+        url = url_for("auth.login", next=target) if target else url_for("auth.login")
+        if request.headers.get("HX-Request") == "true":
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = url
+            return response
+        return redirect(url)
 
     @login_manager.user_loader
     def _load_user(session_id):

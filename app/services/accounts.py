@@ -75,27 +75,38 @@ def _new_invite_code():
     return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")[:8]
 
 
-def register_member(phone, password, *, ip=None, inviter_code=None, nickname=None, device=None):
-    """Create a member, pay the registration gift, announce the registration. One transaction."""
-    normalized = normalize_phone(phone)
-    if normalized is None:
-        raise AccountError(_("请输入正确的11位手机号"), field="phone")
-    if len(password or "") < MIN_PASSWORD:
+def register_member(phone, password, *, ip=None, inviter_code=None, nickname=None, device=None, avatar_url=None,
+                    identity=None):
+    """Create a member, pay the registration gift, announce the registration. One transaction.
+
+    identity: a UserIdentity (WeChat) the member registers with instead of phone + password;
+    its unique key makes a second registration of the same openid fail (IntegrityError).
+    """
+    normalized = None
+    if identity is None or phone is not None:
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            raise AccountError(_("请输入正确的11位手机号"), field="phone")
+    if identity is None and len(password or "") < MIN_PASSWORD:
         raise AccountError(ngettext("密码至少需要%(num)d位", "密码至少需要%(num)d位", MIN_PASSWORD), field="password")
     try:
         with write_transaction() as session:
-            user = User(phone=normalized, password_hash=hash_password(password), role="member",
+            user = User(phone=normalized, password_hash=hash_password(password) if password else None, role="member",
                         nickname=nickname, invite_code=_new_invite_code(), register_ip=ip,
-                        register_device=device)
+                        register_device=device, avatar_url=avatar_url)
             session.add(user)
             session.flush()
+            if identity is not None:
+                identity.user_id = user.id
+                session.add(identity)
+                session.flush()
             gift = get_setting("earn.register")
             if gift.get("enabled") and int(gift.get("points", 0)) > 0:
                 ledger.earn(user.id, int(gift["points"]), "register", key="register")
             events.member_registered.send(None, user_id=user.id, inviter_code=inviter_code, ip=ip)
     except IntegrityError as exc:
         db.session.rollback()
-        if _phone_taken(normalized):
+        if normalized is not None and _phone_taken(normalized):
             raise AccountError(_("该手机号已注册，请直接登录"), field="phone") from exc
         raise
     return user

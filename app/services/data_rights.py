@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.extensions import db
 from app.models import (AfterSale, AuditLog, CheckIn, DrawPlay, Message, Order, PointEntry, Referral,
-                        User)
+                        TemplateMessage, User, UserIdentity)
 from app.models.aftersales import OPEN_STATUSES as OPEN_AFTERSALES
 from app.models.orders import Address
 from app.models.members import new_session_token
@@ -213,18 +213,17 @@ def delete_account(user_id, *, confirm, password=None, now=None):
         for order in session.execute(
                 select(Order).where(Order.user_id == user_id, Order.cancel_reason.is_not(None))).scalars():
             order.cancel_reason = _scrub(order.cancel_reason, secrets)
-        session.execute(Message.__table__.delete().where(Message.user_id == user_id))
         _forget_identities(session, user_id)
+        session.execute(delete(TemplateMessage).where(TemplateMessage.user_id == user_id))
+        session.execute(delete(Message).where(Message.user_id == user_id))
     db.session.expire_all()
     return balance
 
 
 def _forget_identities(session, user_id):
-    """Drop the member's third-party identities (WeChat openids) where the mall keeps them."""
-    import app.models as models
-    identity = getattr(models, "UserIdentity", None)
-    if identity is not None:
-        session.execute(identity.__table__.delete().where(identity.user_id == user_id))
+    """Drop the member's third-party identities (WeChat openids and unionids) and pending WeChat
+    template messages (they carry nothing once the openid is gone)."""
+    session.execute(delete(UserIdentity).where(UserIdentity.user_id == user_id))
 
 
 __all__ = ["CONFIRM_WORD", "DeletionCheck", "DeletionRefused", "delete_account", "deletion_check", "export_zip"]

@@ -232,12 +232,22 @@ def notify(user_id, msgid, params=None, *, key=None):
     session = db.session
     try:
         with session.begin_nested():
-            session.add(Message(user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded, key=key))
+            message = Message(user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded, key=key)
+            session.add(message)
     except IntegrityError:
         if key is None:
             raise
         return False
+    _queue_template(message)
     return True
+
+
+def _queue_template(message):
+    """With WeChat configured and a template for this kind of message, queue it for WeChat in the
+    same transaction (services/wechat_templates.py sends after commit, once)."""
+    from app.services import wechat_templates  # WeChat is optional; keep the import where it is used
+
+    wechat_templates.queue(message)
 
 
 def unread_count(user_id):

@@ -10,7 +10,7 @@ from sqlalchemy import String, Text, func, select, text
 from sqlalchemy.types import JSON
 
 from app.extensions import db
-from app.models import AuditLog, Order, PointEntry, Referral, User
+from app.models import AuditLog, Order, PointEntry, Referral, User, UserIdentity
 from app.services import accounts, checkin, data_rights, draws, order_admin, shop
 from app.services.tx import write_transaction
 from tests.conftest import balance_of, login_as
@@ -34,6 +34,11 @@ def history(app, make_member, make_account, make_product, make_address):
         with write_transaction() as session:
             row = session.get(User, member)
             row.nickname, row.birthday, row.avatar_url = "小明同学", date(1990, 5, 6), "https://example.com/a.png"
+        db.session.remove()
+    with app.app_context():
+        with write_transaction() as session:
+            session.add(UserIdentity(user_id=member, provider="wechat", app_id="wx1", openid="o-PHONE-" + PHONE,
+                                     unionid="u-xiaoming"))
         db.session.remove()
     operator = make_account("operator")
     product = make_product(name="保温杯", points_price=100)
@@ -136,7 +141,7 @@ def test_deleting_the_account_leaves_no_personal_data_and_the_books_balance(app,
 
     with app.app_context():
         assert _rows_mentioning(PHONE) == []
-        for secret in ("小明同学", "王小明", "南京东路 100 号 3 楼", "example.com/a.png"):
+        for secret in ("小明同学", "王小明", "南京东路 100 号 3 楼", "example.com/a.png", "u-xiaoming"):
             assert _rows_mentioning(secret) == [], secret
         # The IP is gone from everything about the member; what remains is the day's anonymous
         # per-IP referral counter (no member id in it), which the referral cap still needs.
