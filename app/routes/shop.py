@@ -162,7 +162,7 @@ def sandbox_pay(order_id):
         payment = payments.sandbox_pay(current_user.id, order_id, form.outcome.data == "success")
         if payment.status == "succeeded":
             return _("支付成功"), "success"
-        return _("支付未完成，订单已取消，积分已退回"), "error"
+        return _("支付未成功，可在订单超时前重新支付"), "error"
     return _order_action(order_id, form, act)
 
 

@@ -122,6 +122,11 @@ MESSAGES = {
     "order.payment_failed": MessageType("order", _l("支付失败"),
                                         _closed_body(_l("订单 %(order_no)s「%(name)s」支付失败，订单已取消。")),
                                         "shop.order", ("order_id",)),
+    # Since failed payments can be retried: the order stays payable until its deadline.
+    "order.payment_failed_retry": MessageType(
+        "order", _l("支付未成功"),
+        _l("订单 %(order_no)s「%(name)s」支付未成功，请在 %(deadline)s 前重新支付，超时订单将自动取消。"),
+        "shop.order", ("order_id",)),
     "referral.paid": MessageType("points", _l("邀请奖励到账"), _referral_body, "engage.invite"),
     "points.adjusted": MessageType("points", _l("积分调整"), _adjusted_body, "me.points"),
     "level.up": MessageType("level", _l("会员升级"), _level_up_body, "engage.level"),

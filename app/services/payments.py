@@ -26,7 +26,8 @@ from app.services.phrases import phrase
 from app.services.tx import in_write_transaction, write_transaction
 
 
-# Why a payment's order was cancelled (stored by id, shown in the reader's language).
+# Why a payment's order was cancelled, on orders from before failed payments could be retried
+# (stored by id, shown in the reader's language: keep them registered).
 PAYMENT_FAILED = phrase("order.cancelled.payment_failed", _l("支付失败"))
 SANDBOX_PAYMENT_FAILED = phrase("order.cancelled.sandbox_failed", _l("沙箱支付：模拟支付失败"))
 
@@ -147,22 +148,33 @@ def complete_payment(out_trade_no, *, amount_fen, provider_txn_id, now=None):
     return payment
 
 
-def fail_payment(out_trade_no, *, reason=None, now=None):
-    """The provider says the payment failed: the order is cancelled, points and stock go back."""
+def fail_payment(out_trade_no, *, now=None):
+    """The provider says a payment attempt failed (declined, cancelled by the member): the order stays
+    unpaid and payable until its deadline, when `orders cancel-unpaid` cancels it and gives the
+    points and stock back. The member is told once, with the deadline. Safe to repeat."""
     now = now or utcnow()
-    with write_transaction():
+    with write_transaction() as session:
         payment = _locked_payment(out_trade_no)
         if payment.status != "pending":
             return payment
         payment.status, payment.completed_at = "failed", now
-        order = fulfilment.revert_order(payment.order_id, ("pending_payment",), "cancelled",
-                                        reason or PAYMENT_FAILED, now)
-        if order is not None:
-            messages.notify(order.user_id, "order.payment_failed",
+        order = session.execute(
+            select(Order).where(Order.id == payment.order_id).execution_options(populate_existing=True)
+        ).scalar_one()
+        if order.status == "pending_payment":
+            messages.notify(order.user_id, "order.payment_failed_retry",
                             {"order_id": order.id, "order_no": order.number, "name": order.product_name,
-                             "n": order.points_total},
+                             "deadline": order.pay_deadline or now},
                             key=f"order.payment_failed:{order.id}")
     return payment
+
+
+def retry_payment(payment):
+    """A member pays again after a failed attempt, before the deadline: the payment is pending once
+    more (same out_trade_no: WeChat lets an unpaid order be paid again). Inside the caller's transaction."""
+    assert in_write_transaction()
+    db.session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == "failed")
+                       .values(status="pending", completed_at=None))
 
 
 def refund_payment(order_id, reason, now=None):
@@ -197,7 +209,8 @@ def refund_payment(order_id, reason, now=None):
 
 
 def sandbox_pay(user_id, order_id, succeed, now=None):
-    """The sandbox's two buttons: pay the member's own pending order, or make it fail."""
+    """The sandbox's two buttons: pay the member's own pending order, or make this attempt fail
+    (the order stays payable until its deadline)."""
     if not isinstance(get_provider(), SandboxProvider):
         raise PaymentUnavailable(_("沙箱支付未启用"))
     now = now or utcnow()
@@ -211,13 +224,16 @@ def sandbox_pay(user_id, order_id, succeed, now=None):
         return payment
     if order.pay_deadline and now >= order.pay_deadline:
         raise DomainError(_("订单已超时未支付，将自动取消"))
+    if payment.status == "failed":
+        with write_transaction():
+            retry_payment(payment)
     if succeed:
         return complete_payment(payment.out_trade_no, amount_fen=payment.amount_fen,
                                 provider_txn_id=f"SANDBOX-{secrets.token_hex(8)}", now=now)
-    return fail_payment(payment.out_trade_no, reason=SANDBOX_PAYMENT_FAILED, now=now)
+    return fail_payment(payment.out_trade_no, now=now)
 
 
 __all__ = [
     "PROVIDERS", "PaymentProvider", "PaymentUnavailable", "SandboxProvider", "complete_payment", "fail_payment",
-    "get_provider", "open_payment", "refund_payment", "sandbox_pay",
+    "get_provider", "open_payment", "refund_payment", "retry_payment", "sandbox_pay",
 ]

@@ -302,7 +302,7 @@ def set_order_address(user_id, order_id, address_id):
 def pending_payment_for(order):
     """The provider and its checkout context for an order awaiting payment, or (None, None)."""
     payment = db.session.execute(select(Payment).where(Payment.order_id == order.id)).scalar_one_or_none()
-    if order.status != "pending_payment" or payment is None or payment.status != "pending":
+    if order.status != "pending_payment" or payment is None or payment.status not in ("pending", "failed"):
         return None, None
     try:
         provider = payments.get_provider(payment.provider)

@@ -107,13 +107,13 @@ def test_a_failed_payment_is_told_once_in_both_languages(app, make_member, make_
         payments.fail_payment(out_trade_no)
         payments.fail_payment(out_trade_no)  # a repeated notice from the provider
         db.session.remove()
-    assert _count(app, user_id, "order.payment_failed") == 1
+    assert _count(app, user_id, "order.payment_failed_retry") == 1
     reader = _reader(app, user_id)
     chinese = _inbox(reader)
-    assert "支付失败" in chinese and "「蓝牙耳机」支付失败，订单已取消。 199 积分已退回。" in chinese
+    assert "支付未成功" in chinese and "「蓝牙耳机」支付未成功，请在" in chinese and "前重新支付" in chinese
     assert f'href="/orders/{order_id}"' in chinese
     english = _inbox(reader, "en")
-    assert "failed; the order is cancelled." in english and "199 points" in english
+    assert "was not paid; pay again before" in english
 
 
 # ---- referral paid --------------------------------------------------------------------------

@@ -431,15 +431,16 @@ def test_points_plus_cash_pays_through_the_sandbox(app, member_client, make_prod
     assert "支付成功" in html and 'data-testid="order-status">待发货<' in html and "沙箱支付" not in html
 
 
-def test_a_failed_sandbox_payment_gives_everything_back(app, member_client, make_product):
+def test_a_failed_sandbox_payment_can_be_paid_again_before_the_deadline(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=50, cash_fen=100)
     page = f"/products/{product_id}"
     location = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).headers["Location"]
     member_client.submit(f"{location}/pay/sandbox", {"outcome": "fail"}, page=location)
-    assert "已取消" in member_client.get(location).get_data(as_text=True)
-    assert balance(app, member_client.user_id) == 500 and stock(app, product_id) == 10
-    bad = member_client.submit(f"{location}/pay/sandbox", {"outcome": "maybe"}, page=location)
-    assert bad.status_code == 303
+    html = member_client.get(location).get_data(as_text=True)
+    assert "支付未成功，可在订单超时前重新支付" in html and "待付款" in html and 'data-testid="sandbox-pay"' in html
+    assert balance(app, member_client.user_id) == 450 and stock(app, product_id) == 9   # held while payable
+    assert member_client.submit(f"{location}/pay/sandbox", {"outcome": "success"}, page=location).status_code == 303
+    assert "支付成功" in member_client.get(location).get_data(as_text=True)
 
 
 def test_an_unpaid_order_is_cancelled_by_the_cli_job_after_fifteen_minutes(app, member_client, make_product):

@@ -64,13 +64,26 @@ def test_a_wrong_amount_or_unknown_payment_is_refused(cash_order):
     assert fresh(order_id).status == "pending_payment"
 
 
-def test_a_failed_payment_cancels_and_gives_everything_back(cash_order):
+def test_a_failed_payment_keeps_the_order_payable_until_the_job_cancels_it(cash_order):
     user_id, product_id, order_id = cash_order
-    payments.fail_payment(fresh(order_id).payment.out_trade_no)
+    out_trade_no = fresh(order_id).payment.out_trade_no
+    payments.fail_payment(out_trade_no)
+    order = fresh(order_id)
+    assert order.status == "pending_payment" and order.payment.status == "failed"
+    assert balance_of(user_id) < 500 and stock_of(product_id) == 2             # still held for the retry
+    assert order_jobs.cancel_unpaid_orders(now=order.pay_deadline) == 1
     order = fresh(order_id)
     assert order.status == "cancelled" and order.payment.status == "failed"
     assert balance_of(user_id) == 500 and stock_of(product_id) == 3
     assert ledger.reconcile() == []
+
+
+def test_a_late_success_after_a_failed_attempt_still_pays_the_order(cash_order):
+    _user_id, _product_id, order_id = cash_order
+    payment = fresh(order_id).payment
+    payments.fail_payment(payment.out_trade_no)
+    payments.complete_payment(payment.out_trade_no, amount_fen=payment.amount_fen, provider_txn_id="T-late")
+    assert fresh(order_id).status == "paid" and fresh(order_id).payment.status == "succeeded"
 
 
 def test_unpaid_orders_are_cancelled_after_fifteen_minutes(cash_order, app):
@@ -127,8 +140,10 @@ def test_virtual_codes_are_held_while_unpaid_and_shown_once_paid(db, make_member
     first = shop.redeem_product(user_id, product_id, 1, new_key())
     second = shop.redeem_product(user_id, product_id, 1, new_key())
     payments.sandbox_pay(user_id, first.id, True)
-    payments.sandbox_pay(user_id, second.id, False)
+    payments.sandbox_pay(user_id, second.id, False)               # still payable: its code stays held
     assert [c.code for c in fresh(first.id).codes] == ["V-1"] and fresh(first.id).status == "completed"
+    assert db.session.execute(select(VirtualCode.code).where(VirtualCode.order_id.is_(None))).scalars().all() == []
+    order_jobs.cancel_unpaid_orders(now=fresh(second.id).pay_deadline)  # the deadline passes unpaid
     free = db.session.execute(select(VirtualCode.code).where(VirtualCode.order_id.is_(None))).scalars().all()
     assert free == ["V-2"] and stock_of(product_id) == 1
 
