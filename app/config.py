@@ -68,8 +68,21 @@ class Config:
     WECHAT_OPEN_BASE = os.environ.get("WECHAT_OPEN_BASE", "https://open.weixin.qq.com")
     # Template message ids by message kind, as JSON: {"order.shipped": "<template id>", ...}.
     WECHAT_TEMPLATES = json.loads(os.environ.get("WECHAT_TEMPLATES", "{}") or "{}")
-    # The sandbox payment provider is for development and tests only.
+    # The sandbox payment provider is for development and tests only; "wechat" is WeChat Pay (JSAPI).
     PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "sandbox")
+    # WeChat Pay API v3 (services/wechat_pay.py): merchant id, the merchant API certificate's serial
+    # number and private key file, the APIv3 key, and the platform public key file + id (or, without
+    # them, a directory where wechatpayv3 keeps the platform certificates it downloads).
+    WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
+    WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID", "")  # default: WECHAT_APP_ID
+    WECHATPAY_CERT_SERIAL_NO = os.environ.get("WECHATPAY_CERT_SERIAL_NO", "")
+    WECHATPAY_PRIVATE_KEY_PATH = os.environ.get("WECHATPAY_PRIVATE_KEY_PATH", "")
+    WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")
+    WECHATPAY_PUBLIC_KEY_PATH = os.environ.get("WECHATPAY_PUBLIC_KEY_PATH", "")
+    WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")
+    WECHATPAY_CERT_DIR = os.environ.get("WECHATPAY_CERT_DIR", "")
+    WECHATPAY_NOTIFY_URL = os.environ.get("WECHATPAY_NOTIFY_URL", "")  # default: SITE_URL + /pay/wechat/notify
+    WECHATPAY_API_BASE = os.environ.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "app" / "static" / "uploads"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     SITE_NAME = os.environ.get("SITE_NAME", "积分商城")
@@ -103,6 +116,17 @@ class ProductionConfig(Config):
             raise RuntimeError("SITE_URL must be an absolute http(s) URL, e.g. https://mall.example.com")
         if os.environ.get("PAYMENT_PROVIDER", "sandbox") == "sandbox":
             raise RuntimeError("the sandbox payment provider is refused in production; set PAYMENT_PROVIDER")
+        if os.environ.get("PAYMENT_PROVIDER") == "wechat":
+            needed = ("WECHATPAY_MCHID", "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_PRIVATE_KEY_PATH",
+                      "WECHATPAY_APIV3_KEY")
+            missing = [name for name in needed if not os.environ.get(name)]
+            if not (os.environ.get("WECHATPAY_APPID") or os.environ.get("WECHAT_APP_ID")):
+                missing.append("WECHATPAY_APPID or WECHAT_APP_ID")
+            if not (os.environ.get("WECHATPAY_PUBLIC_KEY_PATH") and os.environ.get("WECHATPAY_PUBLIC_KEY_ID")) \
+                    and not os.environ.get("WECHATPAY_CERT_DIR"):
+                missing.append("WECHATPAY_PUBLIC_KEY_PATH + WECHATPAY_PUBLIC_KEY_ID (or WECHATPAY_CERT_DIR)")
+            if missing:
+                raise RuntimeError("PAYMENT_PROVIDER=wechat needs " + ", ".join(missing))
 
 
 class TestConfig(Config):

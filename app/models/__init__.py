@@ -12,7 +12,7 @@ from app.models.orders import Address, Coupon, Order, OrderReview, Payment, Vouc
 from app.models.points import PointAllocation, PointEntry, PointLot
 from app.models.settings import IdempotencyKey, Setting
 from app.models.stats import DailyStat  # noqa: F401
-from app.models.wechat import TemplateMessage, UserIdentity, WeChatCredential  # noqa: F401
+from app.models.wechat import PaymentNonce, TemplateMessage, UserIdentity, WeChatCredential  # noqa: F401
 
 __all__ = [
     "AuditLog",

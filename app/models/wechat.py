@@ -63,3 +63,12 @@ class TemplateMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentNonce(db.Model):
+    """The nonce of every WeChat Pay notification acted on in the last day: one seen again is a replay."""
+
+    __tablename__ = "wechatpay_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -12,6 +12,7 @@ BLUEPRINTS = [
     "app.routes.engage",
     "app.routes.merchant",
     "app.routes.admin",
+    "app.routes.pay",
 ]
 
 

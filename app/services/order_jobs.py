@@ -4,8 +4,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Order
-from app.services import fulfilment, messages
+from app.models import Order, Payment
+from app.services import fulfilment, messages, payments
 from app.services.clock import utcnow
 from app.services.settings import DEFAULTS, get_setting
 from app.services.tx import write_transaction
@@ -22,6 +22,7 @@ def cancel_unpaid_orders(now=None):
     ).scalars().all()
     cancelled = 0
     for order_id in ids:
+        _close_at_provider(order_id)
         with write_transaction():
             order = fulfilment.revert_order(order_id, ("pending_payment",), "cancelled",
                                             fulfilment.CANCELLED_UNPAID, now)
@@ -32,6 +33,22 @@ def cancel_unpaid_orders(now=None):
                                  "reason": fulfilment.CANCELLED_UNPAID, "n": order.points_total},
                                 key=f"order.cancel:{order.id}")
     return cancelled
+
+
+def _close_at_provider(order_id):
+    """Close the order's payment at a provider that keeps unpaid orders open (WeChat Pay), so it
+    cannot be paid after we cancel it. Best effort: a payment arriving anyway is marked refund_due."""
+    payment = db.session.execute(select(Payment).where(Payment.order_id == order_id)).scalar_one_or_none()
+    if payment is None or payment.status not in ("pending", "failed"):
+        return
+    try:
+        provider = payments.get_provider(payment.provider)
+        if hasattr(provider, "close"):
+            provider.close(payment)
+    except payments.PaymentUnavailable:
+        pass
+    finally:
+        db.session.rollback()
 
 
 def auto_complete_days():

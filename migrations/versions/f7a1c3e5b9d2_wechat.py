@@ -1,5 +1,5 @@
 """WeChat: user_identities, wechat_credentials (shared access token and JS-SDK ticket),
-wechat_template_messages (the outbox of template messages)
+wechat_template_messages (the outbox of template messages), wechatpay_nonces (notifications seen)
 
 Revision ID: f7a1c3e5b9d2
 Revises: e3b9d5a1c7f2
@@ -64,9 +64,18 @@ def upgrade():
         sa.UniqueConstraint('message_id', name=op.f('uq_wechat_template_messages_message_id')),
     )
     op.create_index('ix_wechat_template_messages_due', 'wechat_template_messages', ['status', 'next_attempt_at'])
+    op.create_table(
+        'wechatpay_nonces',
+        sa.Column('nonce', sa.String(length=64), nullable=False),
+        sa.Column('seen_at', UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('nonce', name=op.f('pk_wechatpay_nonces')),
+    )
+    op.create_index(op.f('ix_wechatpay_nonces_seen_at'), 'wechatpay_nonces', ['seen_at'])
 
 
 def downgrade():
+    op.drop_index(op.f('ix_wechatpay_nonces_seen_at'), table_name='wechatpay_nonces')
+    op.drop_table('wechatpay_nonces')
     op.drop_index('ix_wechat_template_messages_due', table_name='wechat_template_messages')
     op.drop_table('wechat_template_messages')
     op.drop_table('wechat_credentials')

@@ -66,6 +66,8 @@ MATRIX = {
     ("shop.receive", "POST"): MEMBER_OWN_ACTION,
     ("shop.order_address", "POST"): MEMBER_OWN_ACTION,
     ("shop.sandbox_pay", "POST"): MEMBER_OWN_ACTION,
+    ("pay.wechat_return", "GET"): (302, 303, 404, 302, 302, 302),
+    ("pay.wechat_notify", "POST"): (401,) * 6,          # unsigned: refused for everyone (tests/routes/test_wechat_pay.py)
     ("aftersales.new", "GET"): MEMBER_OWN_PAGE,
     ("aftersales.new", "POST"): (302, 422, 404, 403, 403, 403),
     ("aftersales.cancel", "POST"): MEMBER_OWN_ACTION,
