@@ -185,6 +185,10 @@ def test_an_app_built_from_production_config_refuses_the_sandbox_provider(monkey
     monkeypatch.setenv("DATABASE_URL", "postgresql://mall@127.0.0.1:1/mall")
     monkeypatch.setenv("SITE_URL", "https://mall.example.com")
     monkeypatch.setenv("PAYMENT_PROVIDER", "wechat")  # passes the start-up check; never connects here
+    for name, value in {"WECHAT_APP_ID": "wx0123", "WECHATPAY_MCHID": "1900000109", "WECHATPAY_CERT_SERIAL_NO": "51",
+                        "WECHATPAY_PRIVATE_KEY_PATH": "/k.pem", "WECHATPAY_APIV3_KEY": "k" * 32,
+                        "WECHATPAY_CERT_DIR": "/certs"}.items():
+        monkeypatch.setenv(name, value)
 
     class Production(ProductionConfig):
         PAYMENT_PROVIDER = "sandbox"  # a deployer's slip past the check

@@ -1,0 +1,100 @@
+"""WCAG 2.1 AA on the member pages (issue 12): axe-core finds no serious or critical violation on
+any member page or state visited, and every visible control is a tap target of at least 44x44 px
+(documented exception: links inside running text)."""
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.extensions import db
+from app.services import checkin, order_admin, shop
+from app.services.clock import utcnow
+from tests.browser.conftest import log_in
+from tests.conftest import next_phone
+from tests.games_factories import make_draw, make_item
+from tests.shop_factories import make_address, make_product, new_key, no_newbie_bonus  # noqa: F401  (fixtures)
+
+AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
+SERIOUS = ("serious", "critical")
+# Visible controls smaller than 44x44 px; inline links inside a paragraph or list item of running text are
+# the documented exception (WCAG 2.5.5's "inline" exception).
+SMALL_TARGETS = """
+() => [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [role=button]')]
+  .filter(e => {
+    if (e.type === 'hidden' || !(e.offsetWidth || e.offsetHeight || e.getClientRects().length)) return false;
+    const style = getComputedStyle(e);
+    if (style.visibility === 'hidden') return false;
+    const r = e.getBoundingClientRect();
+    if (r.width >= 44 && r.height >= 44) return false;
+    if (e.tagName === 'A' && style.display === 'inline' && e.closest('p, li, dd, td, label, small')) return false;
+    const label = e.closest('label');  // a checkbox inside its label: the label is the target
+    if (label && ['checkbox', 'radio'].includes(e.type)) {
+      const lr = label.getBoundingClientRect();
+      if (lr.height >= 44 && lr.width >= 44) return false;
+    }
+    return true;
+  })
+  .map(e => `${e.tagName.toLowerCase()}${e.className ? '.' + String(e.className).split(' ').join('.') : ''}`
+       + ` "${(e.textContent || e.getAttribute('aria-label') || e.name || '').trim().slice(0, 20)}"`
+       + ` ${Math.round(e.getBoundingClientRect().width)}x${Math.round(e.getBoundingClientRect().height)}`)
+"""
+
+
+@pytest.fixture()
+def shop_scene(app, make_member, make_product, make_address, make_account, no_newbie_bonus):
+    """A member with points, a shipped order, a coupon, messages, a check-in; a draw and a treasure round."""
+    phone = next_phone()
+    member = make_member(points=5000, phone=phone, nickname="小安")
+    goods = make_product(name="保温杯", points_price=300, stock=20)
+    coupon = make_product(name="咖啡券", kind="coupon", points_price=100, stock=20)
+    draw = make_draw(app)
+    _item, round_id = make_item(app)
+    with app.app_context():
+        order = shop.redeem_product(member, goods, 1, new_key(), address_id=make_address(member))
+        order_admin.ship_order(order.id, "顺丰", "SF1234567890", make_account("operator"))
+        shop.redeem_product(member, coupon, 1, new_key())
+        checkin.check_in(member)
+        order_id = order.id
+        db.session.remove()
+    return {"phone": phone, "goods": goods, "draw": draw, "round": round_id, "order": order_id}
+
+
+def _member_pages(scene):
+    return ["/", "/products", f"/products/{scene['goods']}", "/checkin", "/tasks", "/promotions", "/me",
+            "/me/points", "/me/profile", "/me/phone", "/me/level", "/me/addresses", "/me/addresses/new",
+            "/me/vouchers", "/me/coupons", "/me/messages", "/me/code", "/me/data", "/me/delete", "/orders",
+            "/orders?tab=shipped", f"/orders/{scene['order']}", "/draws", f"/draw/{scene['draw']}",
+            f"/draw/{scene['draw']}/odds", f"/draw/{scene['draw']}/history", "/treasure",
+            f"/treasure/{scene['round']}", "/invite", "/no-such-page"]
+
+
+def _visitor_pages(scene):
+    return ["/", "/products", f"/products/{scene['goods']}", "/login", "/register", "/draws",
+            f"/draw/{scene['draw']}", "/treasure", "/no-such-page"]
+
+
+def _audit(page, paths):
+    """{path: [findings]} of axe's serious and critical violations and of small tap targets."""
+    found = {}
+    for path in paths:
+        page.goto(path)
+        page.evaluate(AXE)
+        violations = page.evaluate("""async () => (await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
+            .filter(v => ['serious', 'critical'].includes(v.impact))
+            .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
+        small = page.evaluate(SMALL_TARGETS)
+        if violations or small:
+            found[path] = violations + [f"tap target {target}" for target in small]
+    return found
+
+
+def test_member_pages_pass_axe_and_have_large_tap_targets(page, app, shop_scene, screenshot_dir):
+    log_in(page, shop_scene["phone"])
+    found = _audit(page, _member_pages(shop_scene))
+    assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())
+
+
+def test_pages_for_visitors_pass_axe_and_have_large_tap_targets(page, app, shop_scene):
+    found = _audit(page, _visitor_pages(shop_scene))
+    assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())
