@@ -1,6 +1,6 @@
 """WCAG 2.1 AA on the member pages (issue 12): axe-core finds no serious or critical violation on
-any member page or state visited, and every visible control is a tap target of at least 44x44 px
-(documented exception: links inside running text)."""
+any member page or state visited, every page has one <h1>, and every visible control is a tap
+target of at least 44x44 px (documented exception: links inside running text)."""
 from datetime import timedelta
 from pathlib import Path
 
@@ -84,8 +84,12 @@ def _audit(page, paths):
             .filter(v => ['serious', 'critical'].includes(v.impact))
             .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
         small = page.evaluate(SMALL_TARGETS)
-        if violations or small:
-            found[path] = violations + [f"tap target {target}" for target in small]
+        headings = page.locator("h1").count()
+        problems = violations + [f"tap target {target}" for target in small]
+        if headings != 1:
+            problems.append(f"{headings} <h1> elements (one per page: what the page is)")
+        if problems:
+            found[path] = problems
     return found
 
 
