@@ -19,11 +19,16 @@ from app.services.tx import install_sqlite_hooks
 
 
 def select_locale():
-    """Simplified Chinese unless the member chose English (?lang=en, remembered in a cookie)."""
+    """The reader's language: the one chosen on /me (?lang=, remembered in a cookie), else the
+    browser's Accept-Language (English for readers who prefer it to Chinese), else Simplified Chinese."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return default
     chosen = request.args.get("lang") or request.cookies.get("lang")
-    return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return "en" if best == "en" else default
 
 
 def create_app(config=None):

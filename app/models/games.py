@@ -118,6 +118,8 @@ class DrawPlay(db.Model):
 
     prize = relationship("DrawPrize", lazy="joined")
     draw = relationship("Draw")
+    # What a points prize paid (the level multiplier and double-points days included).
+    award_entry = relationship("PointEntry", foreign_keys=[award_entry_id])
 
 
 class NewbieGift(db.Model):

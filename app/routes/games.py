@@ -87,7 +87,8 @@ def odds(draw_id):
 def history(draw_id):
     found = draws.get_draw(draw_id)
     plays, next_before = draws.play_history(current_user.id, found.id, before_id=id_arg("before"))
-    return render_page("games/history.html", block="history_rows", draw=found, plays=plays, next_before=next_before)
+    return render_page("games/history.html", block="history_rows", draw=found, plays=plays, next_before=next_before,
+                       prize_orders=draws.prize_orders(current_user.id, plays))
 
 
 @bp.post("/newbie-gift/dismiss")

@@ -169,6 +169,8 @@ def register_web_helpers(app):
 
     @app.after_request
     def _remember_language(response):
+        if response.mimetype == "text/html":
+            response.vary.add("Accept-Language")  # the language may come from the browser's preference
         lang = request.args.get("lang")
         if lang in current_app.config["LANGUAGES"]:
             response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, PointEntry, User
+from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, User
 from app.services import events, fulfilment, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
@@ -295,11 +295,23 @@ def get_play(user_id, play_id):
 
 def play_history(user_id, draw_id, before_id=None, limit=20):
     """The member's plays of a draw, newest first; returns (plays, id to continue before or None)."""
-    stmt = select(DrawPlay).where(DrawPlay.user_id == user_id, DrawPlay.draw_id == draw_id)
+    stmt = (select(DrawPlay).where(DrawPlay.user_id == user_id, DrawPlay.draw_id == draw_id)
+            .options(selectinload(DrawPlay.award_entry)))
     if is_db_id(before_id):  # anything else (-5, 10**20) is the first page
         stmt = stmt.where(DrawPlay.id < before_id)
     rows = db.session.execute(stmt.order_by(DrawPlay.id.desc()).limit(limit + 1)).scalars().all()
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def prize_orders(user_id, plays):
+    """{play id: order id} of the goods, coupons and vouchers these plays won (fulfilment.grant_product)."""
+    refs = {f"draw-play:{play.id}": play.id for play in plays if play.prize.kind == "product"}
+    if not refs:
+        return {}
+    rows = db.session.execute(
+        select(Order.ref, Order.id).where(Order.user_id == user_id, Order.source == "draw", Order.ref.in_(refs))
+    ).all()
+    return {refs[ref]: order_id for ref, order_id in rows}
 
 
 def fresh_balance(user_id):

@@ -451,3 +451,21 @@ def test_the_newbie_draw_page_tells_a_member_who_has_spent_points_why_it_is_clos
     page = member_client.get(f"/draw/{newbie_id}").get_data(as_text=True)
     assert re.search(r'<button id="draw-go"[^>]*disabled>仅限<small>新会员</small>', page)
     assert "新手礼包仅限还没使用过积分的新会员" in page and "已领取" not in page
+
+
+def test_the_draw_history_shows_what_each_play_won(member_client, app, make_product):
+    goods = make_product(name="蓝牙音箱", points_price=1000, stock=5)
+    draw_id = make_draw(app, [prize("50积分", 100, points=50)], cost=10)
+    goods_draw = make_draw(app, [prize("蓝牙音箱", 100, kind="product", product_id=goods)], cost=10, name="实物转盘")
+    thanks_draw = make_draw(app, [prize("谢谢参与", 100, kind="thanks")], cost=10, name="空转盘")
+    with app.app_context():
+        draws.play_draw(member_client.user_id, draw_id, key())
+        draws.play_draw(member_client.user_id, goods_draw, key())
+        draws.play_draw(member_client.user_id, thanks_draw, key())
+        db.session.remove()
+    points = member_client.get(f"/draw/{draw_id}/history").get_data(as_text=True)
+    assert 'data-testid="play-won">+50 积分<' in points and "-10" in points
+    goods_page = member_client.get(f"/draw/{goods_draw}/history").get_data(as_text=True)
+    assert 'data-testid="play-won"' in goods_page and "查看奖品订单" in goods_page and 'href="/orders/' in goods_page
+    empty = member_client.get(f"/draw/{thanks_draw}/history").get_data(as_text=True)
+    assert "未中奖" in empty

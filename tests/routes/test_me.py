@@ -48,10 +48,11 @@ def test_english_locale(member_client):
     assert "Points history" in member_client.get("/me").get_data(as_text=True)  # remembered in a cookie
 
 
-def test_chinese_is_the_default_whatever_the_browser_says(client):
+def test_a_browser_preferring_english_reads_english_and_chinese_stays_the_default(client):
     html = client.get("/register", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
-    assert "注册会员" in html
-    assert "Become a member" in client.get("/register?lang=en").get_data(as_text=True)
+    assert "Become a member" in html
+    assert "注册会员" in client.get("/register", headers={"Accept-Language": "ja-JP"}).get_data(as_text=True)
+    assert "注册会员" in client.get("/register").get_data(as_text=True)
 
 
 def test_home_and_me_lead_to_the_draws_and_the_treasure(member_client):

@@ -36,3 +36,30 @@ def test_members_and_visitors_see_error_pages_in_the_mall(client, make_member):
     login_as(client, make_member())
     page = client.get("/no-such-page").get_data(as_text=True)
     assert "页面不存在" in page and 'class="console-nav"' not in page and 'class="merchant-bar"' not in page
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("en-US,en;q=0.9", "lang=\"en\""),
+    ("zh-CN,zh;q=0.9,en;q=0.8", "lang=\"zh-CN\""),
+    ("fr-FR,fr;q=0.9", "lang=\"zh-CN\""),             # neither: the mall's own language
+])
+def test_the_browsers_language_is_honoured(client, header, expected):
+    page = client.get("/products", headers={"Accept-Language": header})
+    assert expected in page.get_data(as_text=True)
+    assert "Accept-Language" in page.headers["Vary"]
+
+
+def test_a_chosen_language_beats_the_browsers(client):
+    client.get("/products?lang=zh_CN")                 # chosen on /me: remembered in a cookie
+    page = client.get("/products", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert 'lang="zh-CN"' in page
+
+
+def test_me_offers_a_language_switch(client, make_member):
+    from tests.conftest import login_as
+
+    login_as(client, make_member())
+    page = client.get("/me").get_data(as_text=True)
+    assert 'href="/me?lang=en"' in page and 'data-testid="language-switch"' in page
+    english = client.get("/me?lang=en").get_data(as_text=True)
+    assert 'href="/me?lang=zh_CN"' in english and "中文" in english
