@@ -18,15 +18,23 @@ bp = Blueprint("games", __name__)
 def _newbie_gift_offer():
     """For the home page popup: {'draw', 'headline', 'form'} or None (cached per request)."""
     if "newbie_gift_offer" not in g:
-        offer = draws.newbie_offer(current_user.id) if is_member(current_user) else None
+        offer = draws.newbie_offer(current_user.id, popup=True) if is_member(current_user) else None
         g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "sure_win": offer.sure_win,
                                          "form": DismissForm()}
     return g.newbie_gift_offer
 
 
+def _newbie_gift_card():
+    """For /me and home: the member's unused newbie gift, popup closed or not (cached per request)."""
+    if "newbie_gift_card" not in g:
+        g.newbie_gift_card = draws.newbie_offer(current_user.id) if is_member(current_user) else None
+    return g.newbie_gift_card
+
+
 @bp.app_context_processor
 def _games_context():
-    return {"newbie_gift_offer": _newbie_gift_offer, "tier_label": draws.tier_label}
+    return {"newbie_gift_offer": _newbie_gift_offer, "newbie_gift_card": _newbie_gift_card,
+            "tier_label": draws.tier_label}
 
 
 def _checked(form):
@@ -79,7 +87,7 @@ def play(draw_id):
 def odds(draw_id):
     found = draws.get_draw(draw_id)
     return render_page("games/odds.html", draw=found, rows=draws.odds(found), win_chance=draws.win_chance_text(found),
-                       sure_win=draws.always_wins(found), now=utcnow())
+                       sure_win=draws.always_wins(found), now=utcnow(), newbie_days=draws.NEWBIE_GIFT_DAYS)
 
 
 @bp.get("/draw/<id:draw_id>/history")

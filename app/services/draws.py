@@ -13,6 +13,7 @@ A play is one transaction, decided on the server before any animation:
 """
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -326,6 +327,7 @@ class NewbieOffer:
     draw: Draw
     headline: DrawPrize
     sure_win: bool  # every play wins: the popup may say "100% 中奖"
+    expires_at: object = None  # when the gift lapses (a UTC datetime)
 
 
 def has_spent_points(user_id):
@@ -343,36 +345,64 @@ def newbie_draw():
     ).scalar_one_or_none()
 
 
-def newbie_gift_state(user_id):
-    """'open' (may play), 'done' (used or dismissed) or 'spent' (has spent points already)."""
-    if db.session.get(NewbieGift, user_id) is not None:
+NEWBIE_GIFT_DAYS = 7  # the newbie gift may be used within a week of registering
+
+
+def newbie_gift_expires(user_id):
+    """When the member's newbie gift lapses: NEWBIE_GIFT_DAYS after registration."""
+    created = db.session.execute(select(User.created_at).where(User.id == user_id)).scalar_one()
+    return created + timedelta(days=NEWBIE_GIFT_DAYS)
+
+
+def newbie_gift_state(user_id, now=None):
+    """'open' (may play; a dismissed popup does not close it), 'done' (used), 'expired' (a week
+    after registering) or 'spent' (has spent points already)."""
+    gift = db.session.get(NewbieGift, user_id)
+    if gift is not None and gift.status == "used":
         return "done"
+    if newbie_gift_expires(user_id) <= (now or utcnow()):
+        return "expired"
     if has_spent_points(user_id):
         return "spent"
     return "open"
 
 
-def newbie_offer(user_id):
-    """The popup's offer for a member who has never spent points and never used or
-    dismissed the gift; None otherwise."""
+def newbie_offer(user_id, *, popup=False):
+    """The newbie gift's offer while the member may still use it, None otherwise; with popup=True,
+    None as well once the member closed the popup (the gift stays on /me and home)."""
     draw = newbie_draw()
     if draw is None or newbie_gift_state(user_id) != "open":
+        return None
+    if popup and db.session.get(NewbieGift, user_id) is not None:
         return None
     prizes = [p for p in prize_pool(draw.prizes) if p.wins]  # never advertise a prize that is gone
     if not prizes:
         return None
     headline = min(prizes, key=lambda p: (p.tier if p.tier is not None else 99, p.weight))
-    return NewbieOffer(draw=draw, headline=headline, sure_win=always_wins(draw))
+    return NewbieOffer(draw=draw, headline=headline, sure_win=always_wins(draw),
+                       expires_at=newbie_gift_expires(user_id))
 
 
 def _use_newbie_gift(user_id):
-    """Inside a play: refuse unless the gift is open, then record it used (unique per member)."""
+    """Inside a play: refuse unless the gift is open, then record it used (once per member, whatever
+    two plays at once do: a new row's key or the guarded update of a dismissed one)."""
     state = newbie_gift_state(user_id)
     if state == "done":
         raise AlreadyDone(_("新手礼包每人只能领取一次"))
+    if state == "expired":
+        raise DrawRefused(_("新手礼包已过期（注册后 %(days)s 天内有效）", days=NEWBIE_GIFT_DAYS))
     if state == "spent":
         raise DrawRefused(_("新手礼包仅限还没使用过积分的新会员"))
     session = db.session
+    closed_popup = session.get(NewbieGift, user_id)
+    if closed_popup is not None:  # the popup was closed: the gift is still there
+        used = session.execute(update(NewbieGift).where(NewbieGift.user_id == user_id,
+                                                        NewbieGift.status == "dismissed")
+                               .values(status="used").execution_options(synchronize_session=False)).rowcount
+        if not used:
+            raise AlreadyDone(_("新手礼包每人只能领取一次"))
+        session.expire(closed_popup)
+        return
     try:
         with session.begin_nested():
             session.add(NewbieGift(user_id=user_id, status="used"))
@@ -381,7 +411,8 @@ def _use_newbie_gift(user_id):
 
 
 def dismiss_newbie_gift(user_id):
-    """Close the popup for good. Returns False if the gift was already used or dismissed."""
+    """Close the popup; the gift stays on /me and home until used or expired.
+    Returns False if the popup was already closed or the gift used."""
     with write_transaction() as session:
         lock_member(user_id)
         if session.get(NewbieGift, user_id) is not None:

@@ -252,7 +252,7 @@ def test_the_newbie_gift_popup_is_for_new_members_only(app, make_member, newbie_
     assert _render_gift(app, user_id).strip() == ""
 
 
-def test_dismissing_the_newbie_gift_is_for_good(member_client, app, newbie_id):
+def test_closing_the_newbie_gift_popup_keeps_the_gift_on_me_and_home(member_client, app, newbie_id):
     assert 'data-testid="newbie-gift"' in _render_gift(app, member_client.user_id)
     token, _key = member_client.form_tokens("/me")
     data = {"csrf_token": token, "request_key": uuid.uuid4().hex}
@@ -260,10 +260,30 @@ def test_dismissing_the_newbie_gift_is_for_good(member_client, app, newbie_id):
     assert response.status_code == 200 and response.get_data(as_text=True) == ""
     again = member_client.post("/newbie-gift/dismiss", data={**data, "request_key": uuid.uuid4().hex})
     assert again.status_code == 303
-    assert _render_gift(app, member_client.user_id).strip() == ""
+    assert _render_gift(app, member_client.user_id).strip() == ""          # the popup stays closed
+    for path in ("/", "/me"):
+        page = member_client.get(path).get_data(as_text=True)
+        assert 'data-testid="newbie-card"' in page and "有效期至" in page and 'data-testid="newbie-gift"' not in page
     response = member_client.submit(f"/draw/{newbie_id}/play", page=f"/draw/{newbie_id}", htmx=True)
-    assert response.status_code == 409 and "新手礼包每人只能领取一次" in response.get_data(as_text=True)
-    assert _balance(app, member_client.user_id) == 500
+    assert response.status_code == 200 and "恭喜获得" in response.get_data(as_text=True)
+    assert 'data-testid="newbie-card"' not in member_client.get("/me").get_data(as_text=True)
+    assert member_client.submit(f"/draw/{newbie_id}/play", page=f"/draw/{newbie_id}", htmx=True).status_code == 409
+
+
+def test_the_newbie_gift_lapses_a_week_after_registering(member_client, app, newbie_id):
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == member_client.user_id)
+                           .values(created_at=utcnow() - timedelta(days=7, minutes=1)))
+        db.session.commit()
+        db.session.remove()
+    assert 'data-testid="newbie-card"' not in member_client.get("/me").get_data(as_text=True)
+    response = member_client.submit(f"/draw/{newbie_id}/play", page=f"/draw/{newbie_id}", htmx=True)
+    assert "新手礼包已过期" in response.get_data(as_text=True)
+
+
+def test_the_newbie_draws_odds_page_states_its_once_per_member_rule(client, newbie_id):
+    page = client.get(f"/draw/{newbie_id}/odds").get_data(as_text=True)
+    assert "每位会员限 1 次" in page and "不限</dd>" not in page.split('data-testid="odds-limit"')[1][:200]
 
 
 def test_the_newbie_draw_plays_once_and_the_popup_is_gone(member_client, app, newbie_id):

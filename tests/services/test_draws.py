@@ -380,14 +380,17 @@ def test_newbie_gift_is_offered_once_and_gone_after_use(app, db, make_member, ne
     assert db.session.execute(select(func.count(DrawPlay.id))).scalar_one() == 1
 
 
-def test_newbie_gift_dismissed_is_gone_for_good(app, db, make_member, newbie_draw_id):
+def test_a_dismissed_newbie_popup_leaves_the_gift_usable_once(app, db, make_member, newbie_draw_id):
     user_id = make_member()
     assert draws.dismiss_newbie_gift(user_id) is True
     assert draws.dismiss_newbie_gift(user_id) is False
-    assert draws.newbie_offer(user_id) is None
+    assert draws.newbie_offer(user_id, popup=True) is None               # no popup again
+    assert draws.newbie_offer(user_id).draw.id == newbie_draw_id          # the gift is still there
+    draws.play_draw(user_id, newbie_draw_id, key())
+    db.session.rollback()
+    assert db.session.get(NewbieGift, user_id).status == "used"
     with pytest.raises(AlreadyDone):
         draws.play_draw(user_id, newbie_draw_id, key())
-    assert balance_of(user_id) == 500
 
 
 def test_newbie_gift_is_only_for_members_who_never_spent(app, db, make_member, newbie_draw_id):
@@ -439,3 +442,16 @@ def test_the_newbie_headline_is_never_a_prize_that_is_gone(app, db, make_member,
     with write_transaction() as session:
         session.execute(update(DrawPrize).where(DrawPrize.name == "AirPods 耳机").values(stock=0))
     assert draws.newbie_offer(make_member()).headline.name == "50积分"  # the best tier still in stock
+
+
+def test_six_plays_at_once_after_closing_the_popup_use_the_gift_once(app, make_member, newbie_draw_id):
+    user_id = make_member()
+    with app.app_context():
+        draws.dismiss_newbie_gift(user_id)
+        db.session.remove()
+    outcome = run_concurrently(app, lambda i: draws.play_draw(user_id, newbie_draw_id, key()).id, 6,
+                               expected=(AlreadyDone,))
+    assert outcome.errors == [] and len(outcome.results) == 1 and len(outcome.refusals) == 5
+    with app.app_context():
+        assert db.session.execute(select(func.count(DrawPlay.id))).scalar_one() == 1
+        db.session.remove()
