@@ -208,3 +208,9 @@ def _bind_wechat(state, wx_user):
     else:
         flash(_("该微信已绑定你的账号"), "info")
     return redirect(url_for("engage.profile"), 303)
+
+
+@bp.get("/password-help")
+def password_help():
+    """Forgot the password: how to get back in (customer service resets it; WeChat logs in without one)."""
+    return render_template("auth/password_help.html", wechat_login=wechat.configured())

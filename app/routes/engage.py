@@ -15,7 +15,7 @@ from app.routes.web import absolute_url, render_page
 from app.services import checkin as checkins
 from app.services import packets, referrals
 from app.services import profile as profiles
-from app.services import wechat
+from app.services import draws, wechat
 from app.services import tasks as task_service
 from app.services.clock import shanghai_today
 from app.services.earning import is_double_points_day, upcoming_double_points_days
@@ -291,7 +291,10 @@ def referral_link(code):
     if current_user.is_authenticated:
         flash(_("你已经是会员啦，邀请好友也能赚积分"), "info")
         return redirect(url_for("engage.invite"))
-    return _remember_invite(redirect(url_for("auth.register", invite=code)), code)
+    inviter = referrals.inviter_by_code(code)
+    page = render_template("engage/invite_landing.html", code=code, inviter_name=inviter.display_name,
+                           gift=get_setting("earn.register"), newbie=draws.newbie_draw())
+    return _remember_invite(make_response(page), code)
 
 
 # ---- profile, phone, level ------------------------------------------------------------------

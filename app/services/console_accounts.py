@@ -98,8 +98,9 @@ def add_account(actor_id, role, phone, name, key, *, merchant_id=None):
 
 
 def reset_password(actor_id, user_id, role, key):
-    """An operator gives a staff or operator account a new one-time password: the old password
-    and every session stop working, and the account must set its own password at next login."""
+    """An operator gives an account a new one-time password: the old password and every session
+    stop working, and the account must set its own password at next login. For members this is
+    the forgotten-password path (the member asks customer service, who checks who they are)."""
     password = one_time_password()
     password_hash = hash_password(password)
     scope = "account.reset"
@@ -112,8 +113,10 @@ def reset_password(actor_id, user_id, role, key):
             select(User).where(User.id == user_id).options(lazyload(User.merchant))
             .with_for_update(of=User).execution_options(populate_existing=True)
         ).scalar_one_or_none() if is_db_id(user_id) else None
-        if user is None or user.role != role or role not in ("staff", "operator"):
+        if user is None or user.role != role or role not in ("member", "staff", "operator"):
             raise NotFound(_("账号不存在"))
+        if user.deleted_at is not None:
+            raise AccountError(_("该会员已注销，不能重置密码"))
         if user.id == actor_id:
             raise AccountError(_("请在“修改密码”页修改自己的密码"))
         before = user.must_change_password

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db
+from app.models import User
 from app.services import checkin, order_admin, shop
 from app.services.clock import utcnow
 from tests.browser.conftest import log_in
@@ -55,8 +56,9 @@ def shop_scene(app, make_member, make_product, make_address, make_account, no_ne
         shop.redeem_product(member, coupon, 1, new_key())
         checkin.check_in(member)
         order_id = order.id
+        invite = db.session.get(User, member).invite_code
         db.session.remove()
-    return {"phone": phone, "goods": goods, "draw": draw, "round": round_id, "order": order_id}
+    return {"phone": phone, "goods": goods, "draw": draw, "round": round_id, "order": order_id, "invite": invite}
 
 
 def _member_pages(scene):
@@ -69,8 +71,8 @@ def _member_pages(scene):
 
 
 def _visitor_pages(scene):
-    return ["/", "/products", f"/products/{scene['goods']}", "/login", "/register", "/draws",
-            f"/draw/{scene['draw']}", "/treasure", "/no-such-page"]
+    return ["/", "/products", f"/products/{scene['goods']}", "/login", "/register", "/password-help", "/draws",
+            f"/draw/{scene['draw']}", "/treasure", f"/r/{scene['invite']}", "/no-such-page"]
 
 
 def _audit(page, paths):

@@ -320,3 +320,29 @@ def test_a_nickname_carrying_markup_is_shown_as_text_in_the_console(operator, ap
         assert "<script>alert" not in html and "<img src=x" not in html, path
         assert "&lt;script&gt;" in html, path
 
+
+
+def test_a_member_who_forgot_the_password_is_reset_by_an_operator_and_sets_a_new_one(app, client, make_member,
+                                                                                    make_account):
+    """The forgotten-password path: login -> 忘记密码 explains; customer service resets at
+    /admin/members/<id>; the one-time password logs in once, then a password of one's own."""
+    assert 'data-testid="forgot-password"' in client.get("/login").get_data(as_text=True)
+    assert "一次性密码" in client.get("/password-help").get_data(as_text=True)
+    phone = "13912340001"
+    member = make_member(phone=phone)
+    login_as(client, make_account("operator"))
+    page = client.get(f"/admin/members/{member}").get_data(as_text=True)
+    assert 'data-testid="reset-member-password"' in page
+    shown = client.submit(f"/admin/members/{member}/reset-password", {"confirm": "reset"},
+                          page=f"/admin/members/{member}").get_data(as_text=True)
+    password = re.search(r'id="one-time-password">([^<]+)<', shown).group(1)
+    fresh = app.test_client()
+    from tests.conftest import MallClient
+    assert isinstance(fresh, MallClient)
+    assert fresh.submit("/login", {"phone": phone, "password": "secret123"}).status_code == 422  # the old one
+    response = fresh.submit("/login", {"phone": phone, "password": password})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/me/password")
+    assert fresh.get("/me").headers["Location"].endswith("/me/password")          # set one's own first
+    done = fresh.submit("/me/password", {"old_password": password, "new_password": "brand-new-123",
+                                         "confirm": "brand-new-123"})
+    assert done.status_code == 303 and fresh.get("/me").status_code == 200

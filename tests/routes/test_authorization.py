@@ -51,6 +51,8 @@ MATRIX = {
     ("auth.login", "POST"): (422, 302, 302, 302, 302, 302),
     ("auth.register", "GET"): (200, 302, 302, 302, 302, 302),
     ("auth.register", "POST"): (422, 302, 302, 302, 302, 302),
+    ("auth.password_help", "GET"): PUBLIC,
+    ("admin.reset_member_password", "POST"): OPERATOR_ACTION,
     ("auth.wechat_start", "GET"): (404,) * 6,          # WeChat is not configured here (tests/routes/test_wechat.py)
     ("auth.wechat_callback", "GET"): (404,) * 6,
     ("auth.logout", "POST"): (302, 303, 303, 303, 303, 303),
@@ -103,7 +105,7 @@ MATRIX = {
     ("engage.promotions", "GET"): PUBLIC,
     ("engage.browsed", "POST"): MEMBER_ACTION,
     ("engage.invite", "GET"): MEMBER_PAGE,
-    ("engage.referral_link", "GET"): (302,) * 6,       # newcomers to register, everyone else to their page
+    ("engage.referral_link", "GET"): (200, 302, 302, 302, 302, 302),  # newcomers see who invites them
     # games
     ("games.index", "GET"): PUBLIC,
     ("games.draw", "GET"): PUBLIC,

@@ -365,7 +365,12 @@ def test_the_link_remembers_the_inviter_and_leads_to_register(client, make_membe
     inviter = make_member()
     code = _code_of(app, inviter)
     response = client.get(f"/r/{code}")
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/register?invite={code}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-testid="invite-landing"' in page
+    assert "邀请你" in page and "注册即送 500 积分" in page and f'href="/register?invite={code}"' in page
+    with app.app_context():
+        masked = _db.session.get(User, inviter).display_name
+    assert f"好友 {masked} 邀请你" in page and masked.count("*") == 4   # the inviter's phone stays masked
     cookie = response.headers["Set-Cookie"]
     assert f"invite={code}" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     # Even when the query string is lost (a WeChat share), the cookie fills the hidden field.

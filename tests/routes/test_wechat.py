@@ -139,7 +139,7 @@ def test_the_invite_code_survives_the_round_trip(app, client, fake, make_member)
         code = db.session.get(User, inviter).invite_code
         db.session.remove()
     fake.next_openid = "o-invited"
-    assert wx_get(client, f"/r/{code}").status_code == 302             # the invite link sets its cookie
+    assert wx_get(client, f"/r/{code}").status_code == 200             # the invite link sets its cookie
     through_wechat(client, wx_get(client, "/me"))
     with app.app_context():
         invitee = db.session.execute(select(UserIdentity.user_id).where(UserIdentity.openid == "o-invited")).scalar()

@@ -8,7 +8,7 @@ from app.forms.admin_people import AdjustPointsForm, ConfirmForm
 from app.routes.admin import bp, nav_entry
 from app.routes.params import int_arg
 from app.routes.web import htmx_redirect, render_page
-from app.services import accounts, ledger, member_admin, shop
+from app.services import accounts, console_accounts, ledger, member_admin, shop
 from app.services.errors import DomainError
 from app.services.levels import level_for
 
@@ -88,3 +88,24 @@ def disable_member(user_id):
 def enable_member(user_id):
     member_admin.get_member(user_id)
     return _set_disabled(user_id, False)
+
+
+@bp.post("/members/<id:user_id>/reset-password")
+def reset_member_password(user_id):
+    """A member who forgot the password asked customer service: a one-time password, shown once."""
+    member = member_admin.get_member(user_id)
+    form = ConfirmForm()
+    if not form.confirms("reset"):
+        refuse(form)
+        return htmx_redirect("admin.member", user_id=user_id)
+    try:
+        issued = console_accounts.reset_password(current_user.id, user_id, "member", form.request_key.data)
+    except DomainError as refusal:
+        flash(str(refusal.message), "error")
+        return htmx_redirect("admin.member", user_id=user_id)
+    if issued.password is None:
+        flash(_("密码已重置。一次性密码只显示一次，如未记下，请再次重置。"), "info")
+        return htmx_redirect("admin.member", user_id=user_id)
+    from app.routes.admin.merchants import one_time_password_page  # merchants builds on this module
+
+    return one_time_password_page(issued, member, back=("admin.member", {"user_id": user_id}))
