@@ -20,18 +20,21 @@ from app.services.levels import level_for, next_level
 bp = Blueprint("me", __name__, url_prefix="/me")
 
 # Entries on the personal centre.
-SHORTCUTS = [
+SHORTCUTS = [  # each with its own icon, so no two features look alike
     ("me.points", _l("积分明细"), "list"),
-    ("shop.orders", _l("我的订单"), "grid"),
-    ("shop.my_vouchers", _l("我的券码"), "gift"),
-    ("shop.my_coupons", _l("优惠券"), "gift"),
-    ("engage.tasks", _l("任务中心"), "coin"),
-    ("engage.invite", _l("邀请好友"), "user"),
+    ("shop.orders", _l("我的订单"), "receipt"),
+    ("shop.my_vouchers", _l("我的券码"), "ticket"),
+    ("shop.my_coupons", _l("优惠券"), "tag"),
+    ("engage.tasks", _l("任务中心"), "check"),
+    ("engage.invite", _l("邀请好友"), "share"),
     ("engage.checkin", _l("每日签到"), "calendar"),
-    ("games.index", _l("积分游戏"), "gift"),
-    ("games.treasure_index", _l("积分夺宝"), "coin"),
+    ("games.index", _l("积分游戏"), "dice"),
+    ("games.treasure_index", _l("积分夺宝"), "trophy"),
     ("me.messages_page", _l("消息中心"), "bell"),
-    ("me.data", _l("我的数据"), "list"),
+    ("engage.profile", _l("个人资料"), "user"),
+    ("shop.addresses", _l("收货地址"), "home"),
+    ("engage.level", _l("会员等级"), "gift"),
+    ("me.data", _l("我的数据"), "download"),
 ]
 
 

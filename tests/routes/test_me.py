@@ -82,3 +82,15 @@ def test_english_counts_agree_with_the_number(member_client):
     assert 'data-testid="streak">1</strong> <span>day</span>' in body and "Checked in! +5 points" in body
     html = member_client.get("/checkin?lang=zh_CN").get_data(as_text=True)
     assert 'data-testid="streak">1</strong> <span>天</span>' in html
+
+
+def test_me_leads_to_everything_a_member_owns_with_distinct_icons(member_client):
+    from app.routes.me import SHORTCUTS
+
+    page = member_client.get("/me").get_data(as_text=True)
+    for path in ("/me/profile", "/me/addresses", "/me/level", "/invite", "/me/messages", "/me/points",
+                 "/me/vouchers", "/me/coupons", "/me/data", "/orders?tab=pending_payment", "/orders?tab=paid",
+                 "/orders?tab=shipped", "/orders?tab=to_use"):
+        assert f'href="{path}"' in page, path
+    icons = [icon for _endpoint, _label, icon in SHORTCUTS]
+    assert len(icons) == len(set(icons))                  # no two features share an icon
