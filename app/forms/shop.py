@@ -2,7 +2,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from app.forms.base import ActionForm, mobile_phone
@@ -36,6 +36,8 @@ class RedeemForm(ActionForm):
     )
     address_id = WholeNumberField(_l("收货地址"), bad_message=_l("收货地址不存在，请重新选择"),
                                   validators=[Optional()])
+    # "1" once the member has seen the confirmation sheet (or page) of a spend above the threshold.
+    confirmed = HiddenField()
 
 
 class OrderAddressForm(ActionForm):

@@ -36,7 +36,7 @@ def products():
                        tiers=catalog.points_tiers(), sorts=catalog.sort_labels())
 
 
-def _product_page(product, form=None, order=None, status=200):
+def _product_page(product, form=None, order=None, status=200, confirm=None):
     """The product page (or its redeem panel for htmx), with everything the member may do."""
     member = current_user if current_user.is_authenticated else None
     price = shop.price_for(product, member.growth) if member else product.points_price
@@ -47,7 +47,7 @@ def _product_page(product, form=None, order=None, status=200):
         description=catalog.sanitize_html(product.description_html), price=price, limits=limits,
         blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
         addresses=address_book.list_addresses(member.id) if member and product.kind == "physical" else [],
-        level_needed=shop.required_level(product), max_quantity=shop.max_quantity(),
+        level_needed=shop.required_level(product), max_quantity=shop.max_quantity(), confirm=confirm,
     )
 
 
@@ -63,6 +63,11 @@ def redeem(product_id):
     form, order = RedeemForm(), None
     if form.validate_on_submit():
         try:
+            if form.confirmed.data != "1":  # a spend above the threshold is confirmed first (same request key)
+                quote = shop.quote_redemption(current_user.id, item.id, form.quantity.data,
+                                              address_id=form.address_id.data)
+                if shop.needs_confirmation(quote):
+                    return _product_page(item, form=form, confirm=quote)
             order = shop.redeem_product(current_user.id, item.id, form.quantity.data, form.request_key.data,
                                         address_id=form.address_id.data)
         except NotFound:

@@ -46,7 +46,9 @@ DEFAULTS = {
                    "new_account_min_points": 2000, "draws_week_factor": 5, "draws_week_min": 50,
                    "makeups_month": 8},
     # per order; unpaid cash orders; points filters; shipped orders confirmed received after this many days
-    "shop.rules": {"max_quantity": 10, "pay_minutes": 15, "tiers": [500, 2000], "auto_complete_days": 10},
+    # confirm_points: a redemption of at least this many points (or with cash) is confirmed first.
+    "shop.rules": {"max_quantity": 10, "pay_minutes": 15, "tiers": [500, 2000], "auto_complete_days": 10,
+                   "confirm_points": 100},
 }
 
 

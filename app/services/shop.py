@@ -10,6 +10,7 @@ the rules, the guarded stock update, the order, the points spend, the delivery.
 Locks are always taken payment -> member -> order -> product, so no two use cases wait
 on each other in a circle.
 """
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Address, Order, Payment, Product
+from app.models import Address, Order, Payment, Product, User
 from app.services import events, fulfilment, ledger, payments, risk, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
@@ -161,6 +162,44 @@ def _shipping_address(user_id, address_id):
     if address is None or address.user_id != user_id or address.is_deleted:
         raise RedemptionRefused(_("收货地址不存在，请重新选择"), field="address_id")
     return address
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a redemption will cost, shown on the confirmation sheet before any point moves."""
+    product: Product
+    quantity: int
+    points_total: int
+    cash_total_fen: int
+    balance_after: int
+    address: Address | None
+
+
+def confirm_threshold():
+    """Spends of at least this many points (or with a cash part) are confirmed before they happen."""
+    return int((get_setting("shop.rules") or {}).get("confirm_points", 100))
+
+
+def needs_confirmation(quote):
+    return quote.points_total >= confirm_threshold() or quote.cash_total_fen > 0
+
+
+def quote_redemption(user_id, product_id, quantity, *, address_id=None, now=None):
+    """Check the rules a redemption would check and price it, without changing anything.
+    Raises the same RedemptionRefused (with its field) the redemption itself would."""
+    now = now or utcnow()
+    member = db.session.get(User, user_id)
+    product = db.session.get(Product, product_id) if is_db_id(product_id) else None
+    if product is None or not product.is_active:
+        raise NotFound(_("商品不存在或已下架"))
+    _check_rules(member, product, quantity, now)
+    address = _shipping_address(user_id, address_id) if product.kind == "physical" else None
+    points_total = price_for(product, member.growth) * quantity
+    if member.points_balance < points_total:
+        raise RedemptionRefused(_("积分不足：需要 %(need)s 积分，你当前有 %(have)s 积分",
+                                  need=points_total, have=member.points_balance))
+    return Quote(product, quantity, points_total, product.cash_fen * quantity, member.points_balance - points_total,
+                 address)
 
 
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
@@ -312,7 +351,8 @@ def pending_payment_for(order):
 
 
 __all__ = [
-    "ORDER_TABS", "RedemptionRefused", "STATUS_LABELS", "can_cancel", "cancel_order", "confirm_receipt",
+    "ORDER_TABS", "Quote", "RedemptionRefused", "STATUS_LABELS", "can_cancel", "cancel_order", "confirm_receipt",
+    "confirm_threshold", "needs_confirmation", "quote_redemption",
     "get_order", "list_orders", "max_quantity", "member_limits", "order_state", "pending_payment_for", "price_for",
     "redeem_blocker", "redeem_product", "required_level", "set_order_address", "status_label",
 ]

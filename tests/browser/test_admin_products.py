@@ -90,6 +90,7 @@ def test_an_operator_creates_a_product_with_an_image_and_a_member_redeems_it(
     assert cover in page.get_attribute(".gallery img", "src")
     assert page.locator(".rich script").count() == 0
     page.click("[data-testid=redeem-submit]")
+    page.click("[data-testid=redeem-confirm]")          # the confirmation sheet: product, points, address
     page.wait_for_selector("[data-testid=redeem-ok]")
     assert page.inner_text("[data-testid=stock-left]") == "11"
     page.click("[data-testid=redeem-ok] a")

@@ -38,6 +38,11 @@ def test_redeem_a_product_and_open_the_order(page, app, make_member, make_produc
 
     page.fill("#quantity", "1")
     page.click("[data-testid=redeem-submit]")
+    sheet = page.locator("[data-testid=confirm-sheet]")     # 120 points: confirmed before anything is spent
+    assert "120" in sheet.inner_text() and page.inner_text("#points-balance") == "500"
+    if screenshot_dir:
+        page.screenshot(path=f"{screenshot_dir}/shop-confirm.png", full_page=True)
+    page.click("[data-testid=redeem-confirm]")
     page.wait_for_selector("[data-testid=redeem-ok]")
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert page.inner_text("#points-balance") == "380"
@@ -67,6 +72,7 @@ def test_points_plus_cash_paid_in_the_sandbox(page, app, make_member, make_produ
     page.goto(f"/products/{product_id}")
     assert page.is_checked(".address-option input")
     page.click("[data-testid=redeem-submit]")
+    page.click("[data-testid=redeem-confirm]")
     page.wait_for_selector("[data-testid=redeem-ok]")
     assert page.inner_text("#points-balance") == "301" and page.inner_text("[data-testid=stock-left]") == "4"
     if screenshot_dir:

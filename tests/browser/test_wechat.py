@@ -63,6 +63,7 @@ def test_a_newcomer_logs_in_through_wechat_and_pays_points_plus_cash(app, browse
     page.goto(f"/products/{product_id}")
     assert page.locator("script[data-wx-config]").count() == 1   # the JS-SDK is configured on the page
     page.click("[data-testid=redeem-submit]")
+    page.click("[data-testid=redeem-confirm]")
     page.locator("[data-testid=redeem-ok]").get_by_role("link", name="去支付").click()  # a full page load
     page.wait_for_url("**/orders/*")
     button = page.locator("[data-testid=wechat-pay-button]")

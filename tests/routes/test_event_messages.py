@@ -44,7 +44,7 @@ def test_a_double_submitted_redemption_confirms_once_with_its_code_and_links_to_
         app, member_client, make_product):
     product_id = make_product(kind="virtual", name="视频会员月卡", points_price=100, codes=["VIP-0001", "VIP-0002"])
     page = f"/products/{product_id}"
-    form = {"quantity": "1", "request_key": new_key()}
+    form = {"quantity": "1", "request_key": new_key(), "confirmed": "1"}
     first = member_client.submit(f"{page}/redeem", form, page=page)
     member_client.submit(f"{page}/redeem", form, page=page)
     order_id = int(re.search(r"/orders/(\d+)$", first.headers["Location"]).group(1))
@@ -60,7 +60,7 @@ def test_a_double_submitted_redemption_confirms_once_with_its_code_and_links_to_
 def test_a_coupon_redemption_names_the_coupon_code(app, member_client, make_product):
     product_id = make_product(kind="coupon", name="满50减10券", points_price=100)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     with app.app_context():
         notice = db.session.execute(select(Message).where(Message.msgid == "order.redeemed")).scalar_one()
         from app.models import Coupon

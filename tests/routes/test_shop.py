@@ -111,7 +111,7 @@ def test_upcoming_ended_and_sold_out_buttons(member_client, make_product):
 def test_redeem_without_js_redirects_to_the_order(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=120)
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "2"}, page=page)
     assert response.status_code == 303
     order_id = int(re.search(r"/orders/(\d+)$", response.headers["Location"]).group(1))
     html = member_client.get(f"/orders/{order_id}").get_data(as_text=True)
@@ -122,7 +122,7 @@ def test_redeem_without_js_redirects_to_the_order(app, member_client, make_produ
 def test_redeem_with_htmx_swaps_the_panel_and_the_header_balance(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=120, stock=5)
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page, htmx=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
     assert "<html" not in body and body.lstrip().startswith('<section id="redeem-panel"')
@@ -135,7 +135,7 @@ def test_redeem_with_htmx_swaps_the_panel_and_the_header_balance(app, member_cli
 def test_a_double_submit_creates_one_order(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=100)
     page = f"/products/{product_id}"
-    token_key = {"quantity": "1", "request_key": new_key()}
+    token_key = {"quantity": "1", "request_key": new_key(), "confirmed": "1"}
     first = member_client.submit(f"{page}/redeem", token_key, page=page)
     second = member_client.submit(f"{page}/redeem", token_key, page=page)
     assert first.headers["Location"] == second.headers["Location"]
@@ -152,7 +152,7 @@ def test_a_double_submit_creates_one_order(app, member_client, make_product):
 def test_bad_quantities_get_a_message_by_the_field(app, member_client, make_product, quantity, message, htmx):
     product_id = make_product(kind="coupon", points_price=1)
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": quantity}, page=page, htmx=htmx)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": quantity}, page=page, htmx=htmx)
     html = response.get_data(as_text=True)
     assert response.status_code == (200 if htmx else 422)
     assert re.search(r'id="quantity-error"[^>]*>' + re.escape(message), html)
@@ -163,8 +163,8 @@ def test_bad_quantities_get_a_message_by_the_field(app, member_client, make_prod
 def test_refusals_name_the_rule_in_the_panel_with_htmx(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=400, limit_total=1)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True)
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page, htmx=True)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page, htmx=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "该商品每人限兑 1 件，你已兑换 1 件" in body
     assert 'id="points-balance" hx-swap-oob="true">100<' in body
@@ -174,7 +174,7 @@ def test_refusals_name_the_rule_in_the_panel_with_htmx(app, member_client, make_
 def test_not_enough_points_without_js(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=501)
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     assert response.status_code == 422
     assert "积分不足：需要 501 积分，你当前有 500 积分" in response.get_data(as_text=True)
     assert orders_in_db(app) == 0 and stock(app, product_id) == 10
@@ -190,7 +190,7 @@ def test_the_level_discount_is_shown_and_charged(app, member_client, make_produc
     page = f"/products/{product_id}"
     html = member_client.get(page).get_data(as_text=True)
     assert '<b class="pts">190</b>' in html and "原价 200 积分" in html and "会员折扣" in html
-    member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "2"}, page=page)
     with app.app_context():
         order = db.session.execute(select(Order)).scalar_one()
         assert (order.points_unit, order.points_total) == (190, 380)
@@ -203,7 +203,7 @@ def test_a_level_restricted_product_says_who_may_redeem_it(app, member_client, m
     html = member_client.get(page).get_data(as_text=True)
     assert "仅限金卡会员及以上兑换" in html
     assert re.search(r'data-testid="redeem-blocked">\s*金卡会员及以上可兑换', html)
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "request_key": new_key()}, page=page)
     assert response.status_code == 422
     assert "该商品仅限金卡会员及以上兑换，你当前是普通会员" in response.get_data(as_text=True)
     assert orders_in_db(app) == 0 and balance(app, member_client.user_id) == 500
@@ -212,10 +212,10 @@ def test_a_level_restricted_product_says_who_may_redeem_it(app, member_client, m
 def test_a_used_up_limit_disables_the_button_after_the_redemption(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=10, limit_day=1)
     page = f"/products/{product_id}"
-    body = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True).get_data(as_text=True)
+    body = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page, htmx=True).get_data(as_text=True)
     assert 'data-testid="redeem-ok"' in body and "今日已兑 1 件" in body
     assert re.search(r'data-testid="redeem-blocked">\s*今日已达兑换上限', body) and "立即兑换" not in body
-    again = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page, htmx=True)
+    again = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "request_key": new_key()}, page=page, htmx=True)
     assert "该商品每人每天限兑 1 件，你今天已兑换 1 件" in again.get_data(as_text=True)
     assert orders_in_db(app) == 1
 
@@ -224,8 +224,8 @@ def test_a_used_up_limit_disables_the_button_after_the_redemption(app, member_cl
 def test_a_field_refusal_still_shows_when_the_product_sold_out_meanwhile(app, member_client, make_product, htmx):
     product_id = make_product(kind="coupon", points_price=10, stock=1, limit_total=1)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page, htmx=htmx)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "request_key": new_key()}, page=page, htmx=htmx)
     body = response.get_data(as_text=True)
     assert 'data-testid="sold-out"' in body
     assert re.search(r'data-testid="redeem-error">该商品每人限兑 1 件，你已兑换 1 件<', body)
@@ -248,7 +248,7 @@ def test_redeeming_outside_the_sale_window_is_refused(app, member_client, make_p
         product_id = make_product(kind="coupon", sale_starts_at=now + timedelta(hours=1))
         message = "兑换尚未开始"
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "request_key": new_key()}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "request_key": new_key()}, page=page)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert orders_in_db(app) == 0 and stock(app, product_id) == 10 and balance(app, member_client.user_id) == 500
 
@@ -259,26 +259,26 @@ def test_goods_need_an_address_of_ones_own(app, member_client, make_member, make
     page = f"/products/{product_id}"
     for data, message in [({}, "请选择收货地址"), ({"address_id": str(foreign)}, "收货地址不存在"),
                           ({"address_id": "x"}, "收货地址不存在"), ({"address_id": "99999999999999"}, "收货地址不存在")]:
-        response = member_client.submit(f"{page}/redeem", {"quantity": "1", **data}, page=page)
+        response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", **data}, page=page)
         assert response.status_code == 422
         assert re.search(r'id="address_id-error"[^>]*>' + message, response.get_data(as_text=True)), data
     mine = make_address(member_client.user_id)
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1", "address_id": str(mine)}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "address_id": str(mine)}, page=page)
     assert response.status_code == 303 and orders_in_db(app) == 1
 
 
 def test_redeeming_a_missing_product_is_404(member_client, make_product):
     page = f"/products/{make_product()}"
-    assert member_client.submit("/products/424242/redeem", {"quantity": "1"}, page=page).status_code == 404
-    assert member_client.submit("/products/424242/redeem", {"quantity": "1"}, page=page, htmx=True).status_code == 404
+    assert member_client.submit("/products/424242/redeem", {"confirmed": "1", "quantity": "1"}, page=page).status_code == 404
+    assert member_client.submit("/products/424242/redeem", {"confirmed": "1", "quantity": "1"}, page=page, htmx=True).status_code == 404
 
 
 def test_redeem_needs_login_and_csrf(app, client, member_client, make_product):
     product_id = make_product(kind="coupon")
-    assert member_client.post(f"/products/{product_id}/redeem", data={"quantity": "1"}).status_code == 400
+    assert member_client.post(f"/products/{product_id}/redeem", data={"confirmed": "1", "quantity": "1"}).status_code == 400
     member_client.get("/logout")
     anonymous = app.test_client()
-    response = anonymous.post(f"/products/{product_id}/redeem", data={"quantity": "1"})
+    response = anonymous.post(f"/products/{product_id}/redeem", data={"confirmed": "1", "quantity": "1"})
     assert response.status_code in (302, 400)
     assert orders_in_db(app) == 0
 
@@ -421,7 +421,7 @@ def test_points_plus_cash_pays_through_the_sandbox(app, member_client, make_prod
     product_id = make_product(points_price=199, cash_fen=3900, stock=2)
     address_id = make_address(member_client.user_id)
     page = f"/products/{product_id}"
-    location = member_client.submit(f"{page}/redeem", {"quantity": "1", "address_id": str(address_id)},
+    location = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1", "address_id": str(address_id)},
                                     page=page).headers["Location"]
     html = member_client.get(location).get_data(as_text=True)
     assert "待付款" in html and "沙箱支付" in html and "仅用于开发测试" in html and "¥39.00" in html
@@ -434,7 +434,7 @@ def test_points_plus_cash_pays_through_the_sandbox(app, member_client, make_prod
 def test_a_failed_sandbox_payment_can_be_paid_again_before_the_deadline(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=50, cash_fen=100)
     page = f"/products/{product_id}"
-    location = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).headers["Location"]
+    location = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page).headers["Location"]
     member_client.submit(f"{location}/pay/sandbox", {"outcome": "fail"}, page=location)
     html = member_client.get(location).get_data(as_text=True)
     assert "支付未成功，可在订单超时前重新支付" in html and "待付款" in html and 'data-testid="sandbox-pay"' in html
@@ -446,7 +446,7 @@ def test_a_failed_sandbox_payment_can_be_paid_again_before_the_deadline(app, mem
 def test_an_unpaid_order_is_cancelled_by_the_cli_job_after_fifteen_minutes(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=120, cash_fen=990, stock=4)
     page = f"/products/{product_id}"
-    location = member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page).headers["Location"]
+    location = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "2"}, page=page).headers["Location"]
     assert balance(app, member_client.user_id) == 260 and stock(app, product_id) == 2
     runner = app.test_cli_runner()
     assert "cancelled 0 unpaid orders" in runner.invoke(args=["orders", "cancel-unpaid"]).output
@@ -467,7 +467,7 @@ def test_an_unpaid_order_is_cancelled_by_the_cli_job_after_fifteen_minutes(app, 
 def test_production_config_hides_the_sandbox_and_refuses_its_buttons(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=50, cash_fen=100)
     page = f"/products/{product_id}"
-    location = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).headers["Location"]
+    location = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page).headers["Location"]
     token, key = member_client.form_tokens(location)
     app.config["PRODUCTION"] = True
     try:
@@ -498,7 +498,7 @@ def test_a_prize_order_gets_its_address_on_the_order_page(app, member_client, ma
 def test_virtual_codes_show_on_the_order_page(app, member_client, make_product):
     product_id = make_product(kind="virtual", points_price=10, stock=1, codes=["CARD-0001"])
     page = f"/products/{product_id}"
-    location = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).headers["Location"]
+    location = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page).headers["Location"]
     assert 'data-testid="virtual-code">CARD-0001<' in member_client.get(location).get_data(as_text=True)
 
 
@@ -508,7 +508,7 @@ def test_virtual_codes_show_on_the_order_page(app, member_client, make_product):
 def test_vouchers_page_shows_a_qr_and_the_code(app, member_client, make_product, make_merchant):
     product_id = make_product(kind="voucher", merchant_id=make_merchant(), points_price=100, face_value_fen=20000)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     html = member_client.get("/me/vouchers").get_data(as_text=True)
     assert 'data-testid="voucher"' in html and "<svg" in html and "老街面馆" in html and "¥<b>200.00" in html
     assert re.search(r'data-testid="voucher-code">([A-Z2-7]{4} ){5}[A-Z2-7]{4}<', html)
@@ -518,7 +518,7 @@ def test_vouchers_page_shows_a_qr_and_the_code(app, member_client, make_product,
 def test_coupons_page(app, member_client, make_product):
     product_id = make_product(kind="coupon", points_price=10, face_value_fen=1000, min_spend_fen=3000)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     html = member_client.get("/me/coupons").get_data(as_text=True)
     assert 'data-testid="coupon"' in html and "满30.00可用" in html and "有效期至" in html
 
@@ -575,7 +575,7 @@ def test_home_shows_banners_categories_hot_products_and_leaderboard(app, member_
             session.add(Category(name="数码家电", symbol="数码"))
     product_id = make_product(kind="coupon", name="热卖咖啡券", points_price=10, is_hot=True)
     page = f"/products/{product_id}"
-    member_client.submit(f"{page}/redeem", {"quantity": "2"}, page=page)
+    member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "2"}, page=page)
     html = member_client.get("/").get_data(as_text=True)
     assert 'alt="大促"' in html and 'href="/products?sort=hot"' in html and "evil.example" not in html
     assert "数码家电" in html and "热卖咖啡券" in html and "兑换排行榜" in html and "兑换 2 件" in html
@@ -607,3 +607,40 @@ def test_uploads_are_served_from_the_upload_dir(app, client):
     assert client.get("/static/uploads/demo/missing.jpg").status_code == 404
     with client.get("/static/css/shop.css") as css:
         assert css.status_code == 200
+
+
+# ---- confirm before spending ------------------------------------------------------------------
+
+def test_a_spend_above_the_threshold_is_confirmed_first_without_javascript(app, member_client, make_product,
+                                                                          make_address):
+    product_id = make_product(name="保温杯", points_price=150)
+    address = make_address(member_client.user_id, name="李四", detail="长乐路 8 号")
+    page = f"/products/{product_id}"
+    sheet = member_client.submit(f"{page}/redeem", {"quantity": "2", "address_id": str(address)}, page=page)
+    html = sheet.get_data(as_text=True)
+    assert sheet.status_code == 200 and 'data-testid="confirm-sheet"' in html        # the confirmation page
+    assert 'data-testid="confirm-points">300<' in html and 'data-testid="confirm-balance-after">200<' in html
+    assert "李四" in html and "长乐路 8 号" in html and "保温杯 × 2" in html
+    assert orders_in_db(app) == 0 and balance(app, member_client.user_id) == 500     # nothing spent yet
+    key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', html).group(1)
+    confirm = {"quantity": "2", "address_id": str(address), "confirmed": "1", "request_key": key}
+    first = member_client.submit(f"{page}/redeem", confirm, page=page)
+    second = member_client.submit(f"{page}/redeem", confirm, page=page)             # a double tap
+    assert first.status_code == 303 and first.headers["Location"] == second.headers["Location"]
+    assert orders_in_db(app) == 1 and balance(app, member_client.user_id) == 200
+
+
+def test_the_confirmation_sheet_comes_over_htmx_and_refusals_come_before_it(app, member_client, make_product):
+    product_id = make_product(kind="coupon", points_price=120)
+    page = f"/products/{product_id}"
+    sheet = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page, htmx=True).get_data(as_text=True)
+    assert 'data-testid="confirm-sheet"' in sheet and "<html" not in sheet and orders_in_db(app) == 0
+    too_many = member_client.submit(f"{page}/redeem", {"quantity": "5"}, page=page, htmx=True).get_data(as_text=True)
+    assert "积分不足" in too_many and 'data-testid="confirm-sheet"' not in too_many
+
+
+def test_a_small_spend_needs_no_confirmation(app, member_client, make_product):
+    product_id = make_product(kind="coupon", points_price=50)
+    page = f"/products/{product_id}"
+    assert member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).status_code == 303
+    assert orders_in_db(app) == 1

@@ -71,7 +71,7 @@ def storm(app, base, product_id, user_ids):
 
     def tap(i, form):
         http, token, key = form
-        response = http.post(f"{page}/redeem", data={"csrf_token": token, "request_key": key, "quantity": "1"},
+        response = http.post(f"{page}/redeem", data={"csrf_token": token, "request_key": key, "quantity": "1", "confirmed": "1"},
                              allow_redirects=False, timeout=90)
         if response.status_code == 303:
             return "ok", user_ids[i]
@@ -144,7 +144,8 @@ def test_twenty_simultaneous_taps_with_one_request_key_make_one_order(app, live_
     page = f"{live_server}/products/{product_id}"
     http = signed_in_session(app, live_server, member)
     html = http.get(page, timeout=60).text
-    form = {"csrf_token": CSRF_RE.search(html).group(1), "request_key": KEY_RE.search(html).group(1), "quantity": "1"}
+    form = {"csrf_token": CSRF_RE.search(html).group(1), "request_key": KEY_RE.search(html).group(1), "quantity": "1",
+            "confirmed": "1"}
     cookies = http.cookies.get_dict()
     http.close()
 

@@ -42,7 +42,7 @@ def goods(make_product, store):
 def redeem_page(client, product_id, quantity=1):
     """Redeem through the product page; returns the order page's path."""
     page = f"/products/{product_id}"
-    response = client.submit(f"{page}/redeem", {"quantity": str(quantity)}, page=page)
+    response = client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": str(quantity)}, page=page)
     assert response.status_code == 303, response.get_data(as_text=True)
     return response.headers["Location"]
 
@@ -241,7 +241,7 @@ def test_merchant_goods_are_refused_outside_their_sale_window(app, member_client
     product_id = make_product(kind="voucher", merchant_id=store, points_price=100, stock=5,
                               sale_starts_at=now + window[0], sale_ends_at=now + window[1])
     page = f"/products/{product_id}"
-    response = member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page)
+    response = member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(select(Voucher.id)).first() is None
