@@ -31,6 +31,8 @@ def test_play_a_draw_and_see_the_result_and_balance_without_reload(page, app, ma
     assert page.inner_text("#points-balance") == "500"
     page.evaluate("window.__sameDocument = true")
     page.click("[data-testid=draw-go]")
+    page.wait_for_selector("[data-testid=draw-result].is-pending", state="attached")  # hidden while it spins
+    assert page.inner_text("#points-balance") == "500"            # the balance waits for the landing
     page.wait_for_selector("[data-testid=draw-result].is-revealed", timeout=15000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     with app.app_context():

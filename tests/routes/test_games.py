@@ -105,7 +105,8 @@ def test_a_draw_over_htmx_returns_the_result_and_the_new_balance(member_client, 
         play = db.session.execute(select(DrawPlay)).scalar_one()
         assert play.prize.position == slot and play.user_id == member_client.user_id
         balance = balance_of(member_client.user_id)
-    assert f'<span id="points-balance" hx-swap-oob="true">{balance}</span>' in body
+    assert f'data-balance="{balance}"' in body                      # shown when the wheel lands (games.js)
+    assert 'id="points-balance" hx-swap-oob' not in body           # not the moment it starts
     assert re.search(r'name="request_key"[^>]*value="[0-9a-f]{32}"', body)  # a fresh key for the next play
 
 

@@ -77,6 +77,9 @@
         go.disabled = true;
         go.textContent = result.dataset.final;
       }
+      // Only now the header balance: changed at the start it would give the result away.
+      var balance = document.getElementById("points-balance");
+      if (balance && result.dataset.balance) balance.textContent = result.dataset.balance;
       result.classList.remove("is-pending");
       result.classList.add("is-revealed");
     }
