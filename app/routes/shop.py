@@ -3,7 +3,7 @@ from flask import Blueprint, current_app, flash, redirect, request, send_from_di
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import member_required
+from app.access import is_member, member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.params import id_arg
@@ -14,6 +14,15 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("shop", __name__)
+
+
+@bp.app_template_global()
+def member_price(product):
+    """The logged-in member's level price of a product when it is lower than the list price, else None."""
+    if not is_member(current_user) or not product.points_price:
+        return None
+    mine = shop.price_for(product, current_user.growth)
+    return mine if mine < product.points_price else None
 
 
 @bp.app_template_global()

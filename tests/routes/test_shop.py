@@ -644,3 +644,12 @@ def test_a_small_spend_needs_no_confirmation(app, member_client, make_product):
     page = f"/products/{product_id}"
     assert member_client.submit(f"{page}/redeem", {"quantity": "1"}, page=page).status_code == 303
     assert orders_in_db(app) == 1
+
+
+def test_product_cards_show_the_members_level_price_when_it_is_lower(app, client, make_member, make_product):
+    make_product(name="香薰蜡烛", kind="coupon", points_price=1000)
+    login_as(client, make_member(growth=20000))      # 钻石会员: 90 % of the list price
+    card = client.get("/products").get_data(as_text=True).split('data-testid="level-price"')[1][:300]
+    assert "<b class=\"pts\">900</b>" in card and "<s class=\"muted small\">1,000</s>" in card
+    login_as(client, make_member())                  # no discount: the list price alone
+    assert 'data-testid="level-price"' not in client.get("/products").get_data(as_text=True)
