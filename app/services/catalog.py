@@ -59,6 +59,7 @@ class ProductQuery:
     max_points: int | None = None
     sort: str = "default"
     page: int = 1
+    limited: bool = False  # 限时兑: only products on sale for a limited time, not over yet
 
     @classmethod
     def from_args(cls, args):
@@ -68,13 +69,14 @@ class ProductQuery:
         sort = args.get("sort") or "default"
         return cls(category_id=number("category", 1, MAX_DB_ID), q=(args.get("q") or "").strip()[:40],
                    min_points=number("min_points"), max_points=number("max_points"),
-                   sort=sort if sort in SORTS else "default", page=number("page", 1, MAX_PAGE) or 1)
+                   sort=sort if sort in SORTS else "default", page=number("page", 1, MAX_PAGE) or 1,
+                   limited=args.get("limited") == "1")
 
     def args(self, **changes):
         """Query-string arguments for a link with some values changed (None drops one)."""
         values = {"category": self.category_id, "q": self.q or None, "min_points": self.min_points,
                   "max_points": self.max_points, "sort": None if self.sort == "default" else self.sort,
-                  "page": None}
+                  "page": None, "limited": "1" if self.limited else None}
         values.update(changes)
         return {k: v for k, v in values.items() if v is not None}
 
@@ -100,6 +102,8 @@ def search_products(query):
         stmt = stmt.where(Product.points_price >= query.min_points)
     if query.max_points is not None:
         stmt = stmt.where(Product.points_price < query.max_points)
+    if query.limited:
+        stmt = stmt.where(Product.sale_ends_at.is_not(None), Product.sale_ends_at > utcnow())
     stmt = stmt.order_by(*_ORDERINGS[query.sort]).offset((query.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     rows = db.session.execute(stmt).unique().scalars().all()
     return rows[:PER_PAGE], len(rows) > PER_PAGE

@@ -653,3 +653,17 @@ def test_product_cards_show_the_members_level_price_when_it_is_lower(app, client
     assert "<b class=\"pts\">900</b>" in card and "<s class=\"muted small\">1,000</s>" in card
     login_as(client, make_member())                  # no discount: the list price alone
     assert 'data-testid="level-price"' not in client.get("/products").get_data(as_text=True)
+
+
+def test_the_limited_time_filter_lists_only_running_limited_offers(app, client, make_product):
+    from datetime import timedelta
+
+    from app.services.clock import utcnow
+    now = utcnow()
+    make_product(name="限时坚果", sale_starts_at=now - timedelta(hours=1), sale_ends_at=now + timedelta(hours=5))
+    make_product(name="常规纸巾")
+    make_product(name="已结束面膜", sale_starts_at=now - timedelta(days=2), sale_ends_at=now - timedelta(days=1))
+    assert 'href="/products?limited=1"' in client.get("/").get_data(as_text=True)      # home's 更多
+    page = client.get("/products?limited=1").get_data(as_text=True)
+    assert "限时坚果" in page and "常规纸巾" not in page and "已结束面膜" not in page
+    assert 'data-testid="limited-filter"' in page
