@@ -8,7 +8,7 @@ from app import models  # noqa: F401  (every table registered before anything qu
 from app.access import require_password_change
 from app.cli import register_cli
 from app.config import CONFIGS
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
 from app.routes.errors import register_error_handlers
 from app.routes.params import IdConverter, MallRequest, refuse_unreadable_input
@@ -70,6 +70,7 @@ def create_app(config=None):
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    compress.init_app(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

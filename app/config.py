@@ -86,6 +86,11 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "app" / "static" / "uploads"))
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     SITE_NAME = os.environ.get("SITE_NAME", "积分商城")
+    # Flask-Compress: brotli, else gzip (no zstd: phones' browsers rarely ask for it); small bodies as they are.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIN_SIZE = 500
+    # The app's own responses; static files are nginx's to compress (README, production).
+    COMPRESS_MIMETYPES = ["text/html", "application/json", "text/csv"]
     # Password hashing cost: argon2-cffi's defaults (RFC 9106 low-memory profile) outside tests.
     ARGON2_TIME_COST = DEFAULT_TIME_COST
     ARGON2_MEMORY_COST = DEFAULT_MEMORY_COST  # KiB

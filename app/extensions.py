@@ -1,5 +1,6 @@
 """Unbound extension objects, initialised in create_app()."""
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -28,3 +29,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# HTML, CSS and JS compressed (brotli or gzip) for clients that accept it: phones on slow networks.
+compress = Compress()

@@ -63,3 +63,12 @@ def test_me_offers_a_language_switch(client, make_member):
     assert 'href="/me?lang=en"' in page and 'data-testid="language-switch"' in page
     english = client.get("/me?lang=en").get_data(as_text=True)
     assert 'href="/me?lang=zh_CN"' in english and "中文" in english
+
+
+@pytest.mark.parametrize("accept, encoding", [("br, gzip", "br"), ("gzip", "gzip")])
+def test_pages_are_compressed_for_clients_that_accept_it(client, accept, encoding):
+    plain = client.get("/products")
+    packed = client.get("/products", headers={"Accept-Encoding": accept})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == encoding and "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 2
