@@ -521,6 +521,9 @@ def test_coupons_page(app, member_client, make_product):
     member_client.submit(f"{page}/redeem", {"confirmed": "1", "quantity": "1"}, page=page)
     html = member_client.get("/me/coupons").get_data(as_text=True)
     assert 'data-testid="coupon"' in html and "满30.00可用" in html and "有效期至" in html
+    assert 'data-testid="coupon-use"' in html and "去使用" in html                   # copies the code to use it
+    code = re.search(r'data-copy-text="([^"]+)"', html).group(1)
+    assert code.replace("-", "") in html.replace("-", "").replace(" ", "")
 
 
 def test_my_pages_need_login(client):
