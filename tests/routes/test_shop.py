@@ -414,7 +414,11 @@ def test_shipped_orders_show_tracking_and_can_be_received(app, member_client, go
     assert refused.status_code == 400 and "不能取消" in refused.get_data(as_text=True)
     assert refused.headers["HX-Retarget"] == "#toast"
     member_client.submit(f"/orders/{order_id}/receive", page=f"/orders/{order_id}")
-    assert 'data-testid="order-status">已完成<' in member_client.get(f"/orders/{order_id}").get_data(as_text=True)
+    html = member_client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert 'data-testid="order-status">已完成<' in html
+    timeline = re.sub(r"\s+", " ", html.split('data-testid="order-timeline"')[1].split("</ol>")[0])
+    steps = re.findall(r"<b>([^<]+)</b>", timeline)
+    assert steps == ["下单", "已发货", "已完成"] and "顺丰速运 SF1234567890" in timeline
 
 
 def test_points_plus_cash_pays_through_the_sandbox(app, member_client, make_product, make_address):
