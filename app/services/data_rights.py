@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (AfterSale, AuditLog, CheckIn, DrawPlay, Message, Order, PointEntry, Referral,
@@ -81,7 +82,8 @@ def _ledger_rows(user_id):
 
 
 def _order_rows(user_id):
-    orders = db.session.execute(select(Order).where(Order.user_id == user_id).order_by(Order.id)).scalars()
+    orders = db.session.execute(select(Order).where(Order.user_id == user_id).order_by(Order.id)
+                                .options(selectinload(Order.vouchers))).scalars()
     for order in orders:
         yield (order.number, _when(order.created_at), order.product_name, order.quantity, order.points_total,
                f"{order.cash_total_fen / 100:.2f}" if order.cash_total_fen else "", status_label(order),
