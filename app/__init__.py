@@ -8,13 +8,13 @@ from app import models  # noqa: F401  (every table registered before anything qu
 from app.access import require_password_change
 from app.cli import register_cli
 from app.config import CONFIGS
-from app.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
+from app.extensions import babel, cache, compress, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
 from app.routes.errors import register_error_handlers
 from app.routes.params import IdConverter, MallRequest, refuse_unreadable_input
 from app.routes.security import register_security_headers
 from app.routes.web import register_web_helpers
-from app.services import referrals, tasks
+from app.services import cache as shared_cache, referrals, tasks
 from app.services.tx import install_sqlite_hooks
 
 
@@ -71,10 +71,12 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     compress.init_app(app)
+    cache.init_app(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             install_sqlite_hooks(db.engine)
+        shared_cache.install_invalidation(db.engine)
 
     for signal, receiver in (*tasks.RECEIVERS, *referrals.RECEIVERS):
         signal.connect(receiver)  # domain events -> rewards, inside the sender's transaction

@@ -91,6 +91,15 @@ class Config:
     COMPRESS_MIN_SIZE = 500
     # The app's own responses; static files are nginx's to compress (README, production).
     COMPRESS_MIMETYPES = ["text/html", "application/json", "text/csv"]
+    # Shared page data (app.services.cache): Redis when CACHE_REDIS_URL is set (several machines),
+    # else in-process (development; tests). Production without Redis uses a directory that the
+    # workers of one machine share (CACHE_DIR), so an edit seen by one worker is seen by all.
+    CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "")
+    CACHE_TYPE = os.environ.get("CACHE_TYPE") or ("RedisCache" if CACHE_REDIS_URL else "SimpleCache")
+    CACHE_DIR = os.environ.get("CACHE_DIR", str(BASE_DIR / "instance" / "cache"))
+    CACHE_DEFAULT_TIMEOUT = 600
+    CACHE_THRESHOLD = 5000
+    CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "mall:")
     # Password hashing cost: argon2-cffi's defaults (RFC 9106 low-memory profile) outside tests.
     ARGON2_TIME_COST = DEFAULT_TIME_COST
     ARGON2_MEMORY_COST = DEFAULT_MEMORY_COST  # KiB
@@ -105,6 +114,7 @@ class DevelopmentConfig(Config):
 
 class ProductionConfig(Config):
     PRODUCTION = True
+    CACHE_TYPE = Config.CACHE_TYPE if (os.environ.get("CACHE_TYPE") or Config.CACHE_REDIS_URL) else "FileSystemCache"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -136,6 +146,7 @@ class ProductionConfig(Config):
 
 class TestConfig(Config):
     TESTING = True
+    CACHE_TYPE = "SimpleCache"
     SECRET_KEY = "test-secret"
     SITE_URL = "https://mall.test"
     TRUSTED_PROXIES = 0

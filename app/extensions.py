@@ -1,5 +1,6 @@
 """Unbound extension objects, initialised in create_app()."""
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -31,3 +32,5 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # HTML, CSS and JS compressed (brotli or gzip) for clients that accept it: phones on slow networks.
 compress = Compress()
+# What member pages share (product lists, home blocks, rule tables), see app.services.cache.
+cache = Cache()

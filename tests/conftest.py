@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.config import TestConfig, _database_url
 from app.extensions import db as _db
-from app.extensions import limiter
+from app.extensions import cache, limiter
 from app.models import User
 from app.services import accounts, ledger
 from app.services.tx import write_transaction
@@ -56,7 +56,7 @@ def app(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clean_database(app):
-    """Each test starts with empty tables and fresh rate-limit counters."""
+    """Each test starts with empty tables, fresh rate-limit counters and an empty page cache."""
     limiter.reset()
     yield
     with app.app_context():
@@ -68,6 +68,7 @@ def _clean_database(app):
             else:
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
+        cache.clear()
 
 
 @pytest.fixture()

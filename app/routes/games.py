@@ -18,7 +18,8 @@ bp = Blueprint("games", __name__)
 def _newbie_gift_offer():
     """For the home page popup: {'draw', 'headline', 'form'} or None (cached per request)."""
     if "newbie_gift_offer" not in g:
-        offer = draws.newbie_offer(current_user.id, popup=True) if is_member(current_user) else None
+        offer = _newbie_gift_card()
+        offer = None if offer is None or offer.popup_closed else offer
         g.newbie_gift_offer = offer and {"draw": offer.draw, "headline": offer.headline, "sure_win": offer.sure_win,
                                          "form": DismissForm()}
     return g.newbie_gift_offer
@@ -64,7 +65,7 @@ def _draw_context(draw, play=None, animate=False, balance=None):
 
 @bp.get("/draw/<id:draw_id>")
 def draw(draw_id):
-    found = draws.get_draw(draw_id)
+    found = draws.shown_draw(draw_id)
     play_id = id_arg("play")
     play = draws.get_play(current_user.id, play_id) if play_id and is_member(current_user) else None
     return render_page("games/draw.html", **_draw_context(found, play=play))
@@ -85,7 +86,7 @@ def play(draw_id):
 
 @bp.get("/draw/<id:draw_id>/odds")
 def odds(draw_id):
-    found = draws.get_draw(draw_id)
+    found = draws.shown_draw(draw_id)
     return render_page("games/odds.html", draw=found, rows=draws.odds(found), win_chance=draws.win_chance_text(found),
                        sure_win=draws.always_wins(found), now=utcnow(), newbie_days=draws.NEWBIE_GIFT_DAYS)
 

@@ -13,6 +13,6 @@ def home():
     now = utcnow()
     return render_page(
         "main/home.html", banners=catalog.banners(), categories=catalog.categories(),
-        flash_items=catalog.flash_products(now), hot=catalog.hot_products(), board=catalog.leaderboard(now=now),
+        flash_items=catalog.flash_products(), hot=catalog.hot_products(), board=catalog.leaderboard(),
         now=now, sale_state=catalog.sale_state,
     )

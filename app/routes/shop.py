@@ -62,7 +62,7 @@ def _product_page(product, form=None, order=None, status=200, confirm=None):
 
 @bp.get("/products/<id:product_id>")
 def product(product_id):
-    return _product_page(catalog.get_product(product_id))
+    return _product_page(catalog.shown_product(product_id))
 
 
 @bp.post("/products/<id:product_id>/redeem")
@@ -115,7 +115,8 @@ def order(order_id):
     provider, checkout = shop.pending_payment_for(found)
     return render_page("shop/order.html", order=found, status_label=shop.status_label, can_cancel=shop.can_cancel(found),
                        provider=provider, checkout=checkout, pay_form=SandboxPayForm(), action_form=ActionForm(),
-                       address_form=OrderAddressForm(), addresses=address_book.list_addresses(current_user.id),
+                       address_form=OrderAddressForm(),
+                       addresses=address_book.list_addresses(current_user.id) if found.status == "paid" else [],
                        grouped=vouchers.grouped, now=utcnow(), order_state=shop.order_state,
                        voucher_state=vouchers.voucher_state, last_redemption=voucher_states.last_redemption)
 

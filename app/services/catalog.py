@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
 from app.models import Banner, Category, Order, Product, ProductImage, VirtualCode
+from app.services import cache as shared_cache
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import MAX_DB_ID, is_db_id, parse_int
@@ -105,8 +106,21 @@ def search_products(query):
     if query.limited:
         stmt = stmt.where(Product.sale_ends_at.is_not(None), Product.sale_ends_at > utcnow())
     stmt = stmt.order_by(*_ORDERINGS[query.sort]).offset((query.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    rows = db.session.execute(stmt).unique().scalars().all()
+    build = lambda: db.session.execute(stmt).unique().scalars().all()  # noqa: E731
+    # Browsing (no search words) is shared between members; a search's words are too varied to keep.
+    rows = build() if query.q else shared_cache.shared(f"products:{query.args(page=query.page)}", PRODUCT_TABLES,
+                                                       build, until=_next_window_change)
     return rows[:PER_PAGE], len(rows) > PER_PAGE
+
+
+def shown_product(product_id):
+    """get_product() for pages that only show a product: a detached snapshot, shared between
+    requests until a product changes (redeeming, editing) - stock and sold included."""
+    product = shared_cache.shared(f"product:{product_id}", PRODUCT_TABLES,
+                                  lambda: db.session.get(Product, product_id)) if is_db_id(product_id) else None
+    if product is None or not product.is_active:
+        raise NotFound(_("商品不存在或已下架"))
+    return product
 
 
 def get_product(product_id, *, include_inactive=False):
@@ -117,52 +131,75 @@ def get_product(product_id, *, include_inactive=False):
     return product
 
 
+# The tables a product card is drawn from: a write to any of them redraws shared product lists.
+PRODUCT_TABLES = ("products", "product_images", "categories", "merchants")
+
+
 def categories():
-    return db.session.execute(
+    """The categories on the shelf (shared between requests until one changes)."""
+    return shared_cache.shared("categories", ("categories",), lambda: db.session.execute(
         select(Category).where(Category.is_active.is_(True)).order_by(Category.position, Category.id)
-    ).scalars().all()
+    ).scalars().all())
 
 
 def get_category(category_id):
-    return db.session.get(Category, category_id) if is_db_id(category_id) else None
+    """An active category by id, or None."""
+    return next((c for c in categories() if c.id == category_id), None) if is_db_id(category_id) else None
 
 
 def banners():
-    return db.session.execute(
+    """The home page's banners (shared until one changes)."""
+    return shared_cache.shared("banners", ("banners",), lambda: db.session.execute(
         select(Banner).where(Banner.is_active.is_(True)).order_by(Banner.position, Banner.id)
-    ).scalars().all()
+    ).scalars().all())
 
 
 def hot_products(limit=6):
-    """On-shelf products with stock, hot-flagged first, then the best sellers."""
-    return db.session.execute(
+    """On-shelf products with stock, hot-flagged first, then the best sellers (shared)."""
+    return shared_cache.shared(f"hot:{limit}", PRODUCT_TABLES, lambda: db.session.execute(
         select(Product).where(Product.is_active.is_(True), Product.stock > 0)
         .order_by(Product.is_hot.desc(), Product.sold.desc(), Product.id.desc()).limit(limit)
-    ).unique().scalars().all()
+    ).unique().scalars().all(), until=_next_window_change)
 
 
 def flash_products(now=None, limit=4):
-    """Flash-window products whose window has not ended, soonest first."""
-    now = now or utcnow()
-    return db.session.execute(
-        select(Product).where(Product.is_active.is_(True), Product.sale_ends_at.is_not(None),
-                              Product.sale_ends_at > now)
-        .order_by(Product.sale_ends_at).limit(limit)
-    ).unique().scalars().all()
+    """Flash-window products whose window has not ended, soonest first (shared until a product
+    changes or the first shown window opens or closes; an explicit `now` is never cached)."""
+    def build():
+        return db.session.execute(
+            select(Product).where(Product.is_active.is_(True), Product.sale_ends_at.is_not(None),
+                                  Product.sale_ends_at > (now or utcnow()))
+            .order_by(Product.sale_ends_at).limit(limit)
+        ).unique().scalars().all()
+    return build() if now is not None else shared_cache.shared(f"flash:{limit}", PRODUCT_TABLES, build,
+                                                               until=_next_window_change)
+
+
+def _next_window_change(products):
+    """When the first of these products' sale windows opens or closes: shared lists expire then."""
+    return shared_cache.earliest_future([m for p in products for m in (p.sale_starts_at, p.sale_ends_at)])
+
+
+LEADERBOARD_SECONDS = 60
 
 
 def leaderboard(days=30, limit=5, now=None):
     """The exchange leaderboard: products by units redeemed in the last `days` days."""
-    since = (now or utcnow()) - timedelta(days=days)
-    units = func.sum(Order.quantity).label("units")
-    rows = db.session.execute(
-        select(Product, units)
-        .join(Order, Order.product_id == Product.id)
-        .where(Order.created_at >= since, Order.source == "redeem",
-               Order.status.not_in(("cancelled", "refunded")), Product.is_active.is_(True))
-        .group_by(Product.id).order_by(units.desc(), Product.id).limit(limit)
-    ).unique().all()
-    return [(product, int(n)) for product, n in rows]
+    def build():
+        since = (now or utcnow()) - timedelta(days=days)
+        units = func.sum(Order.quantity).label("units")
+        rows = db.session.execute(
+            select(Product, units)
+            .join(Order, Order.product_id == Product.id)
+            .where(Order.created_at >= since, Order.source == "redeem",
+                   Order.status.not_in(("cancelled", "refunded")), Product.is_active.is_(True))
+            .group_by(Product.id).order_by(units.desc(), Product.id).limit(limit)
+        ).unique().all()
+        return [(product, int(n)) for product, n in rows]
+    if now is not None:
+        return build()
+    # Orders are written all the time: the board is recounted every LEADERBOARD_SECONDS, not per order.
+    return shared_cache.shared(f"leaderboard:{days}:{limit}", PRODUCT_TABLES, build, timeout=LEADERBOARD_SECONDS)
 
 
 def sale_state(product, now=None):
@@ -219,6 +256,6 @@ def _add_codes(product, codes):
 
 __all__ = [
     "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories",
-    "create_product", "flash_products", "get_category", "get_product", "hot_products", "leaderboard",
+    "create_product", "flash_products", "get_category", "get_product", "shown_product", "hot_products", "leaderboard",
     "points_tiers", "sale_state", "sanitize_html", "search_products", "sort_labels",
 ]

@@ -40,27 +40,32 @@ def reward_for(streak):
 
 def streak_through(user_id, day):
     """Consecutive checked-in days ending at `day` (0 when `day` itself is not checked in)."""
-    count, expected = 0, day
+    return _run(user_id, day)[0]
+
+
+def current_streak(user_id, today):
+    """(streak, checked_in_today): the run through today, or through yesterday if not yet in."""
+    return _run(user_id, today, or_day_before=True)
+
+
+def _run(user_id, day, *, or_day_before=False):
+    """(length of the run of check-ins ending at `day`, whether `day` is in it); with or_day_before,
+    a `day` not checked in counts the run ending the day before instead (one query per 64 days)."""
+    count, expected, on_day = 0, day, True
     while True:
         days = db.session.execute(
             select(CheckIn.day).where(CheckIn.user_id == user_id, CheckIn.day <= expected)
             .order_by(CheckIn.day.desc()).limit(_CHUNK)
         ).scalars().all()
         for checked in days:
+            if count == 0 and on_day and checked != expected and or_day_before:
+                on_day, expected = False, expected - timedelta(days=1)
             if checked != expected:
-                return count
+                return count, on_day and count > 0
             count += 1
             expected -= timedelta(days=1)
         if len(days) < _CHUNK:
-            return count
-
-
-def current_streak(user_id, today):
-    """(streak, checked_in_today): the run through today, or through yesterday if not yet in."""
-    streak = streak_through(user_id, today)
-    if streak:
-        return streak, True
-    return streak_through(user_id, today - timedelta(days=1)), False
+            return count, on_day and count > 0
 
 
 def _insert_day(user_id, day, kind, message):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, User
+from app.services import cache as shared_cache
 from app.services import events, fulfilment, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
@@ -72,6 +73,21 @@ def pick_prize(pool, randbelow=None):
 def get_draw(draw_id):
     """An active draw, or NotFound for an unknown or switched-off one."""
     draw = db.session.get(Draw, draw_id) if is_db_id(draw_id) else None
+    if draw is None or not draw.is_active:
+        raise NotFound(_("抽奖活动不存在或已结束"))
+    return draw
+
+
+def shown_draw(draw_id):
+    """get_draw() for pages that only show a draw: a detached snapshot with its prizes, shared
+    between requests until a draw, prize or product changes (a play loads the draw itself)."""
+    if not is_db_id(draw_id):
+        raise NotFound(_("抽奖活动不存在或已结束"))
+    draw = shared_cache.shared(f"draw:{draw_id}", ("draws", "draw_prizes", "products", "product_images"),
+                               lambda: db.session.execute(
+                                   select(Draw).where(Draw.id == draw_id)
+                                   .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
+                               ).scalar_one_or_none())
     if draw is None or not draw.is_active:
         raise NotFound(_("抽奖活动不存在或已结束"))
     return draw
@@ -137,8 +153,9 @@ def always_wins(draw):
 
 
 def win_chance_text(draw):
-    """The live chance that a play wins anything (not 'thanks'), e.g. '75.00%'."""
-    pool = prize_pool(_prizes(draw.id))
+    """The live chance that a play wins anything (not 'thanks'), e.g. '75.00%' (from the draw's
+    prizes as loaded: shown_draw's snapshot is dropped whenever a prize or product changes)."""
+    pool = prize_pool(draw.prizes)
     total = sum(p.weight for p in pool)
     winning = sum(p.weight for p in pool if p.wins)
     bp = (winning * 20000 // total + 1) // 2 if total else 0
@@ -147,7 +164,7 @@ def win_chance_text(draw):
 
 def odds(draw):
     """The live chance of each prize: its weight over the weights of prizes still in stock."""
-    prizes = _prizes(draw.id)
+    prizes = draw.prizes
     total = sum(p.weight for p in prizes if _winnable(p))
     rows = []
     for prize in prizes:
@@ -328,6 +345,7 @@ class NewbieOffer:
     headline: DrawPrize
     sure_win: bool  # every play wins: the popup may say "100% 中奖"
     expires_at: object = None  # when the gift lapses (a UTC datetime)
+    popup_closed: bool = False  # the member closed the popup: the gift shows on /me and home only
 
 
 def has_spent_points(user_id):
@@ -339,10 +357,12 @@ def has_spent_points(user_id):
 
 
 def newbie_draw():
-    """The active newbie-gift draw, or None."""
-    return db.session.execute(
+    """The active newbie-gift draw with its prizes, or None: a detached snapshot, shared between
+    requests until a draw, prize or product changes (for showing; a play loads the draw itself)."""
+    return shared_cache.shared("newbie_draw", ("draws", "draw_prizes", "products"), lambda: db.session.execute(
         select(Draw).where(Draw.purpose == "newbie", Draw.is_active.is_(True)).order_by(Draw.id).limit(1)
-    ).scalar_one_or_none()
+        .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
+    ).scalar_one_or_none())
 
 
 NEWBIE_GIFT_DAYS = 7  # the newbie gift may be used within a week of registering
@@ -350,8 +370,7 @@ NEWBIE_GIFT_DAYS = 7  # the newbie gift may be used within a week of registering
 
 def newbie_gift_expires(user_id):
     """When the member's newbie gift lapses: NEWBIE_GIFT_DAYS after registration."""
-    created = db.session.execute(select(User.created_at).where(User.id == user_id)).scalar_one()
-    return created + timedelta(days=NEWBIE_GIFT_DAYS)
+    return db.session.get(User, user_id).created_at + timedelta(days=NEWBIE_GIFT_DAYS)  # the request's member: no query
 
 
 def newbie_gift_state(user_id, now=None):
@@ -370,17 +389,20 @@ def newbie_gift_state(user_id, now=None):
 def newbie_offer(user_id, *, popup=False):
     """The newbie gift's offer while the member may still use it, None otherwise; with popup=True,
     None as well once the member closed the popup (the gift stays on /me and home)."""
+    if newbie_gift_expires(user_id) <= utcnow():  # most members: decided without a query
+        return None
     draw = newbie_draw()
     if draw is None or newbie_gift_state(user_id) != "open":
         return None
-    if popup and db.session.get(NewbieGift, user_id) is not None:
+    popup_closed = db.session.get(NewbieGift, user_id) is not None  # read by the state above: no query
+    if popup and popup_closed:
         return None
     prizes = [p for p in prize_pool(draw.prizes) if p.wins]  # never advertise a prize that is gone
     if not prizes:
         return None
     headline = min(prizes, key=lambda p: (p.tier if p.tier is not None else 99, p.weight))
     return NewbieOffer(draw=draw, headline=headline, sure_win=always_wins(draw),
-                       expires_at=newbie_gift_expires(user_id))
+                       expires_at=newbie_gift_expires(user_id), popup_closed=popup_closed)
 
 
 def _use_newbie_gift(user_id):
@@ -423,7 +445,7 @@ def dismiss_newbie_gift(user_id):
 
 __all__ = [
     "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "dismiss_newbie_gift",
-    "draws_left_today", "fresh_balance", "get_draw", "get_play", "has_spent_points", "newbie_draw",
+    "draws_left_today", "fresh_balance", "get_draw", "shown_draw", "get_play", "has_spent_points", "newbie_draw",
     "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history", "prize_pool",
     "tier_label", "win_chance_text",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import CheckIn, Message, PointLot, User
+from app.services import cache as shared_cache
 from app.services.clock import shanghai_today, to_shanghai, utcnow
 from app.services.phrases import decode_params, encode_params
 from app.services.tx import in_write_transaction, write_transaction
@@ -256,10 +257,10 @@ def _queue_template(message):
 
 
 def unread_count(user_id):
-    """How many messages the member has not opened."""
-    return db.session.execute(
+    """How many messages the member has not opened (shared until a message is written)."""
+    return shared_cache.shared(f"unread:{user_id}", ("messages",), lambda: db.session.execute(
         select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
-    ).scalar_one()
+    ).scalar_one())
 
 
 def message_page(user_id, before_id=None, limit=20):

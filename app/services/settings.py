@@ -1,8 +1,11 @@
 """Operator-changeable settings: a value in the database, else the default here."""
 from flask import g, has_app_context
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import Setting
+from app.services import cache as shared_cache
 
 DEFAULTS = {
     # Points earned expire this many calendar months after they were earned.
@@ -53,12 +56,20 @@ DEFAULTS = {
 
 
 def get_setting(key):
-    """The operator's value for `key`, or the default; cached for the request."""
-    cache = g.setdefault("_settings_cache", {}) if has_app_context() else {}
-    if key not in cache:
+    """The operator's value for `key`, or the default.
+
+    All settings are read in one query and shared between requests until one changes; a
+    transaction that has just stored a setting reads its own value.
+    """
+    if not has_app_context():
         row = db.session.get(Setting, key)
-        cache[key] = row.value if row is not None else DEFAULTS.get(key)
-    return cache[key]
+        return row.value if row is not None else DEFAULTS.get(key)
+    values = g.get("_settings_cache")
+    if values is None:
+        load = lambda: {row.key: row.value for row in db.session.execute(select(Setting)).scalars()}  # noqa: E731
+        values = load() if g.get("_settings_written") else shared_cache.shared("settings", ("settings",), load)
+        g._settings_cache = values
+    return values[key] if key in values else DEFAULTS.get(key)
 
 
 def put_setting(key, value):
@@ -70,3 +81,4 @@ def put_setting(key, value):
         row.value = value
     if has_app_context():
         g.pop("_settings_cache", None)
+        g._settings_written = True

@@ -17,9 +17,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
-from app.models import Address, Order, Payment, Product, User
+from app.models import Address, Order, Product, User
 from app.services import events, fulfilment, ledger, payments, risk, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
@@ -262,9 +263,13 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
     return order
 
 
+_ONE_ORDER = (lazyload(Order.codes), lazyload(Order.vouchers), lazyload(Order.coupons), lazyload(Order.payment))
+
+
 def get_order(order_id, owner_id):
     """The member's own order, else NotFound (another member's order does not exist for them)."""
-    order = db.session.get(Order, order_id) if is_db_id(order_id) else None
+    # Codes, vouchers, coupons and the payment load when read: an order has one kind of them at most.
+    order = db.session.get(Order, order_id, options=_ONE_ORDER) if is_db_id(order_id) else None
     if order is None or order.user_id != owner_id:
         raise NotFound(_("订单不存在"))
     return order
@@ -282,6 +287,8 @@ def list_orders(user_id, tab="all", before_id=None, limit=10):
         stmt = stmt.where(~voucher_states.awaiting_use())
     if is_db_id(before_id):  # anything else a URL may carry (-5, 10**20) is the first page
         stmt = stmt.where(Order.id < before_id)
+    # A row shows the product, status and vouchers' use: codes, coupons and payments load only if read.
+    stmt = stmt.options(lazyload(Order.codes), lazyload(Order.coupons), lazyload(Order.payment))
     rows = db.session.execute(stmt.order_by(Order.id.desc()).limit(limit + 1)).unique().scalars().all()
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
@@ -340,8 +347,8 @@ def set_order_address(user_id, order_id, address_id):
 
 def pending_payment_for(order):
     """The provider and its checkout context for an order awaiting payment, or (None, None)."""
-    payment = db.session.execute(select(Payment).where(Payment.order_id == order.id)).scalar_one_or_none()
-    if order.status != "pending_payment" or payment is None or payment.status not in ("pending", "failed"):
+    payment = order.payment if order.status == "pending_payment" else None
+    if payment is None or payment.status not in ("pending", "failed"):
         return None, None
     try:
         provider = payments.get_provider(payment.provider)

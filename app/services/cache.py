@@ -1,0 +1,116 @@
+"""What member pages share, cached between requests and workers, and forgotten when it changes.
+
+A cached value names the tables it was read from. Every committed write to a table (any INSERT,
+UPDATE or DELETE the engine runs: console edits, stock changes, jobs, raw SQL alike) gives that
+table a new generation, and a value built under older generations is built again. Values that
+depend on the clock (a sale window opening or closing) also say until when they hold.
+
+The store is Flask-Caching's (config CACHE_TYPE): Redis in production when CACHE_REDIS_URL is
+set, a directory shared by the workers of one machine otherwise, in-process in development and
+tests. Values are pickled snapshots: ORM objects come back detached, with what was loaded.
+"""
+import re
+import secrets
+import threading
+
+from flask import g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import cache, db
+from app.services.clock import utcnow
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_WRITTEN = "cache_written_tables"
+_committed = threading.local()
+
+
+def shared(name, tables, build, *, until=None, timeout=None):
+    """build()'s value, shared by every request until a write to one of `tables` commits, or
+    until the datetime until(value) returns (None: no clock limit), or `timeout` seconds."""
+    gens = _generations(tables)
+    hit = cache.get(name)
+    now = utcnow()
+    if hit is not None:
+        built_under, expires, value = hit
+        if built_under == gens and (expires is None or now < expires):
+            return value
+    value = build()
+    if not _written_here(tables):  # never share what this transaction has changed but not committed
+        cache.set(name, (gens, until(value) if until else None, value), timeout=timeout)
+    return value
+
+
+def earliest_future(moments, now=None):
+    """The first of `moments` (datetimes or None) still ahead: when a window-dependent value expires."""
+    now = now or utcnow()
+    ahead = [m for m in moments if m is not None and m > now]
+    return min(ahead) if ahead else None
+
+
+def install_invalidation(engine):
+    """Note the tables each connection writes; new generations for them when it commits."""
+    event.listen(engine, "after_cursor_execute", _note_write)
+    event.listen(engine, "commit", _on_commit)
+    event.listen(engine, "rollback", _on_rollback)
+
+
+def bump(tables):
+    """New generations for `tables`: every value read from them is built again."""
+    tables = set(tables)
+    if tables:
+        cache.set_many({f"gen:{t}": secrets.token_hex(8) for t in tables}, timeout=0)
+        if has_app_context():
+            g.pop("_cache_gens", None)
+
+
+def _generations(tables):
+    memo = g.setdefault("_cache_gens", {}) if has_app_context() else {}
+    missing = [t for t in tables if t not in memo]
+    if missing:
+        found = cache.get_many(*(f"gen:{t}" for t in missing))
+        for table, gen in zip(missing, found):
+            if gen is None:  # never seen, or evicted: a fresh one, so no older value can match it
+                gen = secrets.token_hex(8)
+                if not cache.add(f"gen:{table}", gen, timeout=0):
+                    gen = cache.get(f"gen:{table}") or gen
+            memo[table] = gen
+    return tuple(memo[t] for t in tables)
+
+
+def _written_here(tables):
+    session = db.session()
+    if not session.in_transaction():
+        return False
+    written = session.connection().info.get(_WRITTEN, ())
+    return any(t in written for t in tables) or bool(session.new or session.dirty or session.deleted)
+
+
+def _note_write(conn, _cursor, statement, _params, _context, _many):
+    match = _WRITE.match(statement)
+    if match:
+        conn.info.setdefault(_WRITTEN, set()).add(match.group(1).lower())
+
+
+def _on_commit(conn):
+    # Before the database commits (the only engine hook), and again after it (the session hook
+    # below), so a value rebuilt in between from the old rows is not kept.
+    tables = conn.info.pop(_WRITTEN, None)
+    if tables:
+        _committed.tables = getattr(_committed, "tables", set()) | tables
+        bump(tables)
+
+
+def _on_rollback(conn):
+    conn.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_session_commit(_session):
+    tables = getattr(_committed, "tables", None)
+    if tables:
+        _committed.tables = set()
+        bump(tables)
+
+
+__all__ = ["bump", "earliest_future", "install_invalidation", "shared"]

@@ -1,0 +1,168 @@
+"""Query budget: every member page runs at most BUDGET SQL statements once the shared cache is
+warm, and the count does not grow with the number of products, orders or plays it shows.
+
+Statements are counted at the engine (transaction control - BEGIN, COMMIT, SAVEPOINT - aside:
+SQLite's BEGIN is ours, PostgreSQL's is implicit). A new member page must be listed here, or in
+NOT_PAGES with the reason it is not one.
+"""
+import re
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+
+from app.extensions import db
+from app.models import Draw, Product, TreasureRound, User
+from app.seeds import seed_demo
+from app.seeds.accounts import DEMO_MEMBER
+from app.services import addresses, catalog, checkin, draws, ledger, shop, treasure
+from app.services.tx import write_transaction
+from tests.conftest import login_as
+
+BUDGET = 6
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+# Member-side GET routes that are not pages a member browses, and why.
+NOT_PAGES = {
+    "auth.wechat_start": "a redirect to WeChat",
+    "auth.wechat_callback": "WeChat's redirect back: logs in and redirects",
+    "me.data_download": "a file download, built on request",
+    "shop.upload": "an uploaded image file",
+    "games.treasure_records": "a text file of a round's records",
+}
+MEMBER_BLUEPRINTS = ("main", "auth", "engage", "games", "me", "shop", "aftersales")
+
+
+@contextmanager
+def counted(app):
+    statements = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+@pytest.fixture()
+def shop_floor(app):
+    """The demo shop, with the demo member's history: orders, a draw play, a check-in, shares."""
+    with app.app_context():
+        seed_demo()
+        member = db.session.execute(select(User).where(User.phone == DEMO_MEMBER[0])).scalar_one()
+        with write_transaction():
+            ledger.earn(member.id, 50000, "adjust", key="budget-points", growth=False)
+        address = addresses.add_address(member.id, name="小李", phone="13700000001", region="上海市 黄浦区",
+                                        detail="南京东路 100 号", make_default=True)
+        for product in db.session.execute(select(Product).where(Product.is_active.is_(True))).scalars():
+            try:
+                shop.redeem_product(member.id, product.id, 1, uuid.uuid4().hex, address_id=address.id)
+            except Exception:  # noqa: BLE001 - windows, levels, stock: whatever the demo refuses
+                db.session.rollback()
+        draw = db.session.execute(select(Draw).where(Draw.purpose == "normal", Draw.is_active.is_(True))).scalars().first()
+        draws.play_draw(member.id, draw.id, uuid.uuid4().hex)
+        checkin.check_in(member.id)
+        rnd = treasure.open_rounds()[0]
+        treasure.buy_shares(member.id, rnd.id, 1, uuid.uuid4().hex)
+        order = shop.list_orders(member.id)[0][0]
+        ids = {"member": member.id, "draw": draw.id, "round": rnd.id, "order": order.id,
+               "product": db.session.execute(select(Product.id).where(Product.is_active.is_(True))).scalars().first(),
+               "code": member.invite_code, "address": address.id}
+        db.session.remove()
+    return ids
+
+
+def member_pages(ids):
+    return [
+        "/", "/products", "/products?sort=points_asc", "/products?limited=1", f"/products/{ids['product']}",
+        "/checkin", "/tasks", "/promotions", "/invite", "/me", "/me/points", "/me/level", "/me/profile",
+        "/me/phone", "/me/messages", "/me/code", "/me/addresses", "/me/addresses/new", "/me/vouchers",
+        "/me/coupons", "/me/data", "/me/delete", "/me/password", "/orders", "/orders?tab=to_ship",
+        f"/orders/{ids['order']}", f"/orders/{ids['order']}/aftersale", "/draws", f"/draw/{ids['draw']}",
+        f"/draw/{ids['draw']}/odds", f"/draw/{ids['draw']}/history", "/treasure", f"/treasure/{ids['round']}",
+    ]
+
+
+ANONYMOUS_PAGES = ["/", "/products", "/login", "/register", "/password-help", "/draws", "/treasure"]
+
+
+def anonymous_pages(ids):
+    return ANONYMOUS_PAGES + [f"/products/{ids['product']}", f"/draw/{ids['draw']}", f"/r/{ids['code']}"]
+
+
+def _statements(app, client, path):
+    client.get(path)  # warm the shared cache
+    with counted(app) as statements:
+        response = client.get(path)
+    return response, statements
+
+
+def _over_budget(app, client, pages):
+    over = {}
+    for path in pages:
+        response, statements = _statements(app, client, path)
+        assert response.status_code in (200, 302, 303), (path, response.status_code)
+        if len(statements) > BUDGET:
+            over[path] = [" ".join(re.findall(r"\b(?:FROM|UPDATE|INTO) (\w+)", s)) for s in statements]
+    return over
+
+
+def _report(over):
+    return "over budget:\n" + "\n".join(f"{path} ({len(tables)}): {', '.join(tables)}" for path, tables in over.items())
+
+
+def test_every_member_page_stays_within_the_query_budget(app, client, shop_floor):
+    login_as(client, shop_floor["member"])
+    over = _over_budget(app, client, member_pages(shop_floor))
+    assert not over, _report(over)
+
+
+def test_anonymous_pages_stay_within_the_query_budget(app, client, shop_floor):
+    over = _over_budget(app, client, anonymous_pages(shop_floor))
+    assert not over, _report(over)
+
+
+def test_the_count_does_not_grow_with_what_a_page_shows(app, client, shop_floor):
+    login_as(client, shop_floor["member"])
+    pages = ["/", "/products", "/orders", f"/draw/{shop_floor['draw']}/history", "/me/points", "/treasure"]
+    before = {path: len(_statements(app, client, path)[1]) for path in pages}
+    with app.app_context():
+        member_id = shop_floor["member"]
+        for n in range(12):
+            product = catalog.create_product(name=f"加量商品 {n}", kind="physical", points_price=10 + n, stock=50)
+            shop.redeem_product(member_id, product.id, 1, uuid.uuid4().hex, address_id=shop_floor["address"])
+            draws.play_draw(member_id, shop_floor["draw"], uuid.uuid4().hex) if n < 3 else None
+        db.session.remove()
+    after = {path: len(_statements(app, client, path)[1]) for path in pages}
+    assert after == before
+
+
+def test_every_member_route_is_budgeted(app, shop_floor):
+    listed = {path.split("?")[0] for path in member_pages(shop_floor) + anonymous_pages(shop_floor)}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.split(".")[0] not in MEMBER_BLUEPRINTS:
+            continue
+        if rule.endpoint in NOT_PAGES:
+            continue
+        with app.test_request_context():
+            matched = [p for p in listed if _matches(app, rule, p)]
+        if not matched:
+            missing.append(rule.rule)
+    assert missing == []
+
+
+def _matches(app, rule, path):
+    adapter = app.url_map.bind("localhost")
+    try:
+        endpoint, _args = adapter.match(path, method="GET")
+    except Exception:  # noqa: BLE001 - redirects and 404s are simply not this rule
+        return False
+    return endpoint == rule.endpoint
