@@ -10,6 +10,7 @@ from app.cli import register_cli
 from app.config import CONFIGS
 from app.extensions import babel, cache, compress, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
+from app.routes.assets import register_assets
 from app.routes.errors import register_error_handlers
 from app.routes.params import IdConverter, MallRequest, refuse_unreadable_input
 from app.routes.security import register_security_headers
@@ -85,6 +86,7 @@ def create_app(config=None):
     app.before_request(refuse_unreadable_input)
     app.before_request(require_password_change)
     register_blueprints(app)
+    register_assets(app)
     register_error_handlers(app)
     register_web_helpers(app)
     register_security_headers(app)

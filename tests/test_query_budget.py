@@ -141,7 +141,9 @@ def test_the_count_does_not_grow_with_what_a_page_shows(app, client, shop_floor)
             draws.play_draw(member_id, shop_floor["draw"], uuid.uuid4().hex) if n < 3 else None
         db.session.remove()
     after = {path: len(_statements(app, client, path)[1]) for path in pages}
-    assert after == before
+    # Twelve more products, orders and plays: no query per item. A page may add one lookup that only
+    # some items need (the history's orders of product prizes, once one was won), within the budget.
+    assert all(before[path] <= after[path] <= min(before[path] + 1, BUDGET) for path in pages), (before, after)
 
 
 def test_every_member_route_is_budgeted(app, shop_floor):

@@ -18,6 +18,7 @@ class MakeupForm(ActionForm):
     day = DateField(validators=[InputRequired(_l("请选择要补签的日期"))], format="%Y-%m-%d",
                     render_kw={"type": "hidden"})
     month = HiddenField()
+    confirmed = HiddenField()  # "1" once the member saw the confirmation sheet of a costly make-up
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)

@@ -2,7 +2,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import ValidationError
 
 from app.forms.base import ActionForm
@@ -14,6 +14,8 @@ _INTEGER_RE = re.compile(r"^[+-]?\d+$")
 
 class DrawForm(ActionForm):
     """The play button: CSRF plus a request key, so a double tap plays once."""
+
+    confirmed = HiddenField()  # "1" once the member saw the confirmation sheet of a costly play
 
 
 class DismissForm(ActionForm):
@@ -33,6 +35,7 @@ def _share_quantity(form, field):
 
 
 class TreasureBuyForm(ActionForm):
+    confirmed = HiddenField()  # "1" once the member saw the confirmation sheet
     quantity = StringField(_l("购买份数"), default="1", validators=[_share_quantity],
                            render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 12})
     quantity_value = None

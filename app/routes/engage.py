@@ -15,7 +15,7 @@ from app.routes.web import absolute_url, render_page
 from app.services import checkin as checkins
 from app.services import packets, referrals
 from app.services import profile as profiles
-from app.services import draws, wechat
+from app.services import draws, spend_quotes, wechat
 from app.services import tasks as task_service
 from app.services.clock import shanghai_today
 from app.services.earning import is_double_points_day, upcoming_double_points_days
@@ -81,7 +81,7 @@ def _month_arg(value):
     return checkins.parse_month(value, shanghai_today()) if value else None
 
 
-def _checkin_page(month=None, notice=None, ok=True):
+def _checkin_page(month=None, notice=None, ok=True, confirm=None, confirm_form=None):
     """The check-in page, or its panel alone for htmx (month navigation and the actions)."""
     today = shanghai_today()
     state = checkins.status(current_user.id, growth=current_user.growth, today=today)
@@ -89,7 +89,8 @@ def _checkin_page(month=None, notice=None, ok=True):
                                    joined=shanghai_today(current_user.created_at), makeups_left_now=state.makeups_left)
     return render_page("engage/checkin.html", block="panel", state=state, cal=calendar,
                        rewards=checkins.reward_table(), makeup=checkins.makeup_rules(), form=CheckinForm(),
-                       makeup_form=MakeupForm(), notice=notice, notice_ok=ok,
+                       makeup_form=MakeupForm(), notice=notice, notice_ok=ok, confirm=confirm, confirm_form=confirm_form,
+                       confirm_points=spend_quotes.confirm_threshold(),
                        oob_balance=notice is not None and ok, **_double_points())
 
 
@@ -131,6 +132,10 @@ def makeup():
     if not form.validate_on_submit():
         return _checkin_answer(_first_error(form), False, month)
     try:
+        if form.confirmed.data != "1" and spend_quotes.needs_confirmation(checkins.makeup_rules()["cost"]):
+            # A costly make-up is confirmed first (the day is the key: a double tap is one make-up).
+            return _checkin_page(month, confirm=checkins.quote_make_up(current_user.id, form.day.data),
+                                 confirm_form=form)
         checkins.make_up(current_user.id, form.day.data)
     except DomainError as error:
         return _checkin_answer(str(error.message), False, month)

@@ -8,7 +8,7 @@ from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page
-from app.services import draws, treasure
+from app.services import draws, spend_quotes, treasure
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
@@ -51,11 +51,12 @@ def index():
     return render_page("games/index.html", draws=draws.active_draws(), rounds=treasure.open_rounds())
 
 
-def _draw_context(draw, play=None, animate=False, balance=None):
+def _draw_context(draw, play=None, animate=False, balance=None, confirm=None, form=None):
     member = is_member(current_user)
     return {
         "draw": draw, "prizes": draw.prizes, "play": play, "animate": animate, "oob_balance": balance,
-        "form": DrawForm(formdata=None), "member": member, "sure_win": draws.always_wins(draw),
+        "form": form or DrawForm(formdata=None), "confirm": confirm, "member": member,
+        "sure_win": draws.always_wins(draw),
         "left_today": draws.draws_left_today(current_user.id, draw) if member else None,
         "pity_left": draws.pity_left(current_user.id, draw) if member else None,
         "newbie_state": draws.newbie_gift_state(current_user.id) if member and draw.purpose == "newbie" else None,
@@ -76,6 +77,11 @@ def draw(draw_id):
 def play(draw_id):
     form = DrawForm()
     _checked(form)
+    shown = draws.shown_draw(draw_id)
+    if form.confirmed.data != "1" and spend_quotes.needs_confirmation(shown.cost):
+        # A costly play is confirmed first (the same request key: a double tap is still one play).
+        context = _draw_context(shown, confirm=draws.quote_play(current_user.id, draw_id), form=form)
+        return render_page("games/draw.html", block="draw_panel", **context)
     result = draws.play_draw(current_user.id, draw_id, form.request_key.data)
     if not is_htmx_fragment_request():
         return redirect(url_for("games.draw", draw_id=draw_id, play=result.id), 303)
@@ -149,9 +155,14 @@ def treasure_records(round_id):
 def treasure_buy(round_id):
     rnd = treasure.get_round(round_id)
     form, purchase, error = TreasureBuyForm(), None, None
+    confirm = None
     if form.validate_on_submit():
         try:
-            purchase = treasure.buy_shares(current_user.id, rnd.id, form.quantity_value, form.request_key.data)
+            if form.confirmed.data != "1" and spend_quotes.needs_confirmation(form.quantity_value * rnd.share_price):
+                # A costly purchase is confirmed first (the same request key: a double tap is one purchase).
+                confirm = treasure.quote_shares(current_user.id, rnd.id, form.quantity_value)
+            else:
+                purchase = treasure.buy_shares(current_user.id, rnd.id, form.quantity_value, form.request_key.data)
         except NotFound:
             raise
         except DomainError as refused:
@@ -165,5 +176,5 @@ def treasure_buy(round_id):
         return htmx_redirect("games.treasure_round", round_id=round_id)
     context = _round_context(rnd, form=None if purchase else form, error=error,
                              balance=draws.fresh_balance(current_user.id))
-    return render_page("games/treasure_round.html", block="buy_panel", status=200 if purchase else 422,
-                       bought=purchase, **context)
+    return render_page("games/treasure_round.html", block="buy_panel", status=200 if purchase or confirm else 422,
+                       bought=purchase, confirm=confirm, **context)

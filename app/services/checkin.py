@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import CheckIn
-from app.services import ledger
+from app.models import CheckIn, User
+from app.services import ledger, spend_quotes
 from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
@@ -123,6 +123,24 @@ def can_make_up(day, today, joined):
     """Whether `day` lies inside the make-up window: after joining, within the last N days."""
     window = makeup_rules()["window_days"]
     return joined <= day < today and (today - day).days <= window
+
+
+def quote_make_up(user_id, day, *, today=None):
+    """Check what make_up would check and price it, changing nothing (for the confirmation sheet)."""
+    today = today or shanghai_today()
+    rules = makeup_rules()
+    if not rules["enabled"]:
+        raise DomainError(_("补签暂未开放"))
+    member = db.session.get(User, user_id)
+    if not can_make_up(day, today, shanghai_today(member.created_at)):
+        raise DomainError(ngettext("只能补签注册以来、最近%(num)d天内漏签的日子", "只能补签注册以来、最近%(num)d天内漏签的日子",
+                                   rules["window_days"]), field="day")
+    if db.session.execute(select(CheckIn.id).where(CheckIn.user_id == user_id, CheckIn.day == day)).first():
+        raise DomainError(_("这一天已经签到过了"))
+    if makeups_left(user_id, today) <= 0:
+        raise DomainError(_("本月补签次数已用完（每月%(n)d次）", n=rules["per_month"]))
+    return spend_quotes.quote(user_id, _("补签 %(day)s", day=day.strftime("%m-%d")), rules["cost"],
+                              ngettext("补签需要%(num)d积分，积分不足", "补签需要%(num)d积分，积分不足", rules["cost"]))
 
 
 def make_up(user_id, day, *, today=None, now=None):
@@ -263,5 +281,5 @@ def _cell(day, row, today, joined, may_make_up):
 
 __all__ = [
     "Cell", "MonthView", "Status", "can_make_up", "check_in", "current_streak", "make_up", "makeup_rules",
-    "makeups_left", "month_view", "parse_month", "reward_for", "reward_table", "status", "streak_through",
+    "makeups_left", "month_view", "parse_month", "quote_make_up", "reward_for", "reward_table", "status", "streak_through",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, User
 from app.services import cache as shared_cache
-from app.services import events, fulfilment, ledger, messages
+from app.services import events, fulfilment, ledger, messages, spend_quotes
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -257,6 +257,21 @@ class _PrizeGone(Exception):
     pass
 
 
+def quote_play(user_id, draw_id, now=None):
+    """Check what a play would check and price it, changing nothing (for the confirmation sheet)."""
+    now = now or utcnow()
+    draw = get_draw(draw_id)
+    refusal = schedule_refusal(draw, now)
+    if refusal:
+        raise DrawRefused(refusal)
+    if draw.purpose == "newbie":
+        _refuse_closed_gift(newbie_gift_state(user_id, now))
+    left = draws_left_today(user_id, draw, now)
+    if left == 0:
+        raise DrawRefused(_("今天的 %(n)s 次抽奖机会已用完，明天再来吧", n=draw.daily_limit))
+    return spend_quotes.quote(user_id, _("%(name)s × 1 次", name=draw.name), draw.cost, _("积分不足"))
+
+
 def play_draw(user_id, draw_id, request_key, now=None):
     """Play once: charge, decide, pay, record. Returns the DrawPlay (the same one on a retry)."""
     now = now or utcnow()
@@ -405,16 +420,19 @@ def newbie_offer(user_id, *, popup=False):
                        expires_at=newbie_gift_expires(user_id), popup_closed=popup_closed)
 
 
-def _use_newbie_gift(user_id):
-    """Inside a play: refuse unless the gift is open, then record it used (once per member, whatever
-    two plays at once do: a new row's key or the guarded update of a dismissed one)."""
-    state = newbie_gift_state(user_id)
+def _refuse_closed_gift(state):
     if state == "done":
         raise AlreadyDone(_("新手礼包每人只能领取一次"))
     if state == "expired":
         raise DrawRefused(_("新手礼包已过期（注册后 %(days)s 天内有效）", days=NEWBIE_GIFT_DAYS))
     if state == "spent":
         raise DrawRefused(_("新手礼包仅限还没使用过积分的新会员"))
+
+
+def _use_newbie_gift(user_id):
+    """Inside a play: refuse unless the gift is open, then record it used (once per member, whatever
+    two plays at once do: a new row's key or the guarded update of a dismissed one)."""
+    _refuse_closed_gift(newbie_gift_state(user_id))
     session = db.session
     closed_popup = session.get(NewbieGift, user_id)
     if closed_popup is not None:  # the popup was closed: the gift is still there
@@ -445,7 +463,7 @@ def dismiss_newbie_gift(user_id):
 
 __all__ = [
     "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "dismiss_newbie_gift",
-    "draws_left_today", "fresh_balance", "get_draw", "shown_draw", "get_play", "has_spent_points", "newbie_draw",
+    "draws_left_today", "fresh_balance", "quote_play", "get_draw", "shown_draw", "get_play", "has_spent_points", "newbie_draw",
     "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history", "prize_pool",
     "tier_label", "win_chance_text",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import Address, Order, Product, User
-from app.services import events, fulfilment, ledger, payments, risk, voucher_states, vouchers
+from app.services import events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -176,13 +176,8 @@ class Quote:
     address: Address | None
 
 
-def confirm_threshold():
-    """Spends of at least this many points (or with a cash part) are confirmed before they happen."""
-    return int((get_setting("shop.rules") or {}).get("confirm_points", 100))
-
-
 def needs_confirmation(quote):
-    return quote.points_total >= confirm_threshold() or quote.cash_total_fen > 0
+    return spend_quotes.needs_confirmation(quote.points_total, quote.cash_total_fen)
 
 
 def quote_redemption(user_id, product_id, quantity, *, address_id=None, now=None):
@@ -359,7 +354,7 @@ def pending_payment_for(order):
 
 __all__ = [
     "ORDER_TABS", "Quote", "RedemptionRefused", "STATUS_LABELS", "can_cancel", "cancel_order", "confirm_receipt",
-    "confirm_threshold", "needs_confirmation", "quote_redemption",
+    "needs_confirmation", "quote_redemption",
     "get_order", "list_orders", "max_quantity", "member_limits", "order_state", "pending_payment_for", "price_for",
     "redeem_blocker", "redeem_product", "required_level", "set_order_address", "status_label",
 ]

@@ -16,12 +16,13 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
-from app.services import events, fulfilment, ledger, messages
+from app.services import events, fulfilment, ledger, messages, spend_quotes
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -167,6 +168,22 @@ def buy_shares(user_id, round_id, quantity, request_key, now=None):
             attempts += 1
             if not _deadlocked(error) or attempts == 3:
                 raise
+
+
+def quote_shares(user_id, round_id, quantity, now=None):
+    """Check what buy_shares would check and price it, changing nothing (for the confirmation sheet)."""
+    if not isinstance(quantity, int) or quantity < 1:
+        raise TreasureRefused(_("至少购买 1 份"), field="quantity")
+    now = now or utcnow()
+    rnd = get_round(round_id)
+    if rnd.status != "open" or rnd.deadline <= now or rnd.remaining == 0:
+        raise TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
+    if quantity > rnd.remaining:
+        raise TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=rnd.remaining), field="quantity")
+    total = quantity * rnd.share_price
+    title = ngettext("%(name)s 第 %(period)s 期 × %(num)s 份", "%(name)s 第 %(period)s 期 × %(num)s 份", quantity,
+                     name=rnd.name, period=rnd.period)
+    return spend_quotes.quote(user_id, title, total, _("积分不足：需要 %(need)s 积分", need=total))
 
 
 def _buy_shares(user_id, round_id, quantity, request_key, now):
@@ -340,7 +357,7 @@ def reopen_resting_items(now=None):
 
 __all__ = [
     "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "current_round_of", "draw_input",
-    "get_round", "new_seed",
+    "get_round", "new_seed", "quote_shares",
     "my_share_numbers", "open_round", "open_rounds", "recent_results", "reopen_resting_items", "round_purchases",
     "settle_expired_rounds", "share_records", "winning_share",
 ]

@@ -2,6 +2,7 @@
 double taps, referral links and cookies."""
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -234,7 +235,8 @@ def test_the_share_button_partial_works_where_a_product_page_includes_it(app, ma
             '{% with product_id=5 %}{% include "engage/_share_button.html" %}{% endwith %}')
         _db.session.remove()
     assert 'id="share-5"' in html and 'hx-post="/share"' in html and 'name="product_id" value="5"' in html
-    assert 'name="csrf_token"' in html and "css/engage.css" in html  # styled wherever it is included
+    assert 'name="csrf_token"' in html and "<link" not in html  # no stylesheet of its own in the middle of a page
+    assert ".eg-share-hint" in (Path(app.static_folder) / "css" / "app.css").read_text()  # styled wherever included
     with app.test_request_context("/products/5"):
         anonymous = render_template_string(
             '{% with product_id=5 %}{% include "engage/_share_button.html" %}{% endwith %}')

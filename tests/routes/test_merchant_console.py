@@ -106,7 +106,7 @@ def test_the_award_page_takes_a_typed_member_or_the_shared_scanner(app, client, 
     # the scanner module's contract: a hidden button it shows once it finds a camera, filling #member-code
     assert re.search(r'<button type="button" class="btn btn-block btn-big scan-button" data-scan-into="#member-code"'
                      r' data-scan-status="#scan-status"[^>]* hidden>', html)
-    assert re.search(r'<script src="/static/js/scanner.js" data-decoder="[^"]+" defer>', html)
+    assert re.search(r'<script src="/static/js/scanner\.[0-9a-f]{10}\.js" data-decoder="[^"]+" defer>', html)
 
 
 def test_a_scanned_member_code_shows_the_member_masked_with_their_level(app, client, counter):

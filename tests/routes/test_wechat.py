@@ -292,7 +292,7 @@ def test_pages_opened_in_wechat_carry_a_signed_config_and_share_card(app, client
     member = make_member()
     login_as(client, member)
     page = wx_get(client, "/").get_data(as_text=True)
-    assert 'data-wx-config=' in page and "jweixin-1.6.5.js" in page and "signature" in page
+    assert 'data-wx-config=' in page and "jweixin-1.6.5." in page and "signature" in page
     with app.app_context():
         code = db.session.get(User, member).invite_code
         db.session.remove()
