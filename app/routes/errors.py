@@ -3,6 +3,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.access import home_endpoint, layout_for
 from app.extensions import db
@@ -69,6 +70,22 @@ def register_error_handlers(app):
     @app.errorhandler(429)
     def _limited(_error):
         return _page(429, _("操作太频繁"), _("操作太频繁，请稍后再试"))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error):
+        """The database is down, restarting or too busy: a clear 503, nothing half done (the
+        transaction rolled back), and the pool reconnects by itself (pool_pre_ping)."""
+        try:
+            db.session.rollback()
+        except DBAPIError:
+            pass
+        current_app.logger.warning("database unavailable: %s", getattr(error, "orig", error))
+        title, message = _("服务暂时不可用"), _("系统繁忙，你的操作没有生效，请稍后再试")
+        if request.headers.get("HX-Request") == "true":
+            body = render_template("errors/_message.html", title=title, message=message)
+            return body, 503, {"HX-Retarget": "#toast", "HX-Reswap": "innerHTML", "Retry-After": "5"}
+        return render_template("errors/unavailable.html", title=title, message=message), 503, {"Retry-After": "5"}
 
     @app.errorhandler(500)
     def _server(_error):

@@ -2,7 +2,8 @@
 import pytest
 
 from app.routes.web import _fen
-from tests.shop_factories import make_merchant  # noqa: F401  (fixture)
+from app.extensions import db as _db
+from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("fen, text", [(0, "0.00"), (3900, "39.00"), (5, "0.05"), (123456, "1234.56"), (-150, "-1.50")])
@@ -72,3 +73,29 @@ def test_pages_are_compressed_for_clients_that_accept_it(client, accept, encodin
     assert "Content-Encoding" not in plain.headers
     assert packed.headers["Content-Encoding"] == encoding and "Accept-Encoding" in packed.headers["Vary"]
     assert len(packed.data) < len(plain.data) / 2
+
+
+def test_a_database_outage_is_a_clear_503_and_nothing_half_done(app, member_client, make_product, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.models import Order
+    from app.services import catalog, shop
+
+    product = make_product(kind="virtual", points_price=10)
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(catalog, "search_products", down)
+    page = member_client.get("/products")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "服务暂时不可用" in page.get_data(as_text=True) and "没有生效" in page.get_data(as_text=True)
+    monkeypatch.setattr(shop, "redeem_product", down)
+    form = member_client.submit(f"/products/{product}/redeem", {"quantity": "1", "confirmed": "1"},
+                                page=f"/products/{product}", htmx=True)
+    assert form.status_code == 503 and form.headers["HX-Retarget"] == "#toast"
+    with app.app_context():
+        assert _db.session.query(Order).count() == 0
+        _db.session.remove()
+    monkeypatch.undo()
+    assert member_client.get("/products").status_code == 200  # back by itself when the database is

@@ -1,0 +1,281 @@
+"""Storms through real HTTP against gunicorn, then reconciliation: nothing oversold, no negative
+balance, nothing charged or used twice.
+
+    .venv/bin/python bench/storm.py [--n 300] [--threads 96] [--restart-db]
+
+Builds a database with the demo data (a temporary SQLite file; with DATABASE_URL, that PostgreSQL
+database, emptied first), N members holding points, a voucher product with N/2 in stock and a
+treasure round of N/2 shares. Serves the mall with the production config under gunicorn (2
+workers x 8 threads) and fires, N at once each: redemptions, draws, treasure-share purchases,
+check-ins (a quarter of them twice), and the counter verifying every voucher sold - each code
+twice at once. Every answer is a success, an expected refusal (sold out, limit, already done) or
+an error; prints successes/s per storm, then runs `flask points reconcile` and checks the
+database directly. Exits 1 on any error answer, oversell, negative balance, double charge or
+reconciliation difference.
+
+--restart-db (PostgreSQL only): restarts PostgreSQL (pg_ctl restart -m fast; the data directory
+from --pg-data, PGDATA, or PGTEST_DIR/data as scripts/pg-test-server makes it) in the middle of
+a redemption storm. Answers during the outage must be clean 503s; afterwards the same gunicorn
+workers must serve again (pool pre-ping) and reconciliation must stay clean.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from _common import (CSRF_RE, DEMO_STAFF, ROOT, database_url, gunicorn, login, machine, prepare_database,
+                     production_env, workdir)
+
+PASSWORD = "storm-pass-1"
+EXPECTED = ("库存不足", "已兑完", "已售罄", "已结束", "仅剩", "已经签到", "今天已签到", "次数已用完", "已用完",
+            "已核销", "已使用", "每人限", "限兑")
+
+
+def seed(n):
+    def extra(app):
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from app.models import Merchant
+        from app.services import accounts, catalog, ledger, treasure_config
+        from app.services.tx import write_transaction
+
+        merchant = db.session.execute(select(Merchant).order_by(Merchant.id)).scalars().first()
+        for i in range(n):
+            user = accounts.register_member(f"136{i:08d}", PASSWORD)
+            with write_transaction():
+                ledger.earn(user.id, 5000, "adjust", key="storm", growth=False)
+        catalog.create_product(name="风暴代金券", kind="voucher", points_price=100, stock=n // 2,
+                               merchant_id=merchant.id, face_value_fen=1000)
+        treasure_config.create_item("风暴夺宝", max(2, n // 2), 10, prize_points=100)
+    return extra
+
+
+class Tally:
+    def __init__(self, name):
+        self.name, self.ok, self.refused, self.errors, self.lock = name, 0, 0, [], threading.Lock()
+
+    def add(self, kind, detail=""):
+        with self.lock:
+            if kind == "ok":
+                self.ok += 1
+            elif kind == "refused":
+                self.refused += 1
+            else:
+                self.errors.append(detail)
+
+
+def classify(response, success_statuses=(303,), ok_text=None):
+    if response is None:
+        return "error", "no answer"
+    text = response.text if response.status_code != 303 else ""
+    if response.status_code in success_statuses and (ok_text is None or ok_text in text):
+        return "ok", ""
+    if response.status_code == 503:
+        return "unavailable", "503"
+    if response.status_code >= 500:
+        return "error", f"{response.status_code}"
+    if any(word in text for word in EXPECTED) or response.status_code in (409, 422):
+        return "refused", ""
+    return "error", f"{response.status_code} {text[:120]!r}"
+
+
+def storm(name, jobs, threads):
+    """Run the jobs (callables returning (kind, detail)) all at once; print and return the tally."""
+    tally = Tally(name)
+    barrier = threading.Barrier(min(threads, len(jobs)))
+
+    def run(job):
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        try:
+            tally.add(*job())
+        except requests.RequestException as exc:
+            tally.add("error", type(exc).__name__)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, jobs))
+    elapsed = time.perf_counter() - start
+    print(f"{name:22} {len(jobs):5} sent {tally.ok:5} ok {tally.refused:5} refused {len(tally.errors):4} errors "
+          f"{elapsed:6.2f} s  {tally.ok / elapsed:7.1f} successes/s")
+    for detail in sorted(set(tally.errors))[:5]:
+        print(f"    error: {detail}")
+    return tally
+
+
+def post(session, base, path, data, htmx=False):
+    headers = {"HX-Request": "true", "X-CSRFToken": session.csrf} if htmx else {}
+    return session.post(base + path, data={"csrf_token": session.csrf, **data}, headers=headers,
+                        allow_redirects=False, timeout=60)
+
+
+def member_session(base, i, page):
+    session = login(base, f"136{i:08d}", PASSWORD)
+    session.csrf = CSRF_RE.search(session.get(base + page).text).group(1)
+    return session
+
+
+def pg_restart(data_dir):
+    binary = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
+    pg_ctl = f"/usr/lib/postgresql/{binary}/bin/pg_ctl"
+    command = f"{pg_ctl} -D {data_dir} -m fast -w restart"
+    if os.geteuid() == 0:
+        command = f"su postgres -s /bin/sh -c '{command}'"
+    started = time.perf_counter()
+    subprocess.run(command, shell=True, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def ids(base, session):
+    import re
+    products = session.get(base + "/products?q=风暴").text
+    product = re.search(r'href="/products/(\d+)"', products).group(1)
+    draw = re.search(r'href="/draw/(\d+)"', session.get(base + "/draws").text).group(1)
+    rounds = session.get(base + "/treasure").text
+    round_id = max(int(x) for x in re.findall(r'href="/treasure/(\d+)"', rounds))
+    return product, draw, round_id
+
+
+def database_checks(url, env):
+    """Direct checks after the storms; returns a list of problems."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    problems = []
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT count(*) FROM products WHERE stock < 0")).scalar():
+            problems.append("a product's stock went below zero")
+        if conn.execute(text("SELECT count(*) FROM users WHERE points_balance < 0")).scalar():
+            problems.append("a member's balance went below zero")
+        sold = conn.execute(text("SELECT stock, sold FROM products WHERE name = '风暴代金券'")).one()
+        if sold.stock + sold.sold != STORM_N // 2:
+            problems.append(f"voucher product: stock {sold.stock} + sold {sold.sold} != {STORM_N // 2}")
+        over = conn.execute(text("SELECT count(*) FROM treasure_rounds WHERE sold > total_shares")).scalar()
+        if over:
+            problems.append("a treasure round sold more shares than it has")
+        doubled = conn.execute(text("SELECT count(*) FROM (SELECT user_id, day FROM checkins GROUP BY user_id, day "
+                                    "HAVING count(*) > 1) t")).scalar()
+        if doubled:
+            problems.append(f"{doubled} members checked in twice on one day")
+    engine.dispose()
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi.py", "points", "reconcile"], cwd=ROOT,
+                            env={**env, "APP_ENV": "development"}, capture_output=True, text=True)
+    print("flask points reconcile:", (result.stdout.strip().splitlines() or ["(no output)"])[-1])
+    if result.returncode != 0:
+        problems.append("reconciliation found differences:\n" + result.stdout + result.stderr)
+    return problems
+
+
+STORM_N = 300
+
+
+def main():
+    global STORM_N
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=96)
+    parser.add_argument("--restart-db", action="store_true")
+    parser.add_argument("--pg-data", default=os.environ.get("PGDATA") or
+                        os.path.join(os.environ.get("PGTEST_DIR", "/tmp/pointsmall-pg"), "data"))
+    options = parser.parse_args()
+    STORM_N = n = options.n
+    tmp = workdir("bench-storm-")
+    url = database_url(tmp)
+    is_pg = url.startswith("postgres")
+    if options.restart_db and not is_pg:
+        print("--restart-db needs DATABASE_URL pointing at a PostgreSQL this script may restart")
+        return 2
+    print(f"machine: {machine()}; database: {'PostgreSQL' if is_pg else 'SQLite'}; gunicorn 2 workers x 8 threads; "
+          f"{n} members, {options.threads} client threads")
+    started = time.perf_counter()
+    prepare_database(url, f"{tmp}/uploads", extra=seed(n))
+    print(f"seeded in {time.perf_counter() - started:.1f} s")
+    env = production_env(url, f"{tmp}/uploads", f"{tmp}/cache")
+    failed = []
+    with gunicorn("wsgi:app", env, threads=8, log=f"{tmp}/mall.log") as (base, proc):
+        pids_before = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        first = member_session(base, 0, "/products")
+        product, draw, round_id = ids(base, first)
+        with ThreadPoolExecutor(16) as pool:
+            members = list(pool.map(lambda i: member_session(base, i, f"/products/{product}"), range(n)))
+        staff = [login(base, *DEMO_STAFF) for _ in range(8)]
+        for session in staff:
+            session.csrf = CSRF_RE.search(session.get(base + "/merchant/verify").text).group(1)
+        print(f"{n} members and 8 counter sessions logged in\n")
+
+        def redeem(session):
+            return lambda: classify(post(session, base, f"/products/{product}/redeem",
+                                         {"quantity": "1", "confirmed": "1", "request_key": uuid.uuid4().hex}))
+
+        tallies = []
+        if options.restart_db:
+            half = n // 2
+            restart = {}
+
+            def restart_midway():
+                time.sleep(0.3)
+                restart["seconds"] = pg_restart(options.pg_data)
+
+            restarter = threading.Thread(target=restart_midway)
+            restarter.start()
+            outage = storm("redeem (PG restarts)", [redeem(s) for s in members[:half]] * 4, options.threads)
+            restarter.join()
+            print(f"    PostgreSQL restarted in {restart.get('seconds', 0):.1f} s; answers during it: "
+                  f"{len(outage.errors)} non-success, all 503: {set(outage.errors) <= {'503'}}")
+            if not set(outage.errors) <= {"503"}:
+                failed.append("answers other than 503 while PostgreSQL restarted")
+            outage.errors = []
+            tallies.append(outage)
+        tallies.append(storm("redeem", [redeem(s) for s in members], options.threads))
+        tallies.append(storm("draw", [lambda s=s: classify(post(s, base, f"/draw/{draw}/play",
+                                                                {"confirmed": "1", "request_key": uuid.uuid4().hex}))
+                                      for s in members], options.threads))
+        tallies.append(storm("treasure share", [lambda s=s: classify(post(s, base, f"/treasure/{round_id}/buy",
+                                                                          {"quantity": "1", "confirmed": "1",
+                                                                           "request_key": uuid.uuid4().hex}),
+                                                                     success_statuses=(303, 200))
+                                                for s in members], options.threads))
+        checkins = [lambda s=s: classify(post(s, base, "/checkin", {}, htmx=True), (200,), "签到成功")
+                    for s in members + members[: n // 4]]
+        tallies.append(storm("check-in (+25% twice)", checkins, options.threads))
+        codes = [row for row in _voucher_codes(url)]
+        verify = [lambda code=code, s=staff[i % len(staff)]: classify(
+            post(s, base, "/merchant/verify/confirm", {"code": code, "request_key": uuid.uuid4().hex}))
+            for i, code in enumerate(codes * 2)]
+        tallies.append(storm("verify (each code x2)", verify, options.threads))
+        for tally in tallies:
+            if tally.errors:
+                failed.append(f"{tally.name}: {len(tally.errors)} error answers")
+        pids_after = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        if options.restart_db:
+            same = sorted(pids_before) == sorted(pids_after)
+            print(f"gunicorn workers after the restart: {'the same processes' if same else 'replaced'}")
+    print()
+    failed += database_checks(url, env)
+    for problem in failed:
+        print("PROBLEM:", problem)
+    print("storm: clean" if not failed else "storm: FAILED")
+    return 1 if failed else 0
+
+
+def _voucher_codes(url):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    with engine.connect() as conn:
+        codes = conn.execute(text("SELECT code FROM vouchers WHERE status = 'active'")).scalars().all()
+    engine.dispose()
+    return codes
+
+
+if __name__ == "__main__":
+    sys.exit(main())
