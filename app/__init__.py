@@ -1,6 +1,8 @@
 """The application factory."""
+import functools
 import os
 
+from babel import Locale
 from flask import Flask, current_app, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,12 +26,18 @@ def select_locale():
     browser's Accept-Language (English for readers who prefer it to Chinese), else Simplified Chinese."""
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
-        return default
+        return _locale(default)
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in current_app.config["LANGUAGES"]:
-        return chosen
+        return _locale(chosen)
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    return "en" if best == "en" else default
+    return _locale("en" if best == "en" else default)
+
+
+@functools.cache
+def _locale(name):
+    """A parsed Locale, once per language (Babel's parsing scans every locale it knows, each time)."""
+    return Locale.parse(name)
 
 
 def create_app(config=None):

@@ -16,7 +16,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+CSRF_RE = re.compile(r'(?:name="csrf_token"[^>]*value="|"X-CSRFToken": ")([^"]+)"')
 KEY_RE = re.compile(r'name="request_key"[^>]*value="([0-9a-f]{32})"')
 DEMO_MEMBER = ("13700000001", "member12345")
 DEMO_STAFF = ("13900000001", "staff12345")

@@ -75,6 +75,8 @@ def classify(response, success_statuses=(303,), ok_text=None):
     if response is None:
         return "error", "no answer"
     text = response.text if response.status_code != 303 else ""
+    if response.status_code == 303 and "/login" in response.headers.get("Location", ""):
+        return "error", "redirected to /login"
     if response.status_code in success_statuses and (ok_text is None or ok_text in text):
         return "ok", ""
     if response.status_code == 503:
@@ -89,13 +91,8 @@ def classify(response, success_statuses=(303,), ok_text=None):
 def storm(name, jobs, threads):
     """Run the jobs (callables returning (kind, detail)) all at once; print and return the tally."""
     tally = Tally(name)
-    barrier = threading.Barrier(min(threads, len(jobs)))
 
     def run(job):
-        try:
-            barrier.wait(timeout=30)
-        except threading.BrokenBarrierError:
-            pass
         try:
             tally.add(*job())
         except requests.RequestException as exc:
@@ -244,7 +241,8 @@ def main():
                                                                            "request_key": uuid.uuid4().hex}),
                                                                      success_statuses=(303, 200))
                                                 for s in members], options.threads))
-        checkins = [lambda s=s: classify(post(s, base, "/checkin", {}, htmx=True), (200,), "签到成功")
+        checkins = [lambda s=s: classify(post(s, base, "/checkin", {"request_key": uuid.uuid4().hex}, htmx=True),
+                                         (200,), "签到成功")
                     for s in members + members[: n // 4]]
         tallies.append(storm("check-in (+25% twice)", checkins, options.threads))
         codes = [row for row in _voucher_codes(url)]
@@ -272,7 +270,8 @@ def _voucher_codes(url):
 
     engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
     with engine.connect() as conn:
-        codes = conn.execute(text("SELECT code FROM vouchers WHERE status = 'active'")).scalars().all()
+        codes = conn.execute(text("SELECT v.code FROM vouchers v JOIN products p ON p.id = v.product_id "
+                                  "WHERE v.status = 'active' AND p.name = '风暴代金券'")).scalars().all()
     engine.dispose()
     return codes
 

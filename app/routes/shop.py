@@ -1,6 +1,10 @@
 """The shop: catalogue, product pages with redemption, orders, vouchers, coupons, addresses."""
-from flask import Blueprint, current_app, flash, redirect, request, send_from_directory, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 from flask_login import current_user
 
 from app.access import is_member, member_required
@@ -9,7 +13,8 @@ from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPay
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
 from app.services import addresses as address_book
-from app.services import catalog, payments, shop, voucher_states, vouchers
+from app.services import cache as shared_cache
+from app.services import catalog, levels, payments, shop, voucher_states, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
@@ -36,11 +41,48 @@ def upload(filename):
     return send_from_directory(current_app.config["UPLOAD_DIR"], filename, max_age=7 * 86400)
 
 
+@dataclass(frozen=True)
+class Grid:
+    html: Markup
+    any: bool
+    changes_at: object = None  # when a shown product's sale window opens or closes
+
+
+def product_grid(query):
+    """One page of the shelf's cards with the link to the next, shared (see cards()); a search
+    (words typed) is rendered for its reader alone."""
+    def render():
+        items, has_more = catalog.search_products(query)
+        return _grid("shop/_product_grid.html", items, has_more=has_more, query=query)
+    if query.q:
+        return render()
+    return _shared_grid(f"grid:{sorted(query.args(page=query.page).items())}", render)
+
+
+def cards(name, load):
+    """Product cards as HTML, shared by the members of one level (the prices they see) in one
+    language until a product, category or setting changes or a shown sale window turns."""
+    return _shared_grid(f"cards:{name}", lambda: _grid("shop/_cards.html", load()))
+
+
+def _grid(template, items, **context):
+    return Grid(Markup(render_template(template, items=items, **context)), bool(items),
+                catalog.next_window_change(items))
+
+
+def _shared_grid(name, render):
+    level = levels.level_for(current_user.growth).key if is_member(current_user) else "guest"
+    return shared_cache.shared(f"{name}:{get_locale()}:{level}", GRID_TABLES, render,
+                               until=lambda grid: grid.changes_at)
+
+
+GRID_TABLES = (*catalog.PRODUCT_TABLES, *shared_cache.watch("settings"))
+
+
 @bp.get("/products")
 def products():
     query = catalog.ProductQuery.from_args(request.args)
-    items, has_more = catalog.search_products(query)
-    return render_page("shop/products.html", block="product_items", query=query, items=items, has_more=has_more,
+    return render_page("shop/products.html", block="product_items", query=query, grid=product_grid(query),
                        categories=catalog.categories(), category=catalog.get_category(query.category_id),
                        tiers=catalog.points_tiers(), sorts=catalog.sort_labels())
 

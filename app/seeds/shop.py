@@ -1,14 +1,14 @@
 """Demo catalogue for `flask seed-demo`: categories, banners, ~16 products of every kind with
 pictures drawn by Pillow into UPLOAD_DIR, and a couple of orders for the demo member.
 Idempotent: what exists (by name, or by request key for orders) is left alone."""
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Banner, Category, Merchant, Product, User
 from app.services import addresses, catalog, images, shop
-from app.services.clock import utcnow
+from app.services.clock import SHANGHAI, shanghai_today, utcnow
 from app.seeds.accounts import DEMO_MEMBER
 from app.services.tx import write_transaction
 
@@ -21,6 +21,7 @@ _P = "<p>{}</p>"
 
 
 def _products(now, merchants):
+    opens = datetime.combine(shanghai_today(now) + timedelta(days=1), time(10), tzinfo=SHANGHAI)
     noodle, coffee = merchants["老街面馆"], merchants["晨光咖啡"]
     return [
         dict(name="小米充电宝 10000mAh", subtitle="22.5W 快充，双向充电", category="数码家电", kind="physical",
@@ -44,10 +45,11 @@ def _products(now, merchants):
              points_price=399, stock=20, limit_total=1, is_hot=True, position=100,
              sale_starts_at=now - timedelta(hours=1), sale_ends_at=now + timedelta(hours=47),
              colors=("#ff6b35", "#d62828"), art=("秒杀", "每日坚果 399积分")),
-        dict(name="洗衣凝珠 52 颗（明日开抢）", subtitle="明天 10 点开抢，手慢无", category="生活日用", kind="physical",
-             points_price=299, stock=30, limit_total=1,
-             sale_starts_at=now + timedelta(days=1), sale_ends_at=now + timedelta(days=3),
-             colors=("#48cae4", "#0077b6"), art=("明日开抢", "洗衣凝珠")),
+        # The copy and the countdown come from one moment: 10:00 (Shanghai) tomorrow, as seeded.
+        dict(name="洗衣凝珠 52 颗（限时开抢）", subtitle=f"{opens:%m}月{opens:%d}日 10:00 开抢，手慢无", category="生活日用",
+             kind="physical", points_price=299, stock=30, limit_total=1,
+             sale_starts_at=opens, sale_ends_at=opens + timedelta(days=2),
+             colors=("#48cae4", "#0077b6"), art=("限时开抢", "洗衣凝珠")),
         dict(name="话费充值卡 10 元", subtitle="全国通用，兑换码即时到账", category="卡券充值", kind="virtual",
              points_price=1000, stock=0, limit_day=1, codes=[f"HF10-2026-{i:04d}-{(i * 7919) % 10000:04d}" for i in range(1, 31)],
              colors=("#06d6a0", "#118ab2"), art=("话费", "10元")),

@@ -23,12 +23,23 @@ from app.services.clock import utcnow
 _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _WRITTEN = "cache_written_tables"
 _committed = threading.local()
+_WATCHED = set()
+
+
+def watch(*tables):
+    """Declare, at import, tables whose values are shared: only writes to these give new generations
+    (a write to any other table - ledger entries, plays, sessions - costs the cache nothing)."""
+    _WATCHED.update(tables)
+    return tables
 
 
 def shared(name, tables, build, *, until=None, timeout=None):
     """build()'s value, shared by every request until a write to one of `tables` commits, or
     until the datetime until(value) returns (None: no clock limit), or `timeout` seconds."""
-    gens = _generations(tables)
+    unwatched = set(tables) - _WATCHED
+    if unwatched:
+        raise RuntimeError(f"cache.watch() these tables at import before sharing values read from them: {unwatched}")
+    gens = _generations(tables)  # read before the data: a write committed after this is never missed
     hit = cache.get(name)
     now = utcnow()
     if hit is not None:
@@ -53,6 +64,9 @@ def install_invalidation(engine):
     event.listen(engine, "after_cursor_execute", _note_write)
     event.listen(engine, "commit", _on_commit)
     event.listen(engine, "rollback", _on_rollback)
+    # After the commit: a session's connection goes back to the pool when its transaction ends, and
+    # so does a raw connection's (engine.begin()), on the thread that committed.
+    event.listen(engine.pool, "checkin", lambda *_args: _bump_committed())
 
 
 def bump(tables):
@@ -88,29 +102,34 @@ def _written_here(tables):
 
 def _note_write(conn, _cursor, statement, _params, _context, _many):
     match = _WRITE.match(statement)
-    if match:
+    if match and match.group(1).lower() in _WATCHED:
         conn.info.setdefault(_WRITTEN, set()).add(match.group(1).lower())
 
 
 def _on_commit(conn):
-    # Before the database commits (the only engine hook), and again after it (the session hook
-    # below), so a value rebuilt in between from the old rows is not kept.
+    # The engine's hook runs before the database commits: remember the tables, and give them new
+    # generations after the commit (the session hook below), never while the transaction still
+    # holds its locks. A reader reads the generations before the rows, so a value built from rows
+    # older than a commit always carries generations older than that commit's bump.
     tables = conn.info.pop(_WRITTEN, None)
     if tables:
         _committed.tables = getattr(_committed, "tables", set()) | tables
-        bump(tables)
 
 
 def _on_rollback(conn):
     conn.info.pop(_WRITTEN, None)
 
 
-@event.listens_for(Session, "after_commit")
-def _after_session_commit(_session):
+def _bump_committed():
     tables = getattr(_committed, "tables", None)
-    if tables:
+    if tables and has_app_context():  # the cache lives on the app; outside one, the next commit bumps
         _committed.tables = set()
         bump(tables)
 
 
-__all__ = ["bump", "earliest_future", "install_invalidation", "shared"]
+@event.listens_for(Session, "after_commit")
+def _after_session_commit(_session):
+    _bump_committed()
+
+
+__all__ = ["bump", "earliest_future", "install_invalidation", "shared", "watch"]

@@ -109,7 +109,7 @@ def search_products(query):
     build = lambda: db.session.execute(stmt).unique().scalars().all()  # noqa: E731
     # Browsing (no search words) is shared between members; a search's words are too varied to keep.
     rows = build() if query.q else shared_cache.shared(f"products:{query.args(page=query.page)}", PRODUCT_TABLES,
-                                                       build, until=_next_window_change)
+                                                       build, until=next_window_change)
     return rows[:PER_PAGE], len(rows) > PER_PAGE
 
 
@@ -132,7 +132,8 @@ def get_product(product_id, *, include_inactive=False):
 
 
 # The tables a product card is drawn from: a write to any of them redraws shared product lists.
-PRODUCT_TABLES = ("products", "product_images", "categories", "merchants")
+PRODUCT_TABLES = shared_cache.watch("products", "product_images", "categories", "merchants")
+shared_cache.watch("banners")
 
 
 def categories():
@@ -159,7 +160,7 @@ def hot_products(limit=6):
     return shared_cache.shared(f"hot:{limit}", PRODUCT_TABLES, lambda: db.session.execute(
         select(Product).where(Product.is_active.is_(True), Product.stock > 0)
         .order_by(Product.is_hot.desc(), Product.sold.desc(), Product.id.desc()).limit(limit)
-    ).unique().scalars().all(), until=_next_window_change)
+    ).unique().scalars().all(), until=next_window_change)
 
 
 def flash_products(now=None, limit=4):
@@ -172,10 +173,10 @@ def flash_products(now=None, limit=4):
             .order_by(Product.sale_ends_at).limit(limit)
         ).unique().scalars().all()
     return build() if now is not None else shared_cache.shared(f"flash:{limit}", PRODUCT_TABLES, build,
-                                                               until=_next_window_change)
+                                                               until=next_window_change)
 
 
-def _next_window_change(products):
+def next_window_change(products):
     """When the first of these products' sale windows opens or closes: shared lists expire then."""
     return shared_cache.earliest_future([m for p in products for m in (p.sale_starts_at, p.sale_ends_at)])
 
@@ -256,6 +257,6 @@ def _add_codes(product, codes):
 
 __all__ = [
     "KIND_NAMES", "PER_PAGE", "ProductQuery", "SORTS", "add_virtual_codes", "banners", "categories",
-    "create_product", "flash_products", "get_category", "get_product", "shown_product", "hot_products", "leaderboard",
+    "create_product", "flash_products", "get_category", "get_product", "next_window_change", "shown_product", "hot_products", "leaderboard",
     "points_tiers", "sale_state", "sanitize_html", "search_products", "sort_labels",
 ]

@@ -78,12 +78,15 @@ def get_draw(draw_id):
     return draw
 
 
+_DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
+
+
 def shown_draw(draw_id):
     """get_draw() for pages that only show a draw: a detached snapshot with its prizes, shared
     between requests until a draw, prize or product changes (a play loads the draw itself)."""
     if not is_db_id(draw_id):
         raise NotFound(_("抽奖活动不存在或已结束"))
-    draw = shared_cache.shared(f"draw:{draw_id}", ("draws", "draw_prizes", "products", "product_images"),
+    draw = shared_cache.shared(f"draw:{draw_id}", _DRAW_TABLES,
                                lambda: db.session.execute(
                                    select(Draw).where(Draw.id == draw_id)
                                    .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
@@ -374,7 +377,7 @@ def has_spent_points(user_id):
 def newbie_draw():
     """The active newbie-gift draw with its prizes, or None: a detached snapshot, shared between
     requests until a draw, prize or product changes (for showing; a play loads the draw itself)."""
-    return shared_cache.shared("newbie_draw", ("draws", "draw_prizes", "products"), lambda: db.session.execute(
+    return shared_cache.shared("newbie_draw", _DRAW_TABLES, lambda: db.session.execute(
         select(Draw).where(Draw.purpose == "newbie", Draw.is_active.is_(True)).order_by(Draw.id).limit(1)
         .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
     ).scalar_one_or_none())

@@ -256,9 +256,12 @@ def _queue_template(message):
     wechat_templates.queue(message)
 
 
+_MESSAGES = shared_cache.watch("messages")
+
+
 def unread_count(user_id):
     """How many messages the member has not opened (shared until a message is written)."""
-    return shared_cache.shared(f"unread:{user_id}", ("messages",), lambda: db.session.execute(
+    return shared_cache.shared(f"unread:{user_id}", _MESSAGES, lambda: db.session.execute(
         select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
     ).scalar_one())
 

@@ -55,6 +55,9 @@ DEFAULTS = {
 }
 
 
+_SETTINGS = shared_cache.watch("settings")
+
+
 def get_setting(key):
     """The operator's value for `key`, or the default.
 
@@ -67,7 +70,7 @@ def get_setting(key):
     values = g.get("_settings_cache")
     if values is None:
         load = lambda: {row.key: row.value for row in db.session.execute(select(Setting)).scalars()}  # noqa: E731
-        values = load() if g.get("_settings_written") else shared_cache.shared("settings", ("settings",), load)
+        values = load() if g.get("_settings_written") else shared_cache.shared("settings", _SETTINGS, load)
         g._settings_cache = values
     return values[key] if key in values else DEFAULTS.get(key)
 

@@ -24,3 +24,18 @@ def test_seed_demo_puts_the_demo_merchants_goods_on_sale(app):
         assert goods.sale_starts_at <= now and goods.sale_ends_at >= now + timedelta(days=14)
         assert catalog.sale_state(goods) == "on_sale"
         db.session.remove()
+
+
+def test_the_demo_copy_and_the_countdown_name_the_same_moment(app):
+    from app.services.clock import to_shanghai
+
+    runner = app.test_cli_runner()
+    with app.app_context():
+        assert runner.invoke(args=["seed-demo"]).exit_code == 0
+        upcoming = db.session.execute(select(Product).where(Product.sale_starts_at > utcnow())).scalars().all()
+        assert upcoming
+        for product in upcoming:
+            opens = to_shanghai(product.sale_starts_at)
+            assert "明天" not in product.subtitle and "明日" not in product.name  # relative words go stale
+            assert f"{opens:%m}月{opens:%d}日 {opens:%H:%M}" in product.subtitle
+        db.session.remove()

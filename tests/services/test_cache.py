@@ -1,0 +1,104 @@
+"""The shared page cache: a value is kept until a committed write to a table it was read from,
+never past the clock limit it names, never shared while its own transaction changed its tables."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from app.models import Category, Setting
+from app.services import cache as shared_cache
+from app.services import catalog
+from app.services.clock import utcnow
+from app.services.settings import get_setting, put_setting
+from app.services.tx import write_transaction
+
+
+def _counter():
+    calls = []
+
+    def build():
+        calls.append(1)
+        return len(calls)
+    return build, calls
+
+
+def test_a_value_is_built_once_and_again_after_a_committed_write_to_its_table(app_ctx):
+    build, calls = _counter()
+    assert shared_cache.shared("t:cat", ("categories",), build) == 1
+    assert shared_cache.shared("t:cat", ("categories",), build) == 1
+    with write_transaction() as session:
+        session.add(Category(name="新分类"))
+    assert shared_cache.shared("t:cat", ("categories",), build) == 2
+
+
+def test_writes_to_other_tables_and_rolled_back_writes_keep_it(app_ctx):
+    build, calls = _counter()
+    shared_cache.shared("t:cat2", ("categories",), build)
+    with write_transaction() as session:
+        session.add(Setting(key="x.unrelated", value=1))
+    with pytest.raises(RuntimeError):
+        with write_transaction() as session:
+            session.add(Category(name="不会保存"))
+            session.flush()
+            raise RuntimeError("undo")
+    assert shared_cache.shared("t:cat2", ("categories",), build) == 1 and len(calls) == 1
+
+
+def test_raw_sql_writes_count_too(app_ctx):
+    build, _calls = _counter()
+    shared_cache.shared("t:cat3", ("categories",), build)
+    with write_transaction() as session:
+        session.execute(text("INSERT INTO categories (name, position, is_active) VALUES ('原始', 0, 1)")
+                        if db.engine.dialect.name == "sqlite" else
+                        text("INSERT INTO categories (name, position, is_active) VALUES ('原始', 0, true)"))
+    assert shared_cache.shared("t:cat3", ("categories",), build) == 2
+
+
+def test_a_transaction_does_not_share_what_it_has_not_committed(app_ctx):
+    with write_transaction() as session:
+        session.add(Category(name="未提交"))
+        session.flush()
+        names = shared_cache.shared("t:names", ("categories",),
+                                    lambda: [c.name for c in session.query(Category).all()])
+        assert names == ["未提交"]
+        session.rollback()
+    assert shared_cache.shared("t:names", ("categories",), lambda: [c.name for c in db.session.query(Category)]) == []
+
+
+def test_a_value_expires_when_its_window_changes(app_ctx):
+    build, calls = _counter()
+    soon = utcnow() - timedelta(seconds=1)  # already passed: the next read builds again
+    shared_cache.shared("t:window", ("categories",), build, until=lambda _value: soon)
+    assert shared_cache.shared("t:window", ("categories",), build, until=lambda _value: None) == 2
+
+
+def test_only_watched_tables_may_be_shared(app_ctx):
+    with pytest.raises(RuntimeError, match="watch"):
+        shared_cache.shared("t:ledger", ("point_entries",), lambda: 0)
+
+
+def test_a_setting_stored_is_read_back_in_its_own_transaction_and_by_everyone_after(app_ctx):
+    assert get_setting("shop.rules")["max_quantity"] == 10
+    db.session.remove()
+    with app_ctx_fresh():
+        with write_transaction():
+            rules = dict(get_setting("shop.rules"), max_quantity=3)
+            put_setting("shop.rules", rules)
+            assert get_setting("shop.rules")["max_quantity"] == 3
+    with app_ctx_fresh():
+        assert get_setting("shop.rules")["max_quantity"] == 3
+
+
+def test_the_shelf_shows_an_edit_at_once(app_ctx):
+    product = catalog.create_product(name="旧名字", kind="physical", points_price=100, stock=5)
+    assert [p.name for p in catalog.search_products(catalog.ProductQuery())[0]] == ["旧名字"]
+    with write_transaction() as session:
+        session.get(type(product), product.id).name = "新名字"
+    assert [p.name for p in catalog.search_products(catalog.ProductQuery())[0]] == ["新名字"]
+    assert catalog.shown_product(product.id).name == "新名字"
+
+
+def app_ctx_fresh():
+    from flask import current_app
+    return current_app.app_context()
