@@ -14,7 +14,7 @@ from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
 from app.services import addresses as address_book
 from app.services import cache as shared_cache
-from app.services import catalog, levels, payments, shop, voucher_states, vouchers
+from app.services import catalog, images, levels, payments, shop, voucher_states, vouchers
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
@@ -34,6 +34,12 @@ def member_price(product):
 def upload_url(path):
     """Where an image stored in UPLOAD_DIR is served."""
     return url_for("shop.upload", filename=path) if path else None
+
+
+@bp.app_template_global()
+def stored_rendition(path, name, fmt=None):
+    """The stored rendition ("thumb", "detail") of an image, as JPEG or fmt="webp", if it exists."""
+    return images.stored_rendition(path, name, fmt) if path else None
 
 
 @bp.get("/static/uploads/<path:filename>")

@@ -1,5 +1,6 @@
 """Product and banner images with Pillow: uploads resized to a phone-friendly size, and the
 demo pictures drawn at seed time. Files live in UPLOAD_DIR, served under /static/uploads/."""
+import functools
 import io
 import os
 import secrets
@@ -65,12 +66,15 @@ def _decode(data):
     return image
 
 
-def _encode(image, max_side, quality=85):
-    """`image` fitted in max_side x max_side (never enlarged), as JPEG bytes."""
+def _encode(image, max_side, quality=85, fmt="JPEG"):
+    """`image` fitted in max_side x max_side (never enlarged), as JPEG (or WebP) bytes."""
     image = image.copy()
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    if fmt == "WEBP":
+        image.save(out, "WEBP", quality=quality - 5, method=2)
+    else:
+        image.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
     return out.getvalue()
 
 
@@ -99,12 +103,26 @@ def save_upload(data, folder="products", max_side=MAX_SIDE):
     return _write(folder, f"{secrets.token_hex(8)}.jpg", jpeg)
 
 
-def rendition_path(path, name):
-    """Where rendition `name` of a stored image lives ("detail" is the image's own path)."""
-    if name == "detail":
-        return path
+def rendition_path(path, name, fmt=None):
+    """Where rendition `name` of a stored image lives ("detail" is the image's own path); with
+    fmt="webp", its WebP twin (products.jpg -> products.webp, products.thumb.webp)."""
     stem, dot, ext = path.rpartition(".")
-    return f"{stem}.{name}.{ext}" if dot else f"{path}.{name}"
+    if not dot:
+        stem, ext = path, "jpg"
+    ext = fmt or ext
+    return f"{stem}.{ext}" if name == "detail" else f"{stem}.{name}.{ext}"
+
+
+def stored_rendition(path, name, fmt=None):
+    """rendition_path() when that file exists, else None (images stored before renditions and
+    WebP twins existed have only their own file); remembered, the files never change."""
+    return _stored(str(upload_dir()), path, name, fmt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored(root, path, name, fmt):
+    candidate = rendition_path(path, name, fmt)
+    return candidate if (Path(root) / candidate).is_file() else None
 
 
 def save_renditions(data, folder="products"):
@@ -113,21 +131,32 @@ def save_renditions(data, folder="products"):
     The image is decoded once; nothing is written unless it decodes.
     """
     image = _decode(_read(data))
-    encoded = {name: _encode(image, side) for name, side in RENDITIONS.items()}
-    path = f"{folder}/{secrets.token_hex(8)}.jpg"
-    for name, jpeg in encoded.items():
-        target = rendition_path(path, name)
-        _write(folder, target.rsplit("/", 1)[1], jpeg)
+    return _store_renditions(image, f"{folder}/{secrets.token_hex(8)}.jpg")
+
+
+def store_demo_renditions(image, path):
+    """Store a picture the seeder drew as `path` with every rendition, like an upload."""
+    return _store_renditions(image, path)
+
+
+def _store_renditions(image, path):
+    folder = path.rsplit("/", 1)[0]
+    encoded = {(name, fmt): _encode(image, side, fmt=fmt.upper())
+               for name, side in RENDITIONS.items() for fmt in ("jpg", "webp")}
+    for (name, fmt), content in encoded.items():
+        _write(folder, rendition_path(path, name, fmt).rsplit("/", 1)[1], content)
     return path
 
 
 def delete_renditions(path):
     """Remove an image's files (after the row that named them is gone); missing files are fine."""
     for name in RENDITIONS:
-        try:
-            (upload_dir() / rendition_path(path, name)).unlink()
-        except (FileNotFoundError, ValueError):
-            pass
+        for fmt in (None, "webp"):
+            try:
+                (upload_dir() / rendition_path(path, name, fmt)).unlink()
+            except (FileNotFoundError, ValueError):
+                pass
+    _stored.cache_clear()
 
 
 def _write(folder, name, content):
@@ -190,4 +219,5 @@ def _mix(a, b, t):
 
 
 __all__ = ["ImageRefused", "MAX_SIDE", "RENDITIONS", "delete_renditions", "draw_picture", "max_upload_bytes",
-           "rendition_path", "resize_image", "save_renditions", "save_upload", "upload_dir"]
+           "rendition_path", "resize_image", "save_renditions", "save_upload", "store_demo_renditions", "stored_rendition",
+           "upload_dir"]

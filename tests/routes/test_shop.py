@@ -674,3 +674,29 @@ def test_the_limited_time_filter_lists_only_running_limited_offers(app, client, 
     page = client.get("/products?limited=1").get_data(as_text=True)
     assert "限时坚果" in page and "常规纸巾" not in page and "已结束面膜" not in page
     assert 'data-testid="limited-filter"' in page
+
+
+def test_product_pictures_offer_webp_with_their_size_set(app, client):
+    import re
+
+    from app.seeds import seed_demo
+
+    with app.app_context():
+        seed_demo()
+        _db_remove()
+    listing = client.get("/products").get_data(as_text=True)
+    card = re.search(r'<picture><source type="image/webp" srcset="([^"]+)"[^>]*><img src="([^"]+)"[^>]*'
+                     r'width="240" height="240"', listing)
+    assert card and ".thumb.webp 240w" in card.group(1) and card.group(2).endswith(".thumb.jpg")
+    product = re.search(r'href="/products/(\d+)"', listing).group(1)
+    page = client.get(f"/products/{product}").get_data(as_text=True)
+    assert re.search(r'<section class="gallery" aria-label="[^"]+" tabindex="0">', page)
+    assert re.search(r'<source type="image/webp" srcset="[^" ]+\.webp"><img src="[^"]+\.jpg"[^>]*width="750" height="750"', page)
+    assert "左右滑动" not in page
+    with client.get(card.group(1).split(" ")[0]) as image:
+        assert image.status_code == 200 and image.mimetype == "image/webp"
+
+
+def _db_remove():
+    from app.extensions import db
+    db.session.remove()

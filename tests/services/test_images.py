@@ -59,3 +59,46 @@ def test_demo_pictures_are_drawn_once(app_ctx):
     assert os.path.getmtime(stored) == first
     with Image.open(stored) as result:
         assert result.size == (300, 300)
+
+
+def _png(size=(1200, 900), colour=(200, 30, 30)):
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_upload_is_stored_in_every_rendition_as_jpeg_and_webp(app_ctx):
+    path = images.save_renditions(_png())
+    root = images.upload_dir()
+    for name, side in images.RENDITIONS.items():
+        for fmt, kind in ((None, "JPEG"), ("webp", "WEBP")):
+            with Image.open(root / images.rendition_path(path, name, fmt)) as stored:
+                assert stored.format == kind and max(stored.size) == side
+    assert images.rendition_path("products/ab.jpg", "thumb", "webp") == "products/ab.thumb.webp"
+    assert images.stored_rendition(path, "thumb", "webp") == images.rendition_path(path, "thumb", "webp")
+    images.delete_renditions(path)
+    assert not any(root.joinpath(images.rendition_path(path, n, f)).exists()
+                   for n in images.RENDITIONS for f in (None, "webp"))
+    assert images.stored_rendition(path, "thumb", "webp") is None
+
+
+def test_an_image_stored_before_renditions_has_none_to_offer(app_ctx):
+    old = images.save_upload(_png())  # one file, no thumb, no WebP twin
+    assert images.stored_rendition(old, "thumb") is None and images.stored_rendition(old, "detail", "webp") is None
+    assert images.stored_rendition(old, "detail") == old
+
+
+def test_demo_products_are_illustrations_in_every_rendition_drawn_the_same_each_time(app_ctx):
+    from app.seeds import pictures
+
+    first = pictures.draw_product("test-mug", "coffee", ("#ff6b35", "#d62828"))
+    data = (images.upload_dir() / first).read_bytes()
+    (images.upload_dir() / first).unlink()
+    assert pictures.draw_product("test-mug", "coffee", ("#ff6b35", "#d62828")) == first
+    assert (images.upload_dir() / first).read_bytes() == data  # deterministic
+    for name in images.RENDITIONS:
+        assert (images.upload_dir() / images.rendition_path(first, name, "webp")).is_file()
+    close_up = pictures.draw_product("test-mug-b", "coffee", ("#ff6b35", "#d62828"), close_up=True)
+    with Image.open(images.upload_dir() / first) as a, Image.open(images.upload_dir() / close_up) as b:
+        assert a.size == b.size == (750, 750) and a.tobytes() != b.tobytes()
+    assert set(pictures.SHAPES) >= {"powerbank", "coffee", "voucher", "coupon", "card"}
