@@ -80,25 +80,44 @@ def _audit(page, paths):
     found = {}
     for path in paths:
         page.goto(path)
-        page.evaluate(AXE)
-        violations = page.evaluate("""async () => (await axe.run(document, {
-            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
-            .filter(v => ['serious', 'critical'].includes(v.impact))
-            .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
-        small = page.evaluate(SMALL_TARGETS)
-        headings = page.locator("h1").count()
-        problems = violations + [f"tap target {target}" for target in small]
-        if headings != 1:
-            problems.append(f"{headings} <h1> elements (one per page: what the page is)")
+        problems = _findings(page)
         if problems:
             found[path] = problems
     return found
+
+
+def _findings(page):
+    """axe's serious and critical violations, small tap targets and the <h1> count of the page as it is."""
+    page.evaluate(AXE)
+    violations = page.evaluate("""async () => (await axe.run(document, {
+        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
+        .filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
+    problems = violations + [f"tap target {target}" for target in page.evaluate(SMALL_TARGETS)]
+    headings = page.locator("h1").count()
+    if headings != 1:
+        problems.append(f"{headings} <h1> elements (one per page: what the page is)")
+    return problems
 
 
 def test_member_pages_pass_axe_and_have_large_tap_targets(page, app, shop_scene, screenshot_dir):
     log_in(page, shop_scene["phone"])
     found = _audit(page, _member_pages(shop_scene))
     assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())
+
+
+def test_confirmation_sheets_pass_axe_and_have_large_tap_targets(page, app, shop_scene):
+    log_in(page, shop_scene["phone"])
+    page.goto(f"/treasure/{shop_scene['round']}")
+    page.fill("input[name=quantity]", "10")  # 10 shares of 10 points: at the 100-point threshold
+    page.click("[data-testid=buy-submit]")
+    page.wait_for_selector("[data-testid=confirm-sheet]")
+    assert _findings(page) == []
+    costly = make_draw(app, cost=150)
+    page.goto(f"/draw/{costly}")
+    page.click("[data-testid=draw-go]")
+    page.wait_for_selector("[data-testid=confirm-sheet]")
+    assert _findings(page) == []
 
 
 def test_pages_for_visitors_pass_axe_and_have_large_tap_targets(page, app, shop_scene):
