@@ -110,7 +110,9 @@ def storm(name, jobs, threads):
 
 
 def post(session, base, path, data, htmx=False):
-    headers = {"HX-Request": "true", "X-CSRFToken": session.csrf} if htmx else {}
+    # A fresh connection per request: a kept-alive one the server is closing just then would be a
+    # client-side reset, not an answer (requests does not resend a POST).
+    headers = {"Connection": "close", **({"HX-Request": "true", "X-CSRFToken": session.csrf} if htmx else {})}
     return session.post(base + path, data={"csrf_token": session.csrf, **data}, headers=headers,
                         allow_redirects=False, timeout=60)
 

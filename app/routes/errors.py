@@ -1,9 +1,10 @@
 """Error pages in the user's language: a rule or a bad link is never a 500."""
 from flask import current_app, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from app.access import home_endpoint, layout_for
 from app.extensions import db
@@ -29,6 +30,14 @@ def _page(status, title, message):
     layout, home = _area()
     return render_template("errors/error.html", title=title, message=message, status=status, layout=layout,
                            home=home), status
+
+
+def _without_database(template, title, message):
+    """A page rendered with Jinja alone: the app's context processors read the visitor's account,
+    which needs the database that just failed."""
+    return current_app.jinja_env.get_template(template).render(
+        title=title, message=message, request=request, site_name=current_app.config["SITE_NAME"],
+        current_locale=str(get_locale()))
 
 
 def register_error_handlers(app):
@@ -73,21 +82,27 @@ def register_error_handlers(app):
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
+    @app.errorhandler(PendingRollbackError)  # a connection lost mid-transaction, met again before the rollback
     def _database_unavailable(error):
         """The database is down, restarting or too busy: a clear 503, nothing half done (the
         transaction rolled back), and the pool reconnects by itself (pool_pre_ping)."""
         try:
             db.session.rollback()
-        except DBAPIError:
-            pass
+        except (DBAPIError, PendingRollbackError):
+            db.session.remove()
         current_app.logger.warning("database unavailable: %s", getattr(error, "orig", error))
         title, message = _("服务暂时不可用"), _("系统繁忙，你的操作没有生效，请稍后再试")
         if request.headers.get("HX-Request") == "true":
             body = render_template("errors/_message.html", title=title, message=message)
             return body, 503, {"HX-Retarget": "#toast", "HX-Reswap": "innerHTML", "Retry-After": "5"}
-        return render_template("errors/unavailable.html", title=title, message=message), 503, {"Retry-After": "5"}
+        return _without_database("errors/unavailable.html", title, message), 503, {"Retry-After": "5"}
 
     @app.errorhandler(500)
     def _server(_error):
-        db.session.rollback()
-        return _page(500, _("服务器开小差了"), _("请稍后再试"))
+        title, message = _("服务器开小差了"), _("请稍后再试")
+        try:
+            db.session.rollback()
+            return _page(500, title, message)
+        except Exception:  # noqa: BLE001 - the page itself needs the database: the page that does not
+            db.session.remove()
+            return _without_database("errors/unavailable.html", title, message), 500
