@@ -10,6 +10,7 @@ from app import models  # noqa: F401  (every table registered before anything qu
 from app.access import require_password_change
 from app.cli import register_cli
 from app.config import CONFIGS
+from app.forms.base import share_wtforms_messages
 from app.extensions import babel, cache, compress, csrf, db, limiter, login_manager, migrate
 from app.routes import register_blueprints
 from app.routes.assets import register_assets
@@ -92,6 +93,7 @@ def create_app(config=None):
     app.request_class = MallRequest
     app.url_map.converters["id"] = IdConverter  # before the blueprints: their rules use <id:...>
     app.before_request(refuse_unreadable_input)
+    app.before_request(share_wtforms_messages)
     app.before_request(require_password_change)
     register_blueprints(app)
     register_assets(app)

@@ -30,3 +30,17 @@ def test_each_string_is_translated_once():
     text = (ROOT / "app/translations/en/LC_MESSAGES/messages.po").read_text(encoding="utf-8")
     ids = [line for line in text.splitlines() if line.startswith('msgid "') and line != 'msgid ""']
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
+def test_counted_strings_have_english_plural_forms():
+    """ngettext strings need a plural entry ("1 point", "2 points"): a plain one is never found."""
+    with open(ROOT / "babel.cfg") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    keywords = {"ngettext": (1, 2)}
+    plural = {message[0] for _f, _l, message, _c, _x in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords) if isinstance(message, tuple)}
+    assert len(plural) > 50  # the extraction found the code
+    with open(ROOT / "app/translations/en/LC_MESSAGES/messages.po", "rb") as po:
+        catalog = read_po(po)
+    single = sorted(m for m in plural if m in catalog and not isinstance(catalog[m].string, tuple))
+    assert single == [], f"ngettext strings translated without plural forms: {single[:20]}"

@@ -1,20 +1,36 @@
 """Form pieces shared by every area. Every form derives from BaseForm."""
+import functools
 import json
 import re
 import uuid
 
+from babel import support
 from flask import request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms import FileField, HiddenField, IntegerField
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
 from app.services.accounts import normalize_phone
 from app.services.ids import parse_db_id
 
 _KEY_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@functools.cache
+def _wtforms_messages(locale):
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+def share_wtforms_messages():
+    """before_request: WTForms' own messages in the reader's language, read from disk once per
+    language (Flask-WTF reads that catalogue again in every request that builds a form, unless the
+    request already carries it)."""
+    request.wtforms_translations = _wtforms_messages(str(get_locale()))
 
 
 def _as_text(value):

@@ -192,6 +192,12 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         if done is not None:
             return stored_result(TreasurePurchase, user_id, done)
         rnd = get_round(round_id)
+        if rnd.status != "open" or rnd.deadline <= now or rnd.sold + quantity > rnd.total_shares:
+            _refuse(rnd.id, now)  # as last read: answered at once (the guarded update below decides)
+        # The points first, the round's counter last: the round's row stays locked until the commit, so
+        # members buying into one round queue on it for the shortest time (a refusal undoes the spend).
+        spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
+                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
         sold = session.execute(
             update(TreasureRound)
             .where(TreasureRound.id == rnd.id, TreasureRound.status == "open", TreasureRound.deadline > now,
@@ -202,8 +208,6 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         ).scalar_one_or_none()
         if sold is None:
             _refuse(rnd.id, now)
-        spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
-                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
         purchase = TreasurePurchase(round_id=rnd.id, user_id=user_id, quantity=quantity,
                                     first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
         session.add(purchase)

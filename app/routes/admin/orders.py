@@ -1,6 +1,7 @@
 """The console's orders: list with filters and CSV export, the order page and its actions, bulk shipping."""
 from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -116,7 +117,7 @@ def orders_ship_import():
         except DomainError as refusal:
             form.file.errors = [*form.file.errors, str(refusal.message)]
         if report is not None and report.applied:
-            flash(_("已发货 %(n)s 单", n=report.shipped), "success")
+            flash(ngettext("已发货 %(num)s 单", "已发货 %(num)s 单", report.shipped), "success")
     if form.errors or (report is not None and not report.applied):
         status = 422
     return render_page("admin/ship_import.html", status=status, form=form, report=report,
