@@ -19,7 +19,7 @@ from app.routes.params import IdConverter, MallRequest, refuse_unreadable_input
 from app.routes.security import register_security_headers
 from app.routes.web import register_web_helpers
 from app.services import cache as shared_cache, referrals, tasks
-from app.services.tx import install_sqlite_hooks
+from app.services.tx import discard_session, install_sqlite_hooks
 
 
 def select_locale():
@@ -74,6 +74,7 @@ def create_app(config=None):
         }
 
     db.init_app(app)
+    app.teardown_appcontext(discard_session)  # runs before Flask-SQLAlchemy's own remove (a no-op then)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)

@@ -10,6 +10,7 @@ from app.access import home_endpoint, layout_for
 from app.extensions import db
 from app.routes.params import UnreadableInput
 from app.services.errors import DomainError
+from app.services.tx import discard_session, write_stage
 
 
 def _area():
@@ -38,6 +39,17 @@ def _without_database(template, title, message):
     return current_app.jinja_env.get_template(template).render(
         title=title, message=message, request=request, site_name=current_app.config["SITE_NAME"],
         current_locale=str(get_locale()))
+
+
+def _outage_words():
+    """What the member should believe about their action when the database went away."""
+    stage = write_stage() if request.method == "POST" else None
+    if stage == "committed":  # done; only the page after it could not be read
+        return _("操作已完成"), _("你的操作已经完成，但页面暂时无法显示，请稍后刷新查看")
+    if stage == "committing":  # the COMMIT was sent and its answer lost: it may or may not have happened
+        return _("结果未知"), _("系统繁忙，暂时无法确认你的操作是否完成，请稍后在订单或积分明细中查看；"
+                             "再次提交同一页面不会重复扣除")
+    return _("服务暂时不可用"), _("系统繁忙，你的操作没有生效，请稍后再试")
 
 
 def register_error_handlers(app):
@@ -89,11 +101,11 @@ def register_error_handlers(app):
         try:
             db.session.rollback()
         except (DBAPIError, PendingRollbackError):
-            db.session.remove()
+            discard_session()
         current_app.logger.warning("database unavailable: %s", getattr(error, "orig", error))
-        title, message = _("服务暂时不可用"), _("系统繁忙，你的操作没有生效，请稍后再试")
+        title, message = _outage_words()
         if request.headers.get("HX-Request") == "true":
-            body = render_template("errors/_message.html", title=title, message=message)
+            body = _without_database("errors/_message.html", title, message)
             return body, 503, {"HX-Retarget": "#toast", "HX-Reswap": "innerHTML", "Retry-After": "5"}
         return _without_database("errors/unavailable.html", title, message), 503, {"Retry-After": "5"}
 
@@ -104,5 +116,5 @@ def register_error_handlers(app):
             db.session.rollback()
             return _page(500, title, message)
         except Exception:  # noqa: BLE001 - the page itself needs the database: the page that does not
-            db.session.remove()
+            discard_session()
             return _without_database("errors/unavailable.html", title, message), 500

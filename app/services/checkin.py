@@ -20,7 +20,7 @@ from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
 from app.services.members import lock_member
-from app.services.tx import write_transaction
+from app.services.tx import keep_loaded, write_transaction
 
 _CHUNK = 64  # days read per query while walking a streak back
 DEFAULT_REWARDS = (5, 5, 10, 10, 15, 15, 30)
@@ -96,6 +96,7 @@ def check_in(user_id, *, today=None, now=None):
         entry = ledger.earn(user_id, reward_for(row.streak_day), "checkin", key=f"checkin:{today.isoformat()}",
                             ref=f"checkin:{today.isoformat()}", boost=True, now=now)
         row.points = entry.amount if entry is not None else 0
+        keep_loaded(row)
     return row
 
 

@@ -30,7 +30,7 @@ from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
 from app.services.members import lock_member
-from app.services.tx import write_transaction
+from app.services.tx import keep_loaded, write_transaction
 
 TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
 SKIN_LABELS = {"wheel": _l("大转盘"), "grid": _l("九宫格")}
@@ -317,7 +317,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
         events.points_spent.send(None, user_id=user_id, kind="draw", entry_id=spend.id)
         events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
         remember_result(user_id, "draw", request_key, play.id)
-        session.flush()
+        keep_loaded(play)
     return play
 
 

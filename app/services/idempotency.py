@@ -7,7 +7,7 @@ from app.extensions import db
 from app.models import IdempotencyKey
 from app.services.errors import AlreadyDone
 from app.services.ids import parse_db_id
-from app.services.tx import in_write_transaction
+from app.services.tx import in_write_transaction, keep_loaded
 
 
 def claim_request(user_id, scope, key):
@@ -48,4 +48,4 @@ def stored_result(model, user_id, result):
     row = db.session.get(model, row_id) if row_id else None
     if row is None or row.user_id != user_id:
         raise AlreadyDone(_("该请求已处理，请刷新页面"))
-    return row
+    return keep_loaded(row)

@@ -29,7 +29,7 @@ from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
 from app.services.members import lock_member
-from app.services.tx import write_transaction
+from app.services.tx import keep_loaded, write_transaction
 
 STATUS_LABELS = {
     "pending_payment": _l("待付款"), "paid": _l("待发货"), "shipped": _l("已发货"), "completed": _l("已完成"),
@@ -259,6 +259,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         # The stock last: the product's row stays locked until the commit, so a hot product's orders
         # queue on it for the shortest time (all the work above is undone if it is sold out now).
         fulfilment.take_stock(product.id, quantity)
+        keep_loaded(order)
     return order
 
 

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, TreasureShare
@@ -27,7 +28,7 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
-from app.services.tx import write_transaction
+from app.services.tx import keep_loaded, write_transaction
 
 WINNING_RULE = _l(
     "每期开始时系统生成一个随机种子，并立即公布它的 SHA-256（种子承诺）；满员开奖时公布种子本身。"
@@ -78,9 +79,10 @@ def current_round_of(item_id):
 
 
 def round_purchases(round_id):
-    """Every purchase of a round, in order."""
+    """Every purchase of a round, in order, with its buyer (the list shows each buyer's name)."""
     return db.session.execute(
         select(TreasurePurchase).where(TreasurePurchase.round_id == round_id).order_by(TreasurePurchase.id)
+        .options(joinedload(TreasurePurchase.user))
     ).scalars().all()
 
 
@@ -194,10 +196,9 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         rnd = get_round(round_id)
         if rnd.status != "open" or rnd.deadline <= now or rnd.sold + quantity > rnd.total_shares:
             _refuse(rnd.id, now)  # as last read: answered at once (the guarded update below decides)
-        # The points first, the round's counter last: the round's row stays locked until the commit, so
-        # members buying into one round queue on it for the shortest time (a refusal undoes the spend).
-        spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
-                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
+        # The round's counter first, then the points: the member whose last share sells the round out
+        # pays the winner, so a buyer must never hold a member's row while waiting for the round's
+        # (taking the points first deadlocked on PostgreSQL with the winner's own pending purchase).
         sold = session.execute(
             update(TreasureRound)
             .where(TreasureRound.id == rnd.id, TreasureRound.status == "open", TreasureRound.deadline > now,
@@ -208,6 +209,8 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         ).scalar_one_or_none()
         if sold is None:
             _refuse(rnd.id, now)
+        spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
+                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
         purchase = TreasurePurchase(round_id=rnd.id, user_id=user_id, quantity=quantity,
                                     first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
         session.add(purchase)
@@ -219,6 +222,7 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
             _draw_winner(rnd.id, now)
         events.points_spent.send(None, user_id=user_id, kind="treasure", entry_id=spend.id)
         remember_result(user_id, "treasure", request_key, purchase.id)
+        keep_loaded(purchase)
     return purchase
 
 

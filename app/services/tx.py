@@ -8,11 +8,14 @@ UPDATE ... WHERE ... RETURNING and row locks, which re-check under READ COMMITTE
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from flask import g, has_app_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 
 _in_write = ContextVar("in_write_transaction", default=False)
+_KEPT = "keep_loaded"
 
 
 def install_sqlite_hooks(engine, busy_timeout_ms=30000):
@@ -48,11 +51,59 @@ def write_transaction():
     if session.in_transaction():
         session.rollback()
     token = _in_write.set(True)
+    _note_stage("writing")
+    session.info[_KEPT] = []
     try:
         with session.begin():
             yield session
+            kept = _snapshot(session)
+            _note_stage("committing")  # the use case is done; only the COMMIT is left
+        _note_stage("committed")
+        for obj, values in kept:
+            for key, value in values.items():
+                set_committed_value(obj, key, value)
     finally:
+        session.info.pop(_KEPT, None)
         _in_write.reset(token)
+
+
+def discard_session(*_args):
+    """End the request's session even when its connection died: closing it rolls back, which
+    raises on a killed connection, and an error at teardown would be a bare 500 page."""
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001 - any driver's error; the pool drops a broken connection
+        db.session.registry.clear()
+
+
+def keep_loaded(obj):
+    """Keep `obj`'s columns loaded after the commit (a commit expires every row it loaded).
+
+    For the result a route shows or redirects to: reading it again would ask the database once
+    more, and if the database went away just after the commit, a done action would look failed."""
+    db.session().info.setdefault(_KEPT, []).append(obj)
+    return obj
+
+
+def _snapshot(session):
+    kept = session.info.get(_KEPT)
+    if not kept:
+        return []
+    session.flush()
+    return [(obj, {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict})
+            for obj, state in ((obj, inspect(obj)) for obj in kept)]
+
+
+def _note_stage(stage):
+    if has_app_context():
+        g.write_stage = stage
+
+
+def write_stage():
+    """How far the request's latest write transaction got: None (none began), "writing" (rolled
+    back, or will be), "committing" (the COMMIT was sent; its answer may be lost) or "committed".
+    The 503 page says what it means for the member."""
+    return g.get("write_stage") if has_app_context() else None
 
 
 def in_write_transaction():

@@ -30,7 +30,7 @@ from app.services.clock import to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.idempotency import claim_request, remember_result
 from app.services.ids import parse_db_id
-from app.services.tx import in_write_transaction, write_transaction
+from app.services.tx import in_write_transaction, keep_loaded, write_transaction
 
 CODE_LENGTH = 24
 _CODE_RE = re.compile(r"^[A-Z2-7]{24}$")
@@ -225,6 +225,7 @@ def _redeem(code, staff_user_id, request_key, now):
                      merchant_id=voucher.merchant_id, value_fen=voucher.value_fen)
         session.flush()
         session.refresh(voucher)
+        keep_loaded(voucher)
     return voucher
 
 
@@ -233,7 +234,7 @@ def _replayed(result, code, staff):
     voucher = db.session.get(Voucher, parse_db_id(result) or 0)
     if voucher is None or voucher.code != code or voucher.redeemed_by != staff.id:
         raise _refusal(AlreadyDone, "key_reused", _("该请求已处理，请刷新页面"))
-    return voucher
+    return keep_loaded(voucher)
 
 
 def _usable_voucher(code, staff, now):
