@@ -18,6 +18,7 @@ from app import create_app
 from app.config import TestConfig, _database_url
 from app.extensions import db as _db
 from app.extensions import cache, limiter
+from app.services import cache as shared_cache
 from app.models import User
 from app.services import accounts, ledger
 from app.services.tx import write_transaction
@@ -69,6 +70,7 @@ def _clean_database(app):
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
         cache.clear()
+        shared_cache.forget_near()
 
 
 @pytest.fixture()

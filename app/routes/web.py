@@ -1,10 +1,12 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
-from flask_babel import format_datetime, get_locale
+from flask import (current_app, flash, g, has_app_context, has_request_context, make_response, redirect, render_template, request,
+                   url_for)
+from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2 import pass_context
 from jinja2_fragments.flask import render_block
 
 from app.access import home_endpoint, is_member
@@ -147,7 +149,57 @@ def _wechat_js():
     return {"config": config, "link": link, "icon": site + url_for("static", filename="img/share-icon.png")}
 
 
+def remembered_url_for(app, limit=20000):
+    """url_for for templates, each URL built once per process (werkzeug's builder costs tens of
+    microseconds a call, and a page makes dozens of the same calls). The key is everything the URL
+    depends on: the mount point, the endpoint (a relative one with its blueprint) and the values;
+    calls with _external, _anchor and the like, or unhashable values, are built every time, and so
+    are static files' (their names follow their content, which may change under a running app)."""
+    build, built = app.url_for, {}
+
+    def url_for(endpoint, **values):
+        if endpoint == "static" or not has_request_context() or any(name.startswith("_") for name in values):
+            return build(endpoint, **values)
+        try:
+            key = (request.script_root, request.blueprint if endpoint.startswith(".") else None, endpoint,
+                   frozenset(values.items()))
+            url = built.get(key)
+        except TypeError:
+            return build(endpoint, **values)
+        if url is None:
+            url = build(endpoint, **values)
+            if len(built) < limit:  # values may carry a visitor's search words: the memory stays bounded
+                built[key] = url
+        return url
+
+    return url_for
+
+
+def _install_template_gettext(app):
+    """Templates' _() and ngettext() with the page's translations looked up once per render (the
+    context processor below) instead of once per string: Flask-Babel's lookup walks the request
+    context, the locale and the domain each time, a fifth of a page's rendering. Macros imported
+    without context find them on g (set by the same render)."""
+    def translations(context):
+        return context.get("_translations") or (g.get("_translations") if has_app_context() else None) \
+            or get_translations()
+
+    app.jinja_env.install_gettext_callables(
+        gettext=pass_context(lambda context, s: translations(context).ugettext(s)),
+        ngettext=pass_context(lambda context, s, p, n: translations(context).ungettext(s, p, n)),
+        pgettext=pass_context(lambda context, c, s: translations(context).upgettext(c, s)),
+        npgettext=pass_context(lambda context, c, s, p, n: translations(context).unpgettext(c, s, p, n)),
+        newstyle=True)
+
+
+def _page_translations():
+    g._translations = get_translations()  # for macros imported without context; each render sets it anew
+    return g._translations
+
+
 def register_web_helpers(app):
+    _install_template_gettext(app)
+    app.jinja_env.globals["url_for"] = remembered_url_for(app)
     app.jinja_env.filters["shanghai"] = _shanghai
     app.jinja_env.filters["yuan"] = _fen
     app.jinja_env.globals["phrase_text"] = phrase_text  # a stored phrase id in the reader's language
@@ -157,6 +209,7 @@ def register_web_helpers(app):
     def _context():
         return {
             "site_name": current_app.config["SITE_NAME"],
+            "_translations": _page_translations(),
             "current_locale": str(get_locale()),
             "is_htmx": is_htmx_fragment_request(),
             "tabs": TABS,

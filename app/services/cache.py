@@ -12,6 +12,7 @@ tests. Values are pickled snapshots: ORM objects come back detached, with what w
 import re
 import secrets
 import threading
+from datetime import timedelta
 
 from flask import g, has_app_context
 from sqlalchemy import event
@@ -40,16 +41,42 @@ def shared(name, tables, build, *, until=None, timeout=None):
     if unwatched:
         raise RuntimeError(f"cache.watch() these tables at import before sharing values read from them: {unwatched}")
     gens = _generations(tables)  # read before the data: a write committed after this is never missed
-    hit = cache.get(name)
     now = utcnow()
-    if hit is not None:
-        built_under, expires, value = hit
-        if built_under == gens and (expires is None or now < expires):
-            return value
+    near = _near.get(name)
+    for hit in (near, None if near is not None and near[0] == gens else cache.get(name)):
+        if hit is not None:
+            built_under, expires, value = hit
+            if built_under == gens and (expires is None or now < expires):
+                if hit is not near:
+                    _keep_near(name, hit)
+                return value
     value = build()
     if not _written_here(tables):  # never share what this transaction has changed but not committed
-        cache.set(name, (gens, until(value) if until else None, value), timeout=timeout)
+        expires = until(value) if until else None
+        if timeout:
+            expires = min(expires or now + timedelta(seconds=timeout), now + timedelta(seconds=timeout))
+        entry = (gens, expires, value)
+        cache.set(name, entry, timeout=timeout)
+        _keep_near(name, entry)
     return value
+
+
+# This process's copy of the values it last read or built, with the generations they were built
+# under: checked against the shared generations like the shared copy, but with no unpickling.
+# The values are shared by this process's requests, so they are read, never changed.
+_near = {}
+_NEAR_LIMIT = 4096
+
+
+def _keep_near(name, entry):
+    if len(_near) >= _NEAR_LIMIT:  # per-member values (unread counts) must not grow without bound
+        _near.clear()
+    _near[name] = entry
+
+
+def forget_near():
+    """Drop this process's copies (the shared store was cleared behind the cache's back: tests)."""
+    _near.clear()
 
 
 def earliest_future(moments, now=None):
@@ -132,4 +159,4 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["bump", "earliest_future", "install_invalidation", "shared", "watch"]
+__all__ = ["bump", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]

@@ -21,7 +21,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.extensions import db
+from app.extensions import cache, db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, User
 from app.services import cache as shared_cache
 from app.services import events, fulfilment, ledger, messages, spend_quotes
@@ -409,8 +409,16 @@ def newbie_offer(user_id, *, popup=False):
     None as well once the member closed the popup (the gift stays on /me and home)."""
     if newbie_gift_expires(user_id) <= utcnow():  # most members: decided without a query
         return None
+    over = f"newbie-over:{user_id}"  # used, or points spent: that never changes back
+    if cache.get(over):
+        return None
     draw = newbie_draw()
-    if draw is None or newbie_gift_state(user_id) != "open":
+    if draw is None:
+        return None
+    state = newbie_gift_state(user_id)
+    if state in ("done", "spent"):
+        cache.set(over, True, timeout=NEWBIE_GIFT_DAYS * 86400)
+    if state != "open":
         return None
     popup_closed = db.session.get(NewbieGift, user_id) is not None  # read by the state above: no query
     if popup and popup_closed:
