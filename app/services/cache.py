@@ -9,6 +9,7 @@ The store is Flask-Caching's (config CACHE_TYPE): Redis in production when CACHE
 set, a directory shared by the workers of one machine otherwise, in-process in development and
 tests. Values are pickled snapshots: ORM objects come back detached, with what was loaded.
 """
+import pickle
 import re
 import secrets
 import threading
@@ -57,13 +58,16 @@ def shared(name, tables, build, *, until=None, timeout=None):
             expires = min(expires or now + timedelta(seconds=timeout), now + timedelta(seconds=timeout))
         entry = (gens, expires, value)
         cache.set(name, entry, timeout=timeout)
-        _keep_near(name, entry)
+        # The process keeps a copy, as the store does: the rows just built belong to this request's
+        # session, which may yet commit (expiring them) or end, and other threads read them.
+        _keep_near(name, (gens, expires, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))))
     return value
 
 
 # This process's copy of the values it last read or built, with the generations they were built
 # under: checked against the shared generations like the shared copy, but with no unpickling.
-# The values are shared by this process's requests, so they are read, never changed.
+# The values (rows detached from any session) are shared by this process's requests and threads,
+# so they are read, never changed or added to a session.
 _near = {}
 _NEAR_LIMIT = 4096
 

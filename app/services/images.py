@@ -116,7 +116,7 @@ def rendition_path(path, name, fmt=None):
 def stored_rendition(path, name, fmt=None):
     """rendition_path() when that file exists, else None (images stored before renditions and
     WebP twins existed have only their own file); remembered, the files never change."""
-    return _stored(str(upload_dir()), path, name, fmt)
+    return _stored(current_app.config["UPLOAD_DIR"], path, name, fmt)  # no mkdir per picture shown
 
 
 @functools.lru_cache(maxsize=4096)

@@ -102,3 +102,24 @@ def test_the_shelf_shows_an_edit_at_once(app_ctx):
 def app_ctx_fresh():
     from flask import current_app
     return current_app.app_context()
+
+
+def test_a_shared_row_outlives_the_request_that_built_it(app):
+    """The request that reads a row into the cache may then commit (a play after showing the draw),
+    which expires every row of its session: the value kept for the next requests is a copy."""
+    from app.models import User
+    from tests.games_factories import make_draw
+
+    draw_id = make_draw(app, cost=10, name="共享的转盘")
+    from app.services import draws
+
+    with app.test_request_context():
+        assert draws.shown_draw(draw_id).name == "共享的转盘"
+        with write_transaction() as session:  # this request goes on to write something
+            session.add(User(phone="13911112222", password_hash="x", role="member"))
+        db.session.remove()
+    for _ in range(2):  # later requests: this process's copy, however the first one ended
+        with app.test_request_context():
+            shown = draws.shown_draw(draw_id)
+            assert shown.name == "共享的转盘" and len(shown.prizes) >= 4
+            db.session.remove()
