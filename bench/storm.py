@@ -15,7 +15,8 @@ reconciliation difference.
 
 --restart-db (PostgreSQL only): restarts PostgreSQL (pg_ctl restart -m fast; the data directory
 from --pg-data, PGDATA, or PGTEST_DIR/data as scripts/pg-test-server makes it) in the middle of
-a redemption storm. Answers during the outage must be clean 503s; afterwards the same gunicorn
+a redemption storm. Answers during the outage must be clean 503s, and no redemption whose 503
+said "nothing was done" may have committed (its request key is looked up); afterwards the same gunicorn
 workers must serve again (pool pre-ping) and reconciliation must stay clean.
 """
 import argparse
@@ -211,9 +212,17 @@ def main():
             session.csrf = CSRF_RE.search(session.get(base + "/merchant/verify").text).group(1)
         print(f"{n} members and 8 counter sessions logged in\n")
 
+        said_undone = []  # request keys of 503s that told the member nothing happened
+
         def redeem(session):
-            return lambda: classify(post(session, base, f"/products/{product}/redeem",
-                                         {"quantity": "1", "confirmed": "1", "request_key": uuid.uuid4().hex}))
+            def job():
+                key = uuid.uuid4().hex
+                response = post(session, base, f"/products/{product}/redeem",
+                                {"quantity": "1", "confirmed": "1", "request_key": key})
+                if response is not None and response.status_code == 503 and "没有生效" in response.text:
+                    said_undone.append(key)
+                return classify(response)
+            return job
 
         tallies = []
         if options.restart_db:
@@ -232,6 +241,10 @@ def main():
                   f"{len(outage.errors)} non-success, all 503: {set(outage.errors) <= {'503'}}")
             if not set(outage.errors) <= {"503"}:
                 failed.append("answers other than 503 while PostgreSQL restarted")
+            done_anyway = _keys_used(url, said_undone)
+            print(f"    503s saying nothing was done: {len(said_undone)}; of them done after all: {done_anyway}")
+            if done_anyway:
+                failed.append(f"{done_anyway} answers said nothing was done, but the redemption was")
             outage.errors = []
             tallies.append(outage)
         tallies.append(storm("redeem", [redeem(s) for s in members], options.threads))
@@ -265,6 +278,20 @@ def main():
         print("PROBLEM:", problem)
     print("storm: clean" if not failed else "storm: FAILED")
     return 1 if failed else 0
+
+
+def _keys_used(url, keys):
+    """How many of these redemption request keys did commit (their key row holds the order)."""
+    if not keys:
+        return 0
+    from sqlalchemy import bindparam, create_engine, text
+
+    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    with engine.connect() as conn:
+        used = conn.execute(text("SELECT count(*) FROM idempotency_keys WHERE scope = 'redeem' AND key IN :keys")
+                            .bindparams(bindparam("keys", expanding=True)), {"keys": keys}).scalar_one()
+    engine.dispose()
+    return used
 
 
 def _voucher_codes(url):
