@@ -695,6 +695,11 @@ def test_product_pictures_offer_webp_with_their_size_set(app, client):
     assert "左右滑动" not in page
     with client.get(card.group(1).split(" ")[0]) as image:
         assert image.status_code == 200 and image.mimetype == "image/webp"
+    home = client.get("/").get_data(as_text=True)
+    strip = re.search(r'<section class="card flashsale">(.*?)</section>', home, re.S).group(1)
+    shown = re.findall(r'<img src="([^"]+)"[^>]*width="140" height="140"', strip)
+    assert shown and all(src.endswith(".thumb.jpg") for src in shown)  # a 140 px slot, not the 750 px picture
+    assert 'sizes="140px"' in strip
 
 
 def _db_remove():
