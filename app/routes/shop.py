@@ -11,7 +11,7 @@ from app.access import is_member, member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page, safe_next
+from app.routes.web import htmx_redirect, is_htmx_fragment_request, page_shareable, render_page, safe_next, shared_page
 from app.services import addresses as address_book
 from app.services import cache as shared_cache
 from app.services import catalog, images, levels, payments, shop, voucher_states, vouchers
@@ -88,9 +88,17 @@ GRID_TABLES = (*catalog.PRODUCT_TABLES, *shared_cache.watch("settings"))
 @bp.get("/products")
 def products():
     query = catalog.ProductQuery.from_args(request.args)
-    return render_page("shop/products.html", block="product_items", query=query, grid=product_grid(query),
-                       categories=catalog.categories(), category=catalog.get_category(query.category_id),
-                       tiers=catalog.points_tiers(), sorts=catalog.sort_labels())
+
+    def render():
+        grid = product_grid(query)
+        return render_page("shop/products.html", block="product_items", query=query, grid=grid,
+                           categories=catalog.categories(), category=catalog.get_category(query.category_id),
+                           tiers=catalog.points_tiers(), sorts=catalog.sort_labels()), grid.changes_at
+
+    # The shelf is the same for every member of a level: shared whole, the visitor's spots filled in.
+    if query.q or not page_shareable(catalog.ProductQuery.ARGS):
+        return render()[0]
+    return shared_page(f"products:{sorted(query.args(page=query.page).items())}", GRID_TABLES, render)
 
 
 def _product_page(product, form=None, order=None, status=200, confirm=None):

@@ -1,18 +1,23 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import (current_app, flash, g, has_app_context, has_request_context, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (current_app, flash, g, has_app_context, has_request_context, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import format_datetime, get_locale, get_translations
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from app.access import home_endpoint, is_member
 from app.extensions import db, login_manager
 from app.models import User
-from app.services import messages
+from app.services import cache as shared_cache
+from app.services import levels, messages
 from app.services.clock import to_shanghai
 from app.services.errors import DomainError, NotFound
 from app.services.ids import parse_db_id
@@ -109,12 +114,102 @@ TABS = [
 ROLE_NAMES = {"member": _l("会员"), "staff": _l("店员"), "operator": _l("运营")}
 
 
+def _unread_badge():
+    """The unread count's badge on the 我的 tab, or nothing."""
+    n = _unread_messages()
+    if not n:
+        return Markup("")
+    label = gettext("%(n)s条未读消息", n=n)
+    return Markup('<b class="badge" id="unread-badge" aria-label="{}">{}</b>').format(label, n if n < 100 else "99+")
+
+
+# --- pages shared between visitors ---------------------------------------------------------------
+
+_SLOTS = ("csrf", "balance", "unread")
+
+
+def member_slot(name, value):
+    """A spot on the page that is the visitor's own (their CSRF token, balance, unread badge): the
+    value (called if callable), or, while a page is rendered to be shared, a marker filled per request."""
+    if g.get("_rendering_shared"):
+        return Markup(f"<!--slot:{name}-->")
+    return value() if callable(value) else value
+
+
+def _fill_slots(html):
+    member = is_member(current_user)
+    values = {"csrf": generate_csrf(), "balance": str(current_user.points_balance) if member else "",
+              "unread": str(_unread_badge())}
+    for name in _SLOTS:
+        html = html.replace(f"<!--slot:{name}-->", values[name])
+    return html
+
+
+class _NotShareable(Exception):
+    def __init__(self, html):
+        super().__init__("page not shareable")
+        self.html = html
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    html: str
+    changes_at: object = None
+
+
+def page_shareable(known_args=()):
+    """Whether this request may get a shared rendering: a GET by an anonymous visitor or a member,
+    with no message waiting to be flashed, outside WeChat (the JS-SDK signs each URL), with no query
+    argument but `known_args` (a link on the page may echo the URL)."""
+    from app.services import wechat
+
+    if request.method != "GET" or any(name not in known_args for name in request.args):
+        return False
+    if current_user.is_authenticated and not is_member(current_user):
+        return False
+    if session.get("_flashes"):
+        return False
+    return not (wechat.configured() and wechat.in_wechat(request.user_agent.string))
+
+
+def shared_page(name, tables, render):
+    """The page render() makes (-> (response, when its content changes by the clock)), shared by the visitors of one kind - anonymous, or
+    the members of one level - in one language until a write to `tables` commits or its
+    changes_at passes; the visitor's own spots (member_slot) are filled in per request.
+    Call only when page_shareable()."""
+    level = levels.level_for(current_user.growth).key if is_member(current_user) else "guest"
+    key = f"page:{name}:{get_locale()}:{level}:{'fragment' if is_htmx_fragment_request() else 'full'}"
+
+    def build():
+        g._rendering_shared = True
+        try:
+            response, changes_at = render()
+            page = SharedPage(response.get_data(as_text=True), changes_at)
+        finally:
+            g._rendering_shared = False
+        if generate_csrf() in page.html:  # a form rendered its token directly: this page is not shareable
+            raise _NotShareable(page.html)
+        return page
+
+    try:
+        page = shared_cache.shared(key, tables, build, until=lambda p: p.changes_at)
+    except _NotShareable as refused:
+        current_app.logger.warning("page %s carries a CSRF token outside member_slot: not shared", name)
+        g._rendering_shared = False
+        return _html_response(_fill_slots(refused.html))
+    return _html_response(_fill_slots(page.html))
+
+
+def _html_response(html):
+    response = make_response(html)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
 def _unread_messages():
     """Unread count for the badge on the 我的 tab (called by the template, once per page)."""
-    if not current_user.is_authenticated:
-        return 0
     if "_unread" not in g:
-        g._unread = messages.unread_count(current_user.id)
+        g._unread = messages.unread_count(current_user.id) if current_user.is_authenticated else 0
     return g._unread
 
 
@@ -217,6 +312,8 @@ def register_web_helpers(app):
             "viewer_is_member": is_member(current_user),
             "home_endpoint": home_endpoint,
             "unread_messages": _unread_messages,
+            "unread_badge": _unread_badge,
+            "member_slot": member_slot,
             "wechat_js": _wechat_js,
         }
 

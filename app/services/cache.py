@@ -10,6 +10,7 @@ set, a directory shared by the workers of one machine otherwise, in-process in d
 tests. Values are pickled snapshots: ORM objects come back detached, with what was loaded.
 """
 import pickle
+from collections import OrderedDict
 import re
 import secrets
 import threading
@@ -68,14 +69,18 @@ def shared(name, tables, build, *, until=None, timeout=None):
 # under: checked against the shared generations like the shared copy, but with no unpickling.
 # The values (rows detached from any session) are shared by this process's requests and threads,
 # so they are read, never changed or added to a session.
-_near = {}
-_NEAR_LIMIT = 4096
+_near = OrderedDict()
+_NEAR_LIMIT = 2048  # entries (whole shared pages are ~15 KB): a few tens of MB per process at most
 
 
 def _keep_near(name, entry):
-    if len(_near) >= _NEAR_LIMIT:  # per-member values (unread counts) must not grow without bound
-        _near.clear()
-    _near[name] = entry
+    _near.pop(name, None)
+    _near[name] = entry  # at the end: the most recently kept
+    while len(_near) > _NEAR_LIMIT:  # the least recently kept go first (per-member unread counts, old pages)
+        try:
+            _near.popitem(last=False)
+        except KeyError:  # another thread emptied it meanwhile
+            break
 
 
 def forget_near():

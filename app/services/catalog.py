@@ -62,6 +62,8 @@ class ProductQuery:
     page: int = 1
     limited: bool = False  # 限时兑: only products on sale for a limited time, not over yet
 
+    ARGS = ("category", "q", "min_points", "max_points", "sort", "page", "limited")  # what from_args reads
+
     @classmethod
     def from_args(cls, args):
         def number(name, lo=0, hi=MAX_POINTS_FILTER):
