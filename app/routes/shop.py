@@ -6,6 +6,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 
 from app.access import is_member, member_required
 from app.forms.base import ActionForm
@@ -103,14 +104,19 @@ def products():
 
 def _product_page(product, form=None, order=None, status=200, confirm=None):
     """The product page (or its redeem panel for htmx), with everything the member may do."""
+    return render_page("shop/product.html", block="redeem_panel", status=status,
+                       description=catalog.sanitize_html(product.description_html),
+                       **_panel_context(product, form, order, confirm))
+
+
+def _panel_context(product, form=None, order=None, confirm=None):
+    """What the redeem panel shows this visitor: their price, limits, addresses, what stops them."""
     member = current_user if current_user.is_authenticated else None
     price = shop.price_for(product, member.growth) if member else product.points_price
     limits = shop.member_limits(member.id, product) if member else []
-    return render_page(
-        "shop/product.html", block="redeem_panel", status=status, product=product, form=form or RedeemForm(),
-        order=order, state=catalog.sale_state(product), now=utcnow(), kind_names=catalog.KIND_NAMES,
-        description=catalog.sanitize_html(product.description_html), price=price, limits=limits,
-        blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
+    return dict(
+        product=product, form=form or RedeemForm(), order=order, state=catalog.sale_state(product), now=utcnow(),
+        price=price, limits=limits, blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
         addresses=address_book.list_addresses(member.id) if member and product.kind == "physical" else [],
         level_needed=shop.required_level(product), max_quantity=shop.max_quantity(), confirm=confirm,
     )
@@ -118,7 +124,14 @@ def _product_page(product, form=None, order=None, status=200, confirm=None):
 
 @bp.get("/products/<id:product_id>")
 def product(product_id):
-    return _product_page(catalog.shown_product(product_id))
+    item = catalog.shown_product(product_id)
+    if is_htmx_fragment_request() or not page_shareable():
+        return _product_page(item)
+    # Gallery, details and the store are the same for every member of a level: shared whole; the
+    # redeem panel (price, limits, addresses, the form) is rendered for each visitor.
+    return shared_page(f"product:{item.id}", GRID_TABLES, lambda: (_product_page(item), None),
+                       own={"panel": lambda: render_block("shop/product.html", "redeem_panel",
+                                                          **_panel_context(item))})
 
 
 @bp.post("/products/<id:product_id>/redeem")

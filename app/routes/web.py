@@ -136,12 +136,20 @@ def member_slot(name, value):
     return value() if callable(value) else value
 
 
-def _fill_slots(html):
+def shared_marker(name):
+    """For a whole part that is the visitor's own (a block): its marker while a page is rendered
+    to be shared, else "" (the template renders the part itself)."""
+    return Markup(f"<!--slot:{name}-->") if g.get("_rendering_shared") else ""
+
+
+def _fill_slots(html, own):
     member = is_member(current_user)
     values = {"csrf": generate_csrf(), "balance": str(current_user.points_balance) if member else "",
               "unread": str(_unread_badge())}
     for name in _SLOTS:
         html = html.replace(f"<!--slot:{name}-->", values[name])
+    for name, render in own.items():
+        html = html.replace(f"<!--slot:{name}-->", str(render()), 1)
     return html
 
 
@@ -172,11 +180,13 @@ def page_shareable(known_args=()):
     return not (wechat.configured() and wechat.in_wechat(request.user_agent.string))
 
 
-def shared_page(name, tables, render):
+def shared_page(name, tables, render, own=None):
     """The page render() makes (-> (response, when its content changes by the clock)), shared by the visitors of one kind - anonymous, or
     the members of one level - in one language until a write to `tables` commits or its
-    changes_at passes; the visitor's own spots (member_slot) are filled in per request.
+    changes_at passes; the visitor's own spots (member_slot) are filled in per request, and so are
+    the parts in `own` (name -> a function rendering it; the template shows shared_marker(name)).
     Call only when page_shareable()."""
+    own = own or {}
     level = levels.level_for(current_user.growth).key if is_member(current_user) else "guest"
     key = f"page:{name}:{get_locale()}:{level}:{'fragment' if is_htmx_fragment_request() else 'full'}"
 
@@ -196,8 +206,8 @@ def shared_page(name, tables, render):
     except _NotShareable as refused:
         current_app.logger.warning("page %s carries a CSRF token outside member_slot: not shared", name)
         g._rendering_shared = False
-        return _html_response(_fill_slots(refused.html))
-    return _html_response(_fill_slots(page.html))
+        return _html_response(_fill_slots(refused.html, own))
+    return _html_response(_fill_slots(page.html, own))
 
 
 def _html_response(html):
@@ -314,6 +324,7 @@ def register_web_helpers(app):
             "unread_messages": _unread_messages,
             "unread_badge": _unread_badge,
             "member_slot": member_slot,
+            "shared_marker": shared_marker,
             "wechat_js": _wechat_js,
         }
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import lazyload
 
 from app.extensions import db
@@ -70,27 +70,24 @@ def _fmt(when):
     return to_shanghai(when).strftime("%Y-%m-%d %H:%M")
 
 
-def _used_units(user_id, product_id, start=None, end=None):
-    stmt = select(func.coalesce(func.sum(Order.quantity), 0)).where(
-        Order.user_id == user_id, Order.product_id == product_id, Order.source == "redeem",
-        Order.status.not_in(_COUNTED))
-    if start is not None:
-        stmt = stmt.where(Order.created_at >= start, Order.created_at < end)
-    return int(db.session.execute(stmt).scalar_one())
-
-
 def member_limits(user_id, product, now=None):
-    """The product's per-member limits with what the member has used: [(scope, limit, used)]."""
-    now = now or utcnow()
-    today = shanghai_today(now)
-    limits = []
-    if product.limit_day:
-        limits.append(("day", product.limit_day, _used_units(user_id, product.id, *day_bounds_utc(today))))
-    if product.limit_month:
-        limits.append(("month", product.limit_month, _used_units(user_id, product.id, *month_bounds_utc(today))))
-    if product.limit_total:
-        limits.append(("total", product.limit_total, _used_units(user_id, product.id)))
-    return limits
+    """The product's per-member limits with what the member has used: [(scope, limit, used)],
+    every scope counted in one query."""
+    today = shanghai_today(now or utcnow())
+    scopes = [(scope, limit, bounds) for scope, limit, bounds in (
+        ("day", product.limit_day, day_bounds_utc(today)), ("month", product.limit_month, month_bounds_utc(today)),
+        ("total", product.limit_total, None)) if limit]
+    if not scopes:
+        return []
+    units = [Order.quantity if bounds is None else
+             case((and_(Order.created_at >= bounds[0], Order.created_at < bounds[1]), Order.quantity), else_=0)
+             for _scope, _limit, bounds in scopes]
+    used = db.session.execute(
+        select(*(func.coalesce(func.sum(unit), 0) for unit in units)).where(
+            Order.user_id == user_id, Order.product_id == product.id, Order.source == "redeem",
+            Order.status.not_in(_COUNTED))
+    ).one()
+    return [(scope, limit, int(n)) for (scope, limit, _bounds), n in zip(scopes, used)]
 
 
 def required_level(product):

@@ -121,3 +121,41 @@ def test_a_page_carrying_a_token_of_its_own_is_never_shared(app):
             answers.append((shared_page("t-token", ("products",), render).get_data(as_text=True), generate_csrf()))
     assert len(renders) == 2  # rendered for each visitor
     assert all(token in html for html, token in answers)
+
+
+def test_the_product_page_is_shared_but_its_redeem_panel_is_each_members_own(app, make_member, make_product,
+                                                                           monkeypatch):
+    import uuid
+
+    from app.services import addresses, shop
+
+    product = make_product(name="限购耳机", limit_day=3, limit_total=5, points_price=10,
+                           description_html="<p>降噪，续航 30 小时</p>")
+    buyer, browser = make_member(points=1000), make_member(points=1000)
+    with app.app_context():
+        address_id = addresses.add_address(buyer, name="王小明", phone="13700009999", region="上海市 黄浦区",
+                                           detail="南京东路 1 号").id
+        shop.redeem_product(buyer, product, 2, uuid.uuid4().hex, address_id=address_id)
+        db.session.remove()
+    renders = _renders(monkeypatch)
+    clients, pages = {}, {}
+    for member in (buyer, browser):
+        clients[member] = client = app.test_client()
+        login_as(client, member)
+        pages[member] = html = client.get(f"/products/{product}").get_data(as_text=True)
+        assert "降噪，续航 30 小时" in html and 'data-testid="redeem-panel"' in html and "<!--slot:" not in html
+    assert renders == ["shop/product.html"]  # the page once; each redeem panel for its member
+    answers = {}
+    for member, html in pages.items():
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        key = re.search(r'name="request_key" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+        form = {"csrf_token": token, "request_key": key, "quantity": "1", "confirmed": "1"}
+        if member == buyer:
+            form["address_id"] = str(address_id)
+        answers[member] = clients[member].post(f"/products/{product}/redeem", data=form)
+    buyer_page, bought = pages[buyer], answers[buyer]
+    browser_page, refused = pages[browser], answers[browser]
+    assert "今日已兑 2 件" in buyer_page and "王小明" in buyer_page
+    assert "今日已兑 0 件" in browser_page and "王小明" not in browser_page
+    assert bought.status_code == 303  # the panel's token and key are the buyer's own
+    assert refused.status_code == 422 and "收货地址" in refused.get_data(as_text=True)  # no address of their own
