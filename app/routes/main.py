@@ -1,8 +1,12 @@
 """The mall's front door: banners, categories, flash sales, hot products, the leaderboard."""
+from datetime import timedelta
+
 from flask import Blueprint
+from jinja2_fragments.flask import render_block
 
 from app.routes import shop as shop_pages
-from app.routes.web import render_page
+from app.routes.web import page_shareable, render_page, shared_page
+from app.services import cache as shared_cache
 from app.services import catalog
 from app.services.clock import utcnow
 
@@ -11,10 +15,24 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def home():
-    now = utcnow()
-    return render_page(
-        "main/home.html", banners=catalog.banners(), categories=catalog.categories(),
-        flash_items=catalog.flash_products(), hot=shop_pages.cards("hot", catalog.hot_products),
-        board=catalog.leaderboard(),
-        now=now, sale_state=catalog.sale_state,
-    )
+    def render():
+        hot, now = shop_pages.cards("hot", catalog.hot_products), utcnow()
+        response = render_page("main/home.html", banners=catalog.banners(), categories=catalog.categories(),
+                               flash_items=catalog.flash_products(), hot=hot, board=catalog.leaderboard(),
+                               now=now, sale_state=catalog.sale_state)
+        # The leaderboard is recounted every LEADERBOARD_SECONDS; the hot cards change with sale windows.
+        board_until = now + timedelta(seconds=catalog.LEADERBOARD_SECONDS)
+        return response, min(hot.changes_at or board_until, board_until)
+
+    if not page_shareable():
+        return render()[0]
+    # Banners, categories, hot cards and the board are the same for every member of a level: shared
+    # whole; the balance, the flash sales' countdowns and the newbie gift are each visitor's own.
+    return shared_page("home", (*shop_pages.GRID_TABLES, *HOME_TABLES), render, own={
+        "flash": lambda: render_block("main/home.html", "home_flash", flash_items=catalog.flash_products(),
+                                      now=utcnow(), sale_state=catalog.sale_state),
+        "newbie": lambda: render_block("main/home.html", "home_newbie"),
+    })
+
+
+HOME_TABLES = shared_cache.watch("banners")

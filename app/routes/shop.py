@@ -1,7 +1,9 @@
 """The shop: catalogue, product pages with redemption, orders, vouchers, coupons, addresses."""
+import functools
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import (Blueprint, current_app, flash, has_request_context, redirect, render_template, request,
+                   send_from_directory, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -33,8 +35,15 @@ def member_price(product):
 
 @bp.app_template_global()
 def upload_url(path):
-    """Where an image stored in UPLOAD_DIR is served."""
-    return url_for("shop.upload", filename=path) if path else None
+    """Where an image stored in UPLOAD_DIR is served (built once per path: pages show many)."""
+    if not path:
+        return None
+    return _upload_url(request.script_root, path) if has_request_context() else url_for("shop.upload", filename=path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _upload_url(_script_root, path):
+    return url_for("shop.upload", filename=path)
 
 
 @bp.app_template_global()

@@ -159,3 +159,43 @@ def test_the_product_page_is_shared_but_its_redeem_panel_is_each_members_own(app
     assert "今日已兑 0 件" in browser_page and "王小明" not in browser_page
     assert bought.status_code == 303  # the panel's token and key are the buyer's own
     assert refused.status_code == 422 and "收货地址" in refused.get_data(as_text=True)  # no address of their own
+
+
+def test_home_is_shared_but_the_balance_countdowns_and_newbie_gift_are_each_members_own(app, make_member,
+                                                                                      make_product, monkeypatch):
+    import uuid
+    from datetime import timedelta
+
+    from app.routes import main as main_routes
+    from app.services import draws
+    from app.services.clock import utcnow
+    from tests.games_factories import make_draw
+
+    make_draw(app, name="新人专享", purpose="newbie")
+    make_product(name="两小时后结束的坚果", sale_starts_at=utcnow() - timedelta(hours=1),
+                 sale_ends_at=utcnow() + timedelta(hours=2))
+    newcomer, spender = make_member(points=300), make_member(points=300)
+    with app.app_context():
+        draws.play_draw(spender, make_draw(app, name="普通转盘"), uuid.uuid4().hex)  # has spent points
+        db.session.remove()
+    renders, real = [], main_routes.render_page
+
+    def counting(*args, **kwargs):
+        renders.append(args[0])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(main_routes, "render_page", counting)
+    pages, balances = {}, {member: _balance(app, member) for member in (newcomer, spender)}
+    later = utcnow()
+    for member in (newcomer, spender):
+        later += timedelta(minutes=30)  # each visit half an hour after the last
+        monkeypatch.setattr(main_routes, "utcnow", lambda at=later: at)
+        client = app.test_client()
+        login_as(client, member)
+        pages[member] = client.get("/").get_data(as_text=True)
+    assert renders == ["main/home.html"]  # one rendering for both members of the level
+    for member, html in pages.items():
+        assert f'data-testid="home-balance">{balances[member]}</b>' in html and "<!--slot:" not in html
+        assert "两小时后结束的坚果" in html
+    assert 'data-testid="newbie-card"' in pages[newcomer] and 'data-testid="newbie-card"' not in pages[spender]
+    left = {m: int(re.search(r'data-left="(\d+)"', html).group(1)) for m, html in pages.items()}
+    assert 1700 <= left[newcomer] - left[spender] <= 1900  # each countdown as of its own visit
