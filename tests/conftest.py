@@ -192,3 +192,24 @@ def live_server(app):
 def balance_of(user_id):
     """The cached balance, read fresh."""
     return _db.session.execute(text("SELECT points_balance FROM users WHERE id = :id"), {"id": user_id}).scalar_one()
+
+
+def count_rows(app, model, **where):
+    """Rows of `model` (with columns equal to `where`), counted outside any request."""
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        stmt = select(func.count()).select_from(model)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(model, name) == value)
+        n = _db.session.execute(stmt).scalar_one()
+        _db.session.remove()
+    return n
+
+
+def balance_now(app, user_id):
+    """balance_of() outside any request."""
+    with app.app_context():
+        value = balance_of(user_id)
+        _db.session.remove()
+    return value

@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 from flask import has_request_context, request
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import CheckIn, DrawPlay, Order, TreasurePurchase, Voucher
-from tests.conftest import login_as
+from tests.conftest import count_rows, login_as
 from tests.games_factories import make_draw, make_item
 from tests.routes.test_merchant_verify import counter  # noqa: F401  (fixture)
 from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fixtures)
@@ -64,16 +64,6 @@ def outage(app):
     event.remove(engine, "rollback", on_rollback)
 
 
-def _count(app, model, **where):
-    with app.app_context():
-        stmt = select(func.count()).select_from(model)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(model, name) == value)
-        n = db.session.execute(stmt).scalar_one()
-        db.session.remove()
-    return n
-
-
 @pytest.fixture()
 def rich_client(client, make_member):
     client.user_id = make_member(points=5000)
@@ -112,7 +102,7 @@ def test_committed_before_the_outage_the_plain_form_goes_to_its_result(app, rich
     outage("after-commit")
     done = rich_client.submit(url, data, page=page)
     outage(None)
-    assert _count(app, model) == 1
+    assert count_rows(app, model) == 1
     assert done.status_code == 303 and result in done.headers["Location"], done.get_data(as_text=True)[-800:]
     assert rich_client.get(done.headers["Location"]).status_code == 200
 
@@ -123,7 +113,7 @@ def test_committed_before_the_outage_the_panel_says_it_is_done(app, rich_client,
     outage("after-commit")
     done = rich_client.submit(url, data, page=page, htmx=True)
     outage(None)
-    assert _count(app, model) == 1
+    assert count_rows(app, model) == 1
     body = done.get_data(as_text=True)
     if done.status_code == 503:  # the panel needed the database again
         assert done.headers["HX-Retarget"] == "#toast" and "已经完成" in body and "没有生效" not in body
@@ -141,10 +131,10 @@ def test_a_lost_commit_reply_says_the_outcome_is_unknown_and_sending_again_is_on
     lost = rich_client.post(url, data=data)
     assert lost.status_code == 503 and "无法确认" in lost.get_data(as_text=True)
     assert "没有生效" not in lost.get_data(as_text=True) and "已经完成" not in lost.get_data(as_text=True)
-    assert _count(app, model) == 1  # it did happen
+    assert count_rows(app, model) == 1  # it did happen
     again = rich_client.post(url, data=data)  # the member sends the same page again
     assert again.status_code in (200, 303)
-    assert _count(app, model) == 1
+    assert count_rows(app, model) == 1
 
 
 def test_before_any_commit_the_answer_is_nothing_happened(app, rich_client, make_product, outage, monkeypatch):
@@ -159,7 +149,7 @@ def test_before_any_commit_the_answer_is_nothing_happened(app, rich_client, make
     refused = rich_client.submit(f"/products/{product}/redeem", {"quantity": "1", "confirmed": "1"},
                                  page=f"/products/{product}")
     assert refused.status_code == 503 and "没有生效" in refused.get_data(as_text=True)
-    assert _count(app, Order) == 0
+    assert count_rows(app, Order) == 0
 
 
 def test_a_voucher_verified_before_the_outage_shows_its_receipt_after(app, client, counter, outage):
@@ -169,7 +159,7 @@ def test_a_voucher_verified_before_the_outage_shows_its_receipt_after(app, clien
     done = client.submit("/merchant/verify/confirm", {"code": code}, page=f"/merchant/verify?code={code}")
     outage(None)
     assert done.status_code == 303 and done.headers["Location"].endswith(f"done={counter['voucher_id']}")
-    assert _count(app, Voucher, status="redeemed") == 1
+    assert count_rows(app, Voucher, status="redeemed") == 1
     assert "核销成功" in client.get(done.headers["Location"]).get_data(as_text=True)
 
 
@@ -185,5 +175,5 @@ def test_a_dead_connection_is_a_503_page_even_when_its_rollback_fails(app, rich_
     outage(None)
     for response in (page, form):
         assert response.status_code == 503 and "没有生效" in response.get_data(as_text=True)
-    assert _count(app, Order) == 0
+    assert count_rows(app, Order) == 0
     assert rich_client.get("/products").status_code == 200  # the next request has a working connection

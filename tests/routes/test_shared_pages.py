@@ -10,7 +10,7 @@ from app.models import Product
 from app.routes import shop as shop_routes
 from app.services import messages
 from app.services.tx import write_transaction
-from tests.conftest import balance_of, login_as
+from tests.conftest import balance_now, login_as
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 TOKEN_RE = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
@@ -23,13 +23,6 @@ def _notify(app, user_id, n):
                 messages.notify(user_id, "order.shipped", {"order_id": i + 1, "name": f"包裹{i}", "carrier": "顺丰速运",
                                                            "no": f"SF{i}"})
         db.session.remove()
-
-
-def _balance(app, user_id):
-    with app.app_context():
-        value = balance_of(user_id)
-        db.session.remove()
-    return value
 
 
 def _renders(monkeypatch):
@@ -49,7 +42,7 @@ def test_each_member_sees_their_own_balance_badge_and_token_on_the_shared_shelf(
     rich, poor = make_member(points=4321), make_member(points=17)
     _notify(app, rich, 3)
     renders = _renders(monkeypatch)
-    pages, balances = {}, {member: _balance(app, member) for member in (rich, poor)}
+    pages, balances = {}, {member: balance_now(app, member) for member in (rich, poor)}
     for member in (rich, poor):
         client = app.test_client()
         login_as(client, member)
@@ -75,7 +68,7 @@ def test_visitors_and_members_get_their_own_kind_of_page(app, client, make_membe
     member_id = make_member(points=99)
     login_as(member, member_id)
     html = member.get("/products").get_data(as_text=True)
-    assert f'<span id="points-balance">{_balance(app, member_id)}</span>' in html and "login-link" not in html
+    assert f'<span id="points-balance">{balance_now(app, member_id)}</span>' in html and "login-link" not in html
     assert "访客也能看的纸巾" in html
 
 
@@ -184,7 +177,7 @@ def test_home_is_shared_but_the_balance_countdowns_and_newbie_gift_are_each_memb
         renders.append(args[0])
         return real(*args, **kwargs)
     monkeypatch.setattr(main_routes, "render_page", counting)
-    pages, balances = {}, {member: _balance(app, member) for member in (newcomer, spender)}
+    pages, balances = {}, {member: balance_now(app, member) for member in (newcomer, spender)}
     later = utcnow()
     for member in (newcomer, spender):
         later += timedelta(minutes=30)  # each visit half an hour after the last

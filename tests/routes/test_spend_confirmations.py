@@ -6,32 +6,13 @@ import re
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
 from app.extensions import db
 from app.models import CheckIn, DrawPlay, TreasurePurchase
 from app.services.clock import shanghai_today, utcnow
-from tests.conftest import balance_of, login_as
+from tests.conftest import balance_now, count_rows, login_as
 from tests.games_factories import make_draw, make_item
 
 KEY_RE = re.compile(r'name="request_key"[^>]*value="([0-9a-f]{32})"')
-
-
-def _count(app, model, **where):
-    with app.app_context():
-        stmt = select(func.count()).select_from(model)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(model, name) == value)
-        n = db.session.execute(stmt).scalar_one()
-        db.session.remove()
-    return n
-
-
-def _balance(app, user_id):
-    with app.app_context():
-        value = balance_of(user_id)
-        db.session.remove()
-    return value
 
 
 def _sheet(response):
@@ -43,7 +24,7 @@ def _sheet(response):
 def test_shares_worth_the_threshold_are_confirmed_first_then_bought_once(app, member_client):
     _item, round_id = make_item(app, share_price=60, total_shares=20)
     member = member_client
-    balance = _balance(app, member.user_id)
+    balance = balance_now(app, member.user_id)
     page = f"/treasure/{round_id}"
     request_key = uuid.uuid4().hex
     sheet = _sheet(member.submit(f"{page}/buy", {"quantity": "2", "request_key": request_key}, page=page))
@@ -51,11 +32,11 @@ def test_shares_worth_the_threshold_are_confirmed_first_then_bought_once(app, me
     assert re.search(r'data-testid="confirm-points">120<', sheet)
     assert re.search(rf'data-testid="confirm-balance-after">{balance - 120:,}<', sheet)
     assert KEY_RE.search(sheet).group(1) == request_key  # the same request key rides along
-    assert _count(app, TreasurePurchase) == 0 and _balance(app, member.user_id) == balance
+    assert count_rows(app, TreasurePurchase) == 0 and balance_now(app, member.user_id) == balance
     for _ in range(2):  # 确认 tapped twice
         done = member.submit(f"{page}/buy", {"quantity": "2", "request_key": request_key, "confirmed": "1"}, page=page)
         assert done.status_code in (200, 303)
-    assert _count(app, TreasurePurchase) == 1 and _balance(app, member.user_id) == balance - 120
+    assert count_rows(app, TreasurePurchase) == 1 and balance_now(app, member.user_id) == balance - 120
 
 
 def test_a_small_share_purchase_needs_no_sheet(app, member_client):
@@ -63,7 +44,7 @@ def test_a_small_share_purchase_needs_no_sheet(app, member_client):
     page = f"/treasure/{round_id}"
     response = member_client.submit(f"{page}/buy", {"quantity": "1"}, page=page, htmx=True)
     assert 'data-testid="confirm-sheet"' not in response.get_data(as_text=True)
-    assert _count(app, TreasurePurchase) == 1
+    assert count_rows(app, TreasurePurchase) == 1
 
 
 def test_the_share_sheet_in_the_panel_and_a_refusal_before_it(app, member_client):
@@ -79,15 +60,15 @@ def test_the_share_sheet_in_the_panel_and_a_refusal_before_it(app, member_client
 def test_a_costly_draw_is_confirmed_first_and_plays_once(app, member_client):
     draw_id = make_draw(app, cost=150)
     member = member_client
-    balance = _balance(app, member.user_id)
+    balance = balance_now(app, member.user_id)
     page = f"/draw/{draw_id}"
     request_key = uuid.uuid4().hex
     body = _sheet(member.submit(f"{page}/play", {"request_key": request_key}, page=page, htmx=True))
     assert 'id="draw-panel"' in body and re.search(r'data-testid="confirm-points">150<', body)
-    assert _count(app, DrawPlay) == 0 and _balance(app, member.user_id) == balance
+    assert count_rows(app, DrawPlay) == 0 and balance_now(app, member.user_id) == balance
     for _ in range(2):
         member.submit(f"{page}/play", {"request_key": request_key, "confirmed": "1"}, page=page, htmx=True)
-    assert _count(app, DrawPlay) == 1
+    assert count_rows(app, DrawPlay) == 1
 
 
 def test_a_costly_draw_without_javascript_shows_a_confirmation_page(app, member_client):
@@ -95,14 +76,14 @@ def test_a_costly_draw_without_javascript_shows_a_confirmation_page(app, member_
     page = f"/draw/{draw_id}"
     body = _sheet(member_client.submit(f"{page}/play", {}, page=page))
     assert "<html" in body and 'data-testid="draw-confirm"' in body
-    assert _count(app, DrawPlay) == 0
+    assert count_rows(app, DrawPlay) == 0
 
 
 def test_a_cheap_draw_plays_at_once(app, member_client):
     draw_id = make_draw(app, cost=10)
     page = f"/draw/{draw_id}"
     member_client.submit(f"{page}/play", {}, page=page, htmx=True)
-    assert _count(app, DrawPlay) == 1
+    assert count_rows(app, DrawPlay) == 1
 
 
 def _costly_makeups(app, cost):
@@ -124,11 +105,11 @@ def test_a_costly_make_up_is_confirmed_first(app, client, make_member):
     body = _sheet(client.submit("/checkin/makeup", data, page="/checkin"))
     assert "<html" in body and 'data-testid="makeup-confirm"' in body
     assert f'name="day" value="{day.isoformat()}"' in body
-    assert _count(app, CheckIn, user_id=user_id) == 0
+    assert count_rows(app, CheckIn, user_id=user_id) == 0
     for _ in range(2):
         client.submit("/checkin/makeup", {**data, "confirmed": "1"}, page="/checkin")
-    assert _count(app, CheckIn, user_id=user_id, day=day) == 1
-    assert _balance(app, user_id) == 500 - 150
+    assert count_rows(app, CheckIn, user_id=user_id, day=day) == 1
+    assert balance_now(app, user_id) == 500 - 150
 
 
 def test_a_make_up_the_member_cannot_afford_is_refused_before_the_sheet(app, client, make_member):
