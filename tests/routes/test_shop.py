@@ -688,6 +688,8 @@ def test_product_pictures_offer_webp_with_their_size_set(app, client):
     card = re.search(r'<picture><source type="image/webp" srcset="([^"]+)"[^>]*><img src="([^"]+)"[^>]*'
                      r'width="240" height="240"', listing)
     assert card and ".thumb.webp 240w" in card.group(1) and card.group(2).endswith(".thumb.jpg")
+    lazy = ['loading="lazy"' in img for img in re.findall(r'<img [^>]*width="240" height="240"[^>]*>', listing)]
+    assert lazy[:3] == [False, False, True]  # the first row paints at once; the rest load as they scroll in
     product = re.search(r'href="/products/(\d+)"', listing).group(1)
     page = client.get(f"/products/{product}").get_data(as_text=True)
     assert re.search(r'<section class="gallery" aria-label="[^"]+" tabindex="0">', page)
