@@ -46,6 +46,11 @@ def database_url(tmp):
     return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.db"
 
 
+def sqlalchemy_url(url):
+    """DATABASE_URL as SQLAlchemy names it (postgresql:// is psycopg 3 here)."""
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
 def prepare_database(url, upload_dir, extra=None):
     """Empty the database, create the tables, load the demo data; `extra(app)` may add more."""
     from app import create_app
@@ -54,7 +59,7 @@ def prepare_database(url, upload_dir, extra=None):
     from app.seeds import seed_demo
 
     class Config(TestConfig):
-        SQLALCHEMY_DATABASE_URI = url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:]
+        SQLALCHEMY_DATABASE_URI = sqlalchemy_url(url)
         UPLOAD_DIR = upload_dir
         RATELIMIT_ENABLED = False
 

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from _common import (CSRF_RE, DEMO_STAFF, ROOT, database_url, gunicorn, login, machine, prepare_database,
-                     production_env, workdir)
+                     production_env, sqlalchemy_url, workdir)
 
 PASSWORD = "storm-pass-1"
 EXPECTED = ("库存不足", "已兑完", "已售罄", "已结束", "仅剩", "已经签到", "今天已签到", "次数已用完", "已用完",
@@ -149,7 +149,7 @@ def database_checks(url, env):
     """Direct checks after the storms; returns a list of problems."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    engine = create_engine(sqlalchemy_url(url))
     problems = []
     with engine.connect() as conn:
         if conn.execute(text("SELECT count(*) FROM products WHERE stock < 0")).scalar():
@@ -286,7 +286,7 @@ def _keys_used(url, keys):
         return 0
     from sqlalchemy import bindparam, create_engine, text
 
-    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    engine = create_engine(sqlalchemy_url(url))
     with engine.connect() as conn:
         used = conn.execute(text("SELECT count(*) FROM idempotency_keys WHERE scope = 'redeem' AND key IN :keys")
                             .bindparams(bindparam("keys", expanding=True)), {"keys": keys}).scalar_one()
@@ -297,7 +297,7 @@ def _keys_used(url, keys):
 def _voucher_codes(url):
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[13:])
+    engine = create_engine(sqlalchemy_url(url))
     with engine.connect() as conn:
         codes = conn.execute(text("SELECT v.code FROM vouchers v JOIN products p ON p.id = v.product_id "
                                   "WHERE v.status = 'active' AND p.name = '风暴代金券'")).scalars().all()

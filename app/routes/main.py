@@ -13,13 +13,20 @@ from app.services.clock import utcnow
 bp = Blueprint("main", __name__)
 
 
+HOME_TABLES = shared_cache.watch("banners")
+
+
+def _flash_strip(now):
+    """The 限时兑 strip's context: its countdowns read the clock, so it is rendered per request."""
+    return {"flash_items": catalog.flash_products(), "now": now, "sale_state": catalog.sale_state}
+
+
 @bp.get("/")
 def home():
     def render():
         hot, now = shop_pages.cards("hot", catalog.hot_products), utcnow()
         response = render_page("main/home.html", banners=catalog.banners(), categories=catalog.categories(),
-                               flash_items=catalog.flash_products(), hot=hot, board=catalog.leaderboard(),
-                               now=now, sale_state=catalog.sale_state)
+                               hot=hot, board=catalog.leaderboard(), **_flash_strip(now))
         # The leaderboard is recounted every LEADERBOARD_SECONDS; the hot cards change with sale windows.
         board_until = now + timedelta(seconds=catalog.LEADERBOARD_SECONDS)
         return response, min(hot.changes_at or board_until, board_until)
@@ -29,10 +36,6 @@ def home():
     # Banners, categories, hot cards and the board are the same for every member of a level: shared
     # whole; the balance, the flash sales' countdowns and the newbie gift are each visitor's own.
     return shared_page("home", (*shop_pages.GRID_TABLES, *HOME_TABLES), render, own={
-        "flash": lambda: render_block("main/home.html", "home_flash", flash_items=catalog.flash_products(),
-                                      now=utcnow(), sale_state=catalog.sale_state),
+        "flash": lambda: render_block("main/home.html", "home_flash", **_flash_strip(utcnow())),
         "newbie": lambda: render_block("main/home.html", "home_newbie"),
     })
-
-
-HOME_TABLES = shared_cache.watch("banners")

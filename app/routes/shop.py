@@ -111,11 +111,12 @@ def products():
     return shared_page(f"products:{sorted(query.args(page=query.page).items())}", GRID_TABLES, render)
 
 
-def _product_page(product, form=None, order=None, status=200, confirm=None):
-    """The product page (or its redeem panel for htmx), with everything the member may do."""
+def _product_page(product, form=None, order=None, status=200, confirm=None, panel=True):
+    """The product page (or its redeem panel for htmx), with everything the member may do; with
+    panel=False, for sharing: the panel is then each visitor's own (see product())."""
     return render_page("shop/product.html", block="redeem_panel", status=status,
                        description=catalog.sanitize_html(product.description_html),
-                       **_panel_context(product, form, order, confirm))
+                       **(_panel_context(product, form, order, confirm) if panel else {"product": product}))
 
 
 def _panel_context(product, form=None, order=None, confirm=None):
@@ -138,7 +139,7 @@ def product(product_id):
         return _product_page(item)
     # Gallery, details and the store are the same for every member of a level: shared whole; the
     # redeem panel (price, limits, addresses, the form) is rendered for each visitor.
-    return shared_page(f"product:{item.id}", GRID_TABLES, lambda: (_product_page(item), None),
+    return shared_page(f"product:{item.id}", GRID_TABLES, lambda: (_product_page(item, panel=False), None),
                        own={"panel": lambda: render_block("shop/product.html", "redeem_panel",
                                                           **_panel_context(item))})
 

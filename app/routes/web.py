@@ -125,31 +125,29 @@ def _unread_badge():
 
 # --- pages shared between visitors ---------------------------------------------------------------
 
-_SLOTS = ("csrf", "balance", "unread")
-
-
-def member_slot(name, value):
-    """A spot on the page that is the visitor's own (their CSRF token, balance, unread badge): the
-    value (called if callable), or, while a page is rendered to be shared, a marker filled per request."""
-    if g.get("_rendering_shared"):
-        return Markup(f"<!--slot:{name}-->")
-    return value() if callable(value) else value
+def _marker(name):
+    return f"<!--slot:{name}-->"
 
 
 def shared_marker(name):
     """For a whole part that is the visitor's own (a block): its marker while a page is rendered
     to be shared, else "" (the template renders the part itself)."""
-    return Markup(f"<!--slot:{name}-->") if g.get("_rendering_shared") else ""
+    return Markup(_marker(name)) if g.get("_rendering_shared") else ""
+
+
+def member_slot(name, value):
+    """A spot on the page that is the visitor's own (their CSRF token, balance, unread badge): the
+    value (called if callable), or, while a page is rendered to be shared, a marker filled per request."""
+    return shared_marker(name) or (value() if callable(value) else value)
 
 
 def _fill_slots(html, own):
     member = is_member(current_user)
-    values = {"csrf": generate_csrf(), "balance": str(current_user.points_balance) if member else "",
-              "unread": str(_unread_badge())}
-    for name in _SLOTS:
-        html = html.replace(f"<!--slot:{name}-->", values[name])
-    for name, render in own.items():
-        html = html.replace(f"<!--slot:{name}-->", str(render()), 1)
+    values = {"csrf": generate_csrf, "balance": lambda: str(current_user.points_balance) if member else "",
+              "unread": lambda: str(_unread_badge()), **own}
+    for name, render in values.items():
+        if _marker(name) in html:  # a guest's page has no balance; a panel stands once
+            html = html.replace(_marker(name), str(render()))
     return html
 
 
@@ -181,8 +179,8 @@ def page_shareable(known_args=()):
 
 
 def shared_page(name, tables, render, own=None):
-    """The page render() makes (-> (response, when its content changes by the clock)), shared by the visitors of one kind - anonymous, or
-    the members of one level - in one language until a write to `tables` commits or its
+    """The page render() makes (-> (response, when its content changes by the clock)), shared by the
+    visitors of one kind - anonymous, or the members of one level - in one language until a write to `tables` commits or its
     changes_at passes; the visitor's own spots (member_slot) are filled in per request, and so are
     the parts in `own` (name -> a function rendering it; the template shows shared_marker(name)).
     Call only when page_shareable()."""
@@ -205,7 +203,6 @@ def shared_page(name, tables, render, own=None):
         page = shared_cache.shared(key, tables, build, until=lambda p: p.changes_at)
     except _NotShareable as refused:
         current_app.logger.warning("page %s carries a CSRF token outside member_slot: not shared", name)
-        g._rendering_shared = False
         return _html_response(_fill_slots(refused.html, own))
     return _html_response(_fill_slots(page.html, own))
 

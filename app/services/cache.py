@@ -10,10 +10,10 @@ set, a directory shared by the workers of one machine otherwise, in-process in d
 tests. Values are pickled snapshots: ORM objects come back detached, with what was loaded.
 """
 import pickle
-from collections import OrderedDict
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from datetime import timedelta
 
 from flask import g, has_app_context
@@ -45,18 +45,19 @@ def shared(name, tables, build, *, until=None, timeout=None):
     gens = _generations(tables)  # read before the data: a write committed after this is never missed
     now = utcnow()
     near = _near.get(name)
-    for hit in (near, None if near is not None and near[0] == gens else cache.get(name)):
-        if hit is not None:
-            built_under, expires, value = hit
-            if built_under == gens and (expires is None or now < expires):
-                if hit is not near:
-                    _keep_near(name, hit)
-                return value
+    if _current(near, gens, now):
+        return near[2]
+    if near is None or near[0] != gens:  # this process's copy is older: the store may have a newer one
+        hit = cache.get(name)
+        if _current(hit, gens, now):
+            _keep_near(name, hit)
+            return hit[2]
     value = build()
     if not _written_here(tables):  # never share what this transaction has changed but not committed
         expires = until(value) if until else None
         if timeout:
-            expires = min(expires or now + timedelta(seconds=timeout), now + timedelta(seconds=timeout))
+            limit = now + timedelta(seconds=timeout)
+            expires = min(expires, limit) if expires else limit
         entry = (gens, expires, value)
         cache.set(name, entry, timeout=timeout)
         # The process keeps a copy, as the store does: the rows just built belong to this request's
@@ -71,6 +72,11 @@ def shared(name, tables, build, *, until=None, timeout=None):
 # so they are read, never changed or added to a session.
 _near = OrderedDict()
 _NEAR_LIMIT = 2048  # entries (whole shared pages are ~15 KB): a few tens of MB per process at most
+
+
+def _current(entry, gens, now):
+    """A kept (generations, expires, value) that may still be served."""
+    return entry is not None and entry[0] == gens and (entry[1] is None or now < entry[1])
 
 
 def _keep_near(name, entry):
