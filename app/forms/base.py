@@ -99,10 +99,15 @@ def _valid_key(form, field):
         raise ValidationError(_l("页面已过期，请刷新后重试"))
 
 
+def new_request_key():
+    """A fresh request key for one rendering of a form (a page with several buttons may share it)."""
+    return uuid.uuid4().hex
+
+
 class ActionForm(BaseForm):
     """A bare POST button: CSRF plus a request key, so a double tap acts once."""
 
-    request_key = HiddenField(default=lambda: uuid.uuid4().hex, validators=[_valid_key])
+    request_key = HiddenField(default=new_request_key, validators=[_valid_key])
 
 
 def mobile_phone(_form, field):

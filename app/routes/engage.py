@@ -6,24 +6,28 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from app.access import member_required
-from app.forms.base import ActionForm
+from app.forms.base import ActionForm, new_request_key
 from app.forms.engage import BindPhoneForm, CheckinForm, MakeupForm, ProfileForm, ShareForm
-from app.routes.web import absolute_url, render_page
+from app.routes.web import absolute_url, is_htmx_fragment_request, page_shareable, render_page, shared_page
+from app.services import cache as shared_cache
 from app.services import checkin as checkins
 from app.services import packets, referrals
 from app.services import profile as profiles
 from app.services import draws, spend_quotes, wechat
 from app.services import tasks as task_service
-from app.services.clock import shanghai_today
+from app.services.clock import day_bounds_utc, shanghai_today
 from app.services.earning import is_double_points_day, upcoming_double_points_days
 from app.services.errors import DomainError
 from app.services.levels import all_levels, level_for, next_level
 from app.services.settings import get_setting
 
 bp = Blueprint("engage", __name__)
+
+CHECKIN_TABLES = shared_cache.watch("settings")  # what the check-in page shows outside its panel
 
 INVITE_COOKIE_DAYS = 30
 
@@ -81,17 +85,24 @@ def _month_arg(value):
     return checkins.parse_month(value, shanghai_today()) if value else None
 
 
-def _checkin_page(month=None, notice=None, ok=True, confirm=None, confirm_form=None):
-    """The check-in page, or its panel alone for htmx (month navigation and the actions)."""
+def _checkin_page(month=None, panel=True, **panel_args):
+    """The check-in page, or its panel alone for htmx (month navigation and the actions); with
+    panel=False, for sharing: the panel is then each visitor's own (see checkin())."""
+    return render_page("engage/checkin.html", block="panel", rewards=checkins.reward_table(),
+                       makeup=checkins.makeup_rules(), **(_checkin_panel(month, **panel_args) if panel else {}),
+                       **_double_points())
+
+
+def _checkin_panel(month=None, notice=None, ok=True, confirm=None, confirm_form=None):
+    """What the panel shows this member: streak, today's button, the month's calendar, make-ups."""
     today = shanghai_today()
     state = checkins.status(current_user.id, growth=current_user.growth, today=today)
     calendar = checkins.month_view(current_user.id, month or today.replace(day=1), today=today,
-                                   joined=shanghai_today(current_user.created_at), makeups_left_now=state.makeups_left)
-    return render_page("engage/checkin.html", block="panel", state=state, cal=calendar,
-                       rewards=checkins.reward_table(), makeup=checkins.makeup_rules(), form=CheckinForm(),
-                       makeup_form=MakeupForm(), notice=notice, notice_ok=ok, confirm=confirm, confirm_form=confirm_form,
-                       confirm_points=spend_quotes.confirm_threshold(),
-                       oob_balance=notice is not None and ok, **_double_points())
+                                   joined=shanghai_today(current_user.created_at), makeups_left_now=state.makeups_left,
+                                   recent=state.recent)
+    return dict(state=state, cal=calendar, checkin_key=new_request_key(), makeup_key=new_request_key(),
+                notice=notice, notice_ok=ok, confirm=confirm, confirm_form=confirm_form,
+                confirm_points=spend_quotes.confirm_threshold(), oob_balance=notice is not None and ok)
 
 
 def _checkin_answer(message, ok, month):
@@ -107,7 +118,13 @@ def checkin():
     month = _month_arg(request.args.get("month"))
     if request.args.get("month") and month is None:
         abort(404)
-    return _checkin_page(month)
+    if is_htmx_fragment_request() or not page_shareable(("month",)):
+        return _checkin_page(month)
+    # The rules, the double-points banner, header and tab bar are the same for every member of a
+    # level (until the rules change or the day ends); the panel is rendered for each visitor.
+    return shared_page("checkin", CHECKIN_TABLES,
+                       lambda: (_checkin_page(panel=False), day_bounds_utc(shanghai_today())[1]),
+                       own={"panel": lambda: render_block("engage/checkin.html", "panel", **_checkin_panel(month))})
 
 
 @bp.post("/checkin")

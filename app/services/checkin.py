@@ -48,15 +48,28 @@ def current_streak(user_id, today):
     return _run(user_id, today, or_day_before=True)
 
 
-def _run(user_id, day, *, or_day_before=False):
+def _recent(user_id, through):
+    """The member's latest check-ins up to `through`, newest first, as (day, kind, points) rows:
+    one chunk of the calendar (what a streak walks first and a recent month shows)."""
+    return db.session.execute(
+        select(CheckIn.day, CheckIn.kind, CheckIn.points).where(CheckIn.user_id == user_id, CheckIn.day <= through)
+        .order_by(CheckIn.day.desc()).limit(_CHUNK)
+    ).all()
+
+
+def _run(user_id, day, *, or_day_before=False, first_chunk=None):
     """(length of the run of check-ins ending at `day`, whether `day` is in it); with or_day_before,
-    a `day` not checked in counts the run ending the day before instead (one query per 64 days)."""
+    a `day` not checked in counts the run ending the day before instead (one query per 64 days;
+    `first_chunk`, the _recent() rows through `day`, saves the first)."""
     count, expected, on_day = 0, day, True
     while True:
-        days = db.session.execute(
-            select(CheckIn.day).where(CheckIn.user_id == user_id, CheckIn.day <= expected)
-            .order_by(CheckIn.day.desc()).limit(_CHUNK)
-        ).scalars().all()
+        if first_chunk is not None:
+            days, first_chunk = [row.day for row in first_chunk], None
+        else:
+            days = db.session.execute(
+                select(CheckIn.day).where(CheckIn.user_id == user_id, CheckIn.day <= expected)
+                .order_by(CheckIn.day.desc()).limit(_CHUNK)
+            ).scalars().all()
         for checked in days:
             if count == 0 and on_day and checked != expected and or_day_before:
                 on_day, expected = False, expected - timedelta(days=1)
@@ -200,15 +213,14 @@ class Status:
     makeup_cost: int = 0
     makeup_enabled: bool = False
     enabled: bool = True
+    recent: list = field(default_factory=list, repr=False)  # the latest check-ins read (see _recent)
 
 
 def status(user_id, *, growth=0, today=None):
     """What the check-in panel shows: today's state, streak, the reward strip, make-ups left."""
     today = today or shanghai_today()
-    streak, checked = current_streak(user_id, today)
-    today_row = db.session.execute(
-        select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.day == today)
-    ).scalar_one_or_none()
+    recent = _recent(user_id, today)
+    streak, checked = _run(user_id, today, or_day_before=True, first_chunk=recent)
     table = reward_table()
     done_in_cycle = (streak - 1) % len(table) + 1 if checked else streak % len(table)
     cycle = [(i + 1, points, "done" if i < done_in_cycle else ("next" if i == done_in_cycle else "todo"))
@@ -216,12 +228,12 @@ def status(user_id, *, growth=0, today=None):
     rules = makeup_rules()
     return Status(
         today=today, checked_today=checked, streak=streak,
-        today_points=today_row.points if today_row is not None else 0,
+        today_points=recent[0].points if checked else 0,
         next_reward=ledger.boosted_amount(reward_for(streak + 1), growth,
                                           utcnow() + timedelta(days=1) if checked else None),
         cycle=cycle,
         makeups_left=makeups_left(user_id, today), makeup_cost=rules["cost"],
-        makeup_enabled=rules["enabled"], enabled=bool(rule("earn.checkin").get("enabled")),
+        makeup_enabled=rules["enabled"], enabled=bool(rule("earn.checkin").get("enabled")), recent=recent,
     )
 
 
@@ -239,14 +251,19 @@ def parse_month(text, today):
     return date(year, month, 1)
 
 
-def month_view(user_id, first, *, joined, today=None, makeups_left_now=None):
-    """The calendar of the month starting `first`, Monday-first weeks, each day's state."""
+def month_view(user_id, first, *, joined, today=None, makeups_left_now=None, recent=None):
+    """The calendar of the month starting `first`, Monday-first weeks, each day's state.
+    `recent` (Status.recent, read through today) is used when it holds the whole month."""
     today = today or shanghai_today()
     first = first.replace(day=1)
     following = add_months(first, 1)
-    rows = {r.day: r for r in db.session.execute(
-        select(CheckIn).where(CheckIn.user_id == user_id, CheckIn.day >= first, CheckIn.day < following)
-    ).scalars()}
+    if recent is not None and (len(recent) < _CHUNK or recent[-1].day <= first):
+        rows = {r.day: r for r in recent if first <= r.day < following}
+    else:
+        rows = {r.day: r for r in db.session.execute(
+            select(CheckIn.day, CheckIn.kind, CheckIn.points)
+            .where(CheckIn.user_id == user_id, CheckIn.day >= first, CheckIn.day < following)
+        )}
     if makeups_left_now is None:
         makeups_left_now = makeups_left(user_id, today)
     may_make_up = makeup_rules()["enabled"] and makeups_left_now > 0

@@ -140,8 +140,8 @@ def test_the_product_page_is_shared_but_its_redeem_panel_is_each_members_own(app
     assert renders == ["shop/product.html"]  # the page once; each redeem panel for its member
     answers = {}
     for member, html in pages.items():
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-        key = re.search(r'name="request_key" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+        key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', html).group(1)
         form = {"csrf_token": token, "request_key": key, "quantity": "1", "confirmed": "1"}
         if member == buyer:
             form["address_id"] = str(address_id)
@@ -192,3 +192,42 @@ def test_home_is_shared_but_the_balance_countdowns_and_newbie_gift_are_each_memb
     assert 'data-testid="newbie-card"' in pages[newcomer] and 'data-testid="newbie-card"' not in pages[spender]
     left = {m: int(re.search(r'data-left="(\d+)"', html).group(1)) for m, html in pages.items()}
     assert 1700 <= left[newcomer] - left[spender] <= 1900  # each countdown as of its own visit
+
+
+def test_the_check_in_page_is_shared_but_its_panel_is_each_members_own(app, make_member, monkeypatch):
+    from datetime import timedelta
+
+    from app.routes import engage
+    from app.services import checkin
+    from app.services.clock import shanghai_today
+
+    renders = []
+    real = engage.render_page
+    monkeypatch.setattr(engage, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    regular, newcomer = make_member(points=10), make_member(points=10)
+    today = shanghai_today()
+    with app.app_context():
+        checkin.check_in(regular, today=today - timedelta(days=1))
+        db.session.remove()
+    clients, pages = {}, {}
+    for member in (regular, newcomer):
+        clients[member] = client = app.test_client()
+        login_as(client, member)
+        pages[member] = client.get("/checkin").get_data(as_text=True)
+    assert renders == ["engage/checkin.html"]  # the page once; each panel for its member
+    streak = re.compile(r'data-testid="streak">(\d+)<')
+    assert streak.search(pages[regular]).group(1) == "1" and streak.search(pages[newcomer]).group(1) == "0"
+    assert all("签到规则" in html and "<!--slot:" not in html for html in pages.values())
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    older = clients[regular].get(f"/checkin?month={last_month}").get_data(as_text=True)
+    assert f'data-day="{last_month}-01"' in older and renders == ["engage/checkin.html"]  # another month, same page
+    keys = set()
+    for member, html in pages.items():
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        key = re.search(r'name="request_key" value="([0-9a-f]{32})"', html).group(1)
+        keys.add(key)
+        answer = clients[member].post("/checkin", data={"csrf_token": token, "request_key": key})
+        assert answer.status_code == 303  # the panel's token and key are this member's own
+    again = clients[regular].get("/checkin").get_data(as_text=True)
+    assert streak.search(again).group(1) == "2" and 'data-testid="checkin-done"' in again
+    assert len(keys) == 2  # every visitor gets a fresh request key

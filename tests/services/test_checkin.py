@@ -240,3 +240,18 @@ def test_status_reports_the_cycle_and_next_reward(member):
     assert state.next_reward == 10  # day 4
     tomorrow = checkin.status(member, today=date(2026, 3, 4))
     assert not tomorrow.checked_today and tomorrow.streak == 3 and tomorrow.next_reward == 10
+
+
+def test_the_calendar_read_with_the_status_matches_the_calendar_read_alone(member):
+    start, today = date(2026, 1, 1), date(2026, 3, 20)
+    with write_transaction() as session:  # 78 days with gaps: more than the status reads at once
+        for i in range(79):
+            if i % 9:
+                session.add(CheckIn(user_id=member, day=start + timedelta(days=i), points=i, streak_day=1))
+    state = checkin.status(member, today=today)
+    for first in (date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 1), date(2025, 12, 1)):
+        alone = checkin.month_view(member, first, joined=date(2025, 1, 1), today=today)
+        shared = checkin.month_view(member, first, joined=date(2025, 1, 1), today=today, recent=state.recent)
+        assert shared == alone
+        assert shared.checked_days == sum(1 for i in range(79) if i % 9 and (start + timedelta(days=i)).month ==
+                                          first.month and first.year == 2026)
