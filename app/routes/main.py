@@ -16,26 +16,22 @@ bp = Blueprint("main", __name__)
 HOME_TABLES = shared_cache.watch("banners")
 
 
-def _flash_strip(now):
-    """The 限时兑 strip's context: its countdowns read the clock, so it is rendered per request."""
-    return {"flash_items": catalog.flash_products(), "now": now, "sale_state": catalog.sale_state}
-
-
 @bp.get("/")
 def home():
     def render():
-        hot, now = shop_pages.cards("hot", catalog.hot_products), utcnow()
+        hot, flash_items, now = shop_pages.cards("hot", catalog.hot_products), catalog.flash_products(), utcnow()
         response = render_page("main/home.html", banners=catalog.banners(), categories=catalog.categories(),
-                               hot=hot, board=catalog.leaderboard(), **_flash_strip(now))
-        # The leaderboard is recounted every LEADERBOARD_SECONDS; the hot cards change with sale windows.
+                               hot=hot, board=catalog.leaderboard(), flash_items=flash_items, now=now,
+                               sale_state=catalog.sale_state)
+        # The leaderboard is recounted every LEADERBOARD_SECONDS; the hot cards and the 限时兑 strip
+        # change when a sale window opens or closes (its countdowns are counted per request).
         board_until = now + timedelta(seconds=catalog.LEADERBOARD_SECONDS)
-        return response, min(hot.changes_at or board_until, board_until)
+        return response, min(m for m in (hot.changes_at, catalog.next_window_change(flash_items), board_until) if m)
 
     if not page_shareable():
         return render()[0]
-    # Banners, categories, hot cards and the board are the same for every member of a level: shared
-    # whole; the balance, the flash sales' countdowns and the newbie gift are each visitor's own.
+    # Banners, categories, flash sales, hot cards and the board are the same for every member of a
+    # level: shared whole; the balance, the countdowns and the newbie gift are each visitor's own.
     return shared_page("home", (*shop_pages.GRID_TABLES, *HOME_TABLES), render, own={
-        "flash": lambda: render_block("main/home.html", "home_flash", **_flash_strip(utcnow())),
         "newbie": lambda: render_block("main/home.html", "home_newbie"),
     })

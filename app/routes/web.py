@@ -1,5 +1,7 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from flask import (current_app, flash, g, has_app_context, has_request_context, make_response, redirect, render_template,
@@ -11,14 +13,14 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2_fragments.flask import render_block
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.access import home_endpoint, is_member
 from app.extensions import db, login_manager
 from app.models import User
 from app.services import cache as shared_cache
 from app.services import levels, messages
-from app.services.clock import to_shanghai
+from app.services.clock import to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import parse_db_id
 from app.services.phrases import phrase_text
@@ -141,6 +143,26 @@ def member_slot(name, value):
     return shared_marker(name) or (value() if callable(value) else value)
 
 
+def countdown_left(deadline, now):
+    """Whole seconds from `now` to `deadline` (never below 0) - or, on a page rendered to be
+    shared, a slot counted per request: each visitor's countdown starts from their own moment."""
+    if g.get("_rendering_shared"):
+        return Markup(_marker(f"left:{deadline.timestamp()!r}"))
+    return max(int((deadline - now).total_seconds()), 0)
+
+
+def countdown_clock(deadline, now):
+    """The time left to `deadline` as "N天 HH:MM:SS" (a slot like countdown_left's when shared)."""
+    if g.get("_rendering_shared"):
+        return Markup(_marker(f"clock:{deadline.timestamp()!r}"))
+    left = countdown_left(deadline, now)
+    days = gettext("%(d)s天", d=left // 86400) + " " if left > 86400 else ""
+    return f"{days}{left % 86400 // 3600:02d}:{left % 3600 // 60:02d}:{left % 60:02d}"
+
+
+_COUNTDOWN_SLOT = re.compile(r"<!--slot:(left|clock):([0-9.]+)-->")
+
+
 def _fill_slots(html, own):
     member = is_member(current_user)
     values = {"csrf": generate_csrf, "balance": lambda: str(current_user.points_balance) if member else "",
@@ -148,6 +170,14 @@ def _fill_slots(html, own):
     for name, render in values.items():
         if _marker(name) in html:  # a guest's page has no balance; a panel stands once
             html = html.replace(_marker(name), str(render()))
+    if "<!--slot:left:" in html:
+        now = utcnow()
+
+        def count(match):
+            deadline = datetime.fromtimestamp(float(match.group(2)), timezone.utc)
+            value = countdown_left(deadline, now) if match.group(1) == "left" else countdown_clock(deadline, now)
+            return str(escape(value))
+        html = _COUNTDOWN_SLOT.sub(count, html)
     return html
 
 
@@ -306,6 +336,8 @@ def register_web_helpers(app):
     app.jinja_env.filters["yuan"] = _fen
     app.jinja_env.globals["phrase_text"] = phrase_text  # a stored phrase id in the reader's language
     app.jinja_env.globals["absolute_url"] = absolute_url
+    app.jinja_env.globals["countdown_left"] = countdown_left  # for macros, which see no request context
+    app.jinja_env.globals["countdown_clock"] = countdown_clock
 
     @app.context_processor
     def _context():

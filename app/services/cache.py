@@ -9,6 +9,9 @@ The store is Flask-Caching's (config CACHE_TYPE): Redis in production when CACHE
 set, a directory shared by the workers of one machine otherwise, in-process in development and
 tests. Values are pickled snapshots: ORM objects come back detached, with what was loaded.
 """
+import functools
+import hashlib
+import os
 import pickle
 import re
 import secrets
@@ -94,6 +97,22 @@ def forget_near():
     _near.clear()
 
 
+@functools.cache
+def code_version(root):
+    """A digest of the code, templates and translations under `root` (the app package, static files
+    left out): the cache keys carry it, so a release never reads what another built (a shared page
+    holds the slots its own templates knew)."""
+    digest = hashlib.blake2b(digest_size=6)
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d not in ("static", "__pycache__"))
+        for name in sorted(f for f in files if f.endswith((".py", ".html", ".mo"))):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
 def earliest_future(moments, now=None):
     """The first of `moments` (datetimes or None) still ahead: when a window-dependent value expires."""
     now = now or utcnow()
@@ -174,4 +193,4 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["bump", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]
+__all__ = ["bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]

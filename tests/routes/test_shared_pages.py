@@ -160,6 +160,7 @@ def test_home_is_shared_but_the_balance_countdowns_and_newbie_gift_are_each_memb
     from datetime import timedelta
 
     from app.routes import main as main_routes
+    from app.routes import web as web_routes
     from app.services import draws
     from app.services.clock import utcnow
     from tests.games_factories import make_draw
@@ -182,6 +183,7 @@ def test_home_is_shared_but_the_balance_countdowns_and_newbie_gift_are_each_memb
     for member in (newcomer, spender):
         later += timedelta(minutes=30)  # each visit half an hour after the last
         monkeypatch.setattr(main_routes, "utcnow", lambda at=later: at)
+        monkeypatch.setattr(web_routes, "utcnow", lambda at=later: at)  # where countdowns are counted
         client = app.test_client()
         login_as(client, member)
         pages[member] = client.get("/").get_data(as_text=True)
@@ -231,3 +233,45 @@ def test_the_check_in_page_is_shared_but_its_panel_is_each_members_own(app, make
     again = clients[regular].get("/checkin").get_data(as_text=True)
     assert streak.search(again).group(1) == "2" and 'data-testid="checkin-done"' in again
     assert len(keys) == 2  # every visitor gets a fresh request key
+
+
+def test_home_is_built_again_when_a_flash_sale_in_its_strip_opens(app, member_client, make_product, monkeypatch):
+    from datetime import timedelta
+
+    from app.routes import main as main_routes
+    from app.routes import web as web_routes
+    from app.services import cache as cache_module
+    from app.services import catalog
+    from app.services.clock import utcnow
+
+    opens = utcnow() + timedelta(hours=1)
+    make_product(name="一小时后开抢的坚果", sale_starts_at=opens, sale_ends_at=opens + timedelta(hours=2))
+    for n in range(6):  # the hot cards are others: only the 限时兑 strip knows when the sale opens
+        make_product(name=f"热门{n}", is_hot=True)
+
+    def visit(at):
+        for module in (main_routes, web_routes, cache_module, catalog):
+            monkeypatch.setattr(module, "utcnow", lambda: at)
+        return member_client.get("/").get_data(as_text=True)
+
+    visit(opens - timedelta(seconds=30))  # the shared home is built while the sale is upcoming
+    before = visit(opens - timedelta(seconds=10))  # (its leaderboard holds for a minute)
+    assert "距开抢" in before and 'data-left="10"' in before
+    after = visit(opens + timedelta(seconds=5))
+    assert "距结束" in after and "距开抢" not in after and 'data-left="7195"' in after
+
+
+def test_cached_values_belong_to_one_release(tmp_path):
+    from app.services.cache import code_version
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "static").mkdir()
+    (tmp_path / "templates" / "page.html").write_text("<!--slot:flash-->")
+    (tmp_path / "views.py").write_text("x = 1")
+    first = code_version(str(tmp_path))
+    (tmp_path / "static" / "photo.jpg").write_bytes(b"...")  # uploads and assets are not the code
+    code_version.cache_clear()
+    assert code_version(str(tmp_path)) == first
+    (tmp_path / "templates" / "page.html").write_text("<!--slot:panel-->")
+    code_version.cache_clear()
+    assert code_version(str(tmp_path)) != first
