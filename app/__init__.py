@@ -82,7 +82,6 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     compress.init_app(app)
-    app.config["CACHE_KEY_PREFIX"] += shared_cache.code_version(app.root_path) + ":"  # one release's own values
     cache.init_app(app)
 
     with app.app_context():

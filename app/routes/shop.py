@@ -113,22 +113,31 @@ def products():
 
 def _product_page(product, form=None, order=None, status=200, confirm=None, panel=True):
     """The product page (or its redeem panel for htmx), with everything the member may do; with
-    panel=False, for sharing: the panel is then each visitor's own (see product())."""
+    panel=False, for sharing: the panel's member parts are then each visitor's own (see product())."""
+    context = _panel_context(product, form, order, confirm) if panel else _panel_shown(product)
     return render_page("shop/product.html", block="redeem_panel", status=status,
-                       description=catalog.sanitize_html(product.description_html),
-                       **(_panel_context(product, form, order, confirm) if panel else {"product": product}))
+                       description=catalog.sanitize_html(product.description_html), **context)
+
+
+def _panel_shown(product):
+    """What the redeem panel shows every visitor of a level: the price, stock, sale window, rules."""
+    member = current_user if current_user.is_authenticated else None
+    return dict(product=product, state=catalog.sale_state(product), now=utcnow(),
+                price=shop.price_for(product, member.growth) if member else product.points_price,
+                level_needed=shop.required_level(product))
 
 
 def _panel_context(product, form=None, order=None, confirm=None):
-    """What the redeem panel shows this visitor: their price, limits, addresses, what stops them."""
+    """What the redeem panel shows this visitor: besides the shown parts, their limits, addresses,
+    what stops them, and the form."""
+    context = _panel_shown(product)
     member = current_user if current_user.is_authenticated else None
-    price = shop.price_for(product, member.growth) if member else product.points_price
     limits = shop.member_limits(member.id, product) if member else []
     return dict(
-        product=product, form=form or RedeemForm(), order=order, state=catalog.sale_state(product), now=utcnow(),
-        price=price, limits=limits, blocker=shop.redeem_blocker(member, product, limits, price) if member else None,
-        addresses=address_book.list_addresses(member.id) if member and product.kind == "physical" else [],
-        level_needed=shop.required_level(product), max_quantity=shop.max_quantity(), confirm=confirm,
+        context, form=form or RedeemForm(), order=order, limits=limits, confirm=confirm,
+        blocker=shop.redeem_blocker(member, product, limits, context["price"]) if member else None,
+        addresses=address_book.shown_addresses(member.id) if member and product.kind == "physical" else [],
+        max_quantity=shop.max_quantity(),
     )
 
 
@@ -137,11 +146,19 @@ def product(product_id):
     item = catalog.shown_product(product_id)
     if is_htmx_fragment_request() or not page_shareable():
         return _product_page(item)
-    # Gallery, details and the store are the same for every member of a level: shared whole; the
-    # redeem panel (price, limits, addresses, the form) is rendered for each visitor.
-    return shared_page(f"product:{item.id}", GRID_TABLES, lambda: (_product_page(item, panel=False), None),
-                       own={"panel": lambda: render_block("shop/product.html", "redeem_panel",
-                                                          **_panel_context(item))})
+    # Gallery, details, store, price, stock and sale window are the same for every member of a level:
+    # shared whole; the limits used and the form (addresses, what stops them, token) are each visitor's.
+    context = {}
+
+    def member_part(block):
+        def render():
+            if not context:  # worked out once for both parts
+                context.update(_panel_context(item))
+            return render_block("shop/product.html", block, **context)
+        return render
+    return shared_page(f"product:{item.id}", GRID_TABLES,
+                       lambda: (_product_page(item, panel=False), catalog.next_window_change([item])),
+                       own={"limits": member_part("redeem_limits"), "redeem_form": member_part("redeem_form")})
 
 
 @bp.post("/products/<id:product_id>/redeem")

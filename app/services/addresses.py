@@ -5,6 +5,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Address
+from app.services import cache as shared_cache
 from app.services.errors import DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.members import lock_member
@@ -12,13 +13,21 @@ from app.services.tx import write_transaction
 
 
 MAX_ADDRESSES = 20
+_ADDRESSES = shared_cache.watch("addresses")
 
 
 def list_addresses(user_id):
+    """The member's addresses, the default first, read now (inside a write, under its lock)."""
     return db.session.execute(
         select(Address).where(Address.user_id == user_id, Address.is_deleted.is_(False))
         .order_by(Address.is_default.desc(), Address.id.desc())
     ).scalars().all()
+
+
+def shown_addresses(user_id):
+    """list_addresses() for a page to show, kept between requests until an address is written:
+    members seldom change them, and the redeem panel of every physical product lists them."""
+    return shared_cache.shared(f"addresses:{user_id}", _ADDRESSES, lambda: list_addresses(user_id))
 
 
 def add_address(user_id, *, name, phone, region, detail, make_default=False):

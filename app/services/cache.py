@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from datetime import timedelta
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -50,8 +50,9 @@ def shared(name, tables, build, *, until=None, timeout=None):
     near = _near.get(name)
     if _current(near, gens, now):
         return near[2]
+    stored = f"{code_version(current_app.root_path)}:{name}"  # each release reads only what it built
     if near is None or near[0] != gens:  # this process's copy is older: the store may have a newer one
-        hit = cache.get(name)
+        hit = cache.get(stored)
         if _current(hit, gens, now):
             _keep_near(name, hit)
             return hit[2]
@@ -62,7 +63,7 @@ def shared(name, tables, build, *, until=None, timeout=None):
             limit = now + timedelta(seconds=timeout)
             expires = min(expires, limit) if expires else limit
         entry = (gens, expires, value)
-        cache.set(name, entry, timeout=timeout)
+        cache.set(stored, entry, timeout=timeout)
         # The process keeps a copy, as the store does: the rows just built belong to this request's
         # session, which may yet commit (expiring them) or end, and other threads read them.
         _keep_near(name, (gens, expires, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))))
@@ -100,8 +101,8 @@ def forget_near():
 @functools.cache
 def code_version(root):
     """A digest of the code, templates and translations under `root` (the app package, static files
-    left out): the cache keys carry it, so a release never reads what another built (a shared page
-    holds the slots its own templates knew)."""
+    left out): shared values are stored under it, so a release never reads what another built (a
+    shared page holds the slots its own templates knew). The generations are common to all."""
     digest = hashlib.blake2b(digest_size=6)
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = sorted(d for d in subfolders if d not in ("static", "__pycache__"))

@@ -261,17 +261,59 @@ def test_home_is_built_again_when_a_flash_sale_in_its_strip_opens(app, member_cl
     assert "距结束" in after and "距开抢" not in after and 'data-left="7195"' in after
 
 
-def test_cached_values_belong_to_one_release(tmp_path):
-    from app.services.cache import code_version
+def test_cached_values_belong_to_one_release(app, tmp_path, monkeypatch):
+    from app.services import cache as cache_module
 
     (tmp_path / "templates").mkdir()
     (tmp_path / "static").mkdir()
     (tmp_path / "templates" / "page.html").write_text("<!--slot:flash-->")
     (tmp_path / "views.py").write_text("x = 1")
-    first = code_version(str(tmp_path))
+    first = cache_module.code_version(str(tmp_path))
     (tmp_path / "static" / "photo.jpg").write_bytes(b"...")  # uploads and assets are not the code
-    code_version.cache_clear()
-    assert code_version(str(tmp_path)) == first
+    cache_module.code_version.cache_clear()
+    assert cache_module.code_version(str(tmp_path)) == first
     (tmp_path / "templates" / "page.html").write_text("<!--slot:panel-->")
-    code_version.cache_clear()
-    assert code_version(str(tmp_path)) != first
+    cache_module.code_version.cache_clear()
+    assert cache_module.code_version(str(tmp_path)) != first
+
+    built = []
+    with app.app_context():
+        assert cache_module.shared("t-release", ("products",), lambda: built.append(1) or "old page") == "old page"
+        cache_module.forget_near()  # a new release's workers start without this process's copies
+        monkeypatch.setattr(cache_module, "code_version", lambda root: "another-release")
+        assert cache_module.shared("t-release", ("products",), lambda: built.append(2) or "new page") == "new page"
+    assert built == [1, 2]
+
+
+def test_a_new_address_and_an_opening_sale_show_on_the_shared_product_page(app, make_member, make_product,
+                                                                           monkeypatch):
+    from datetime import timedelta
+
+    from app.routes import shop as shop_module
+    from app.routes import web as web_routes
+    from app.services import addresses
+    from app.services import cache as cache_module
+    from app.services import catalog
+    from app.services.clock import utcnow
+
+    opens = utcnow() + timedelta(hours=1)
+    product = make_product(name="整点开抢的台灯", sale_starts_at=opens, sale_ends_at=opens + timedelta(hours=1))
+    member = make_member(points=1000)
+    client = app.test_client()
+    login_as(client, member)
+
+    def visit(at):
+        for module in (shop_module, web_routes, cache_module, catalog):
+            monkeypatch.setattr(module, "utcnow", lambda: at)
+        return client.get(f"/products/{product}").get_data(as_text=True)
+
+    first = visit(opens - timedelta(minutes=2))
+    assert "距开抢" in first and "即将开抢" in first and "王小明" not in first
+    with app.app_context():
+        addresses.add_address(member, name="王小明", phone="13700009999", region="上海市 黄浦区", detail="南京东路 1 号")
+        db.session.remove()
+    second = visit(opens - timedelta(minutes=1))
+    assert "王小明" not in second  # no form before the sale opens
+    opened = visit(opens + timedelta(seconds=5))
+    assert "距结束" in opened and 'data-testid="redeem-submit"' in opened and "王小明" in opened
+    assert 'data-left="3595"' in opened
