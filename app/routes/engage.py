@@ -6,13 +6,13 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from app.access import member_required
 from app.forms.base import ActionForm, new_request_key
 from app.forms.engage import BindPhoneForm, CheckinForm, MakeupForm, ProfileForm, ShareForm
-from app.routes.web import absolute_url, is_htmx_fragment_request, page_shareable, render_page, shared_page
+from app.routes.web import (absolute_url, is_htmx_fragment_request, own_blocks, page_shareable, render_page,
+                            shared_page)
 from app.services import cache as shared_cache
 from app.services import checkin as checkins
 from app.services import packets, referrals
@@ -124,7 +124,7 @@ def checkin():
     # level (until the rules change or the day ends); the panel is rendered for each visitor.
     return shared_page("checkin", CHECKIN_TABLES,
                        lambda: (_checkin_page(panel=False), day_bounds_utc(shanghai_today())[1]),
-                       own={"panel": lambda: render_block("engage/checkin.html", "panel", **_checkin_panel(month))})
+                       own=own_blocks("engage/checkin.html", ("panel",), lambda: _checkin_panel(month)))
 
 
 @bp.post("/checkin")

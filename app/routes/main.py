@@ -2,10 +2,9 @@
 from datetime import timedelta
 
 from flask import Blueprint
-from jinja2_fragments.flask import render_block
 
 from app.routes import shop as shop_pages
-from app.routes.web import page_shareable, render_page, shared_page
+from app.routes.web import own_blocks, page_shareable, render_page, shared_page
 from app.services import cache as shared_cache
 from app.services import catalog
 from app.services.clock import utcnow
@@ -32,6 +31,5 @@ def home():
         return render()[0]
     # Banners, categories, flash sales, hot cards and the board are the same for every member of a
     # level: shared whole; the balance, the countdowns and the newbie gift are each visitor's own.
-    return shared_page("home", (*shop_pages.GRID_TABLES, *HOME_TABLES), render, own={
-        "newbie": lambda: render_block("main/home.html", "home_newbie"),
-    })
+    return shared_page("home", (*shop_pages.GRID_TABLES, *HOME_TABLES), render,
+                       own=own_blocks("main/home.html", ("home_newbie",)))

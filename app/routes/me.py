@@ -11,13 +11,16 @@ from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.engage import DeleteAccountForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, render_page
+from app.routes.web import htmx_redirect, own_blocks, page_shareable, render_page, shared_page
+from app.services import cache as shared_cache
 from app.services import consumption, data_rights, ledger, messages
 from app.services.errors import DomainError
 from app.services.clock import utcnow
 from app.services.levels import level_for, next_level
 
 bp = Blueprint("me", __name__, url_prefix="/me")
+
+ME_TABLES = shared_cache.watch("settings")  # nothing outside /me's own parts is read from the database
 
 # Entries on the personal centre.
 SHORTCUTS = [  # each with its own icon, so no two features look alike
@@ -38,18 +41,23 @@ SHORTCUTS = [  # each with its own icon, so no two features look alike
 ]
 
 
+def _own_parts():
+    """What /me shows of the member: level, growth, points and when they expire."""
+    now = utcnow()
+    return dict(level=level_for(current_user.growth), next_level=next_level(current_user.growth),
+                next_expiry=ledger.next_expiry(current_user.id, now),
+                expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now))
+
+
 @bp.get("")
 @member_required
 def index():
-    now = utcnow()
-    return render_page(
-        "me/index.html",
-        level=level_for(current_user.growth),
-        next_level=next_level(current_user.growth),
-        next_expiry=ledger.next_expiry(current_user.id, now),
-        expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now),
-        shortcuts=SHORTCUTS,
-    )
+    if not page_shareable():
+        return render_page("me/index.html", shortcuts=SHORTCUTS, **_own_parts())
+    # The order tabs, shortcuts and links are the same for every member of a level: shared whole;
+    # the head (name, level, balance), points expiry and newbie gift are each member's own.
+    return shared_page("me", ME_TABLES, lambda: (render_page("me/index.html", shortcuts=SHORTCUTS), None),
+                       own=own_blocks("me/index.html", ("me_head", "me_expiry", "me_newbie"), _own_parts))
 
 
 @bp.get("/code")

@@ -8,13 +8,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 
 from app.access import is_member, member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, is_htmx_fragment_request, page_shareable, render_page, safe_next, shared_page
+from app.routes.web import (htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, safe_next,
+                            shared_page)
 from app.services import addresses as address_book
 from app.services import cache as shared_cache
 from app.services import catalog, images, levels, payments, shop, voucher_states, vouchers
@@ -148,17 +148,9 @@ def product(product_id):
         return _product_page(item)
     # Gallery, details, store, price, stock and sale window are the same for every member of a level:
     # shared whole; the limits used and the form (addresses, what stops them, token) are each visitor's.
-    context = {}
-
-    def member_part(block):
-        def render():
-            if not context:  # worked out once for both parts
-                context.update(_panel_context(item))
-            return render_block("shop/product.html", block, **context)
-        return render
     return shared_page(f"product:{item.id}", GRID_TABLES,
                        lambda: (_product_page(item, panel=False), catalog.next_window_change([item])),
-                       own={"limits": member_part("redeem_limits"), "redeem_form": member_part("redeem_form")})
+                       own=own_blocks("shop/product.html", ("redeem_limits", "redeem_form"), lambda: _panel_context(item)))
 
 
 @bp.post("/products/<id:product_id>/redeem")

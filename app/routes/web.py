@@ -181,6 +181,20 @@ def _fill_slots(html, own):
     return html
 
 
+def own_blocks(template, names, context=dict):
+    """For shared_page's `own`: these blocks of `template`, each shown on the shared page by
+    shared_marker(its name), rendered per request with context() worked out once for all of them."""
+    worked_out = []
+
+    def renderer(name):
+        def render():
+            if not worked_out:
+                worked_out.append(context())
+            return render_block(template, name, **worked_out[0])
+        return render
+    return {name: renderer(name) for name in names}
+
+
 class _NotShareable(Exception):
     def __init__(self, html):
         super().__init__("page not shareable")

@@ -317,3 +317,27 @@ def test_a_new_address_and_an_opening_sale_show_on_the_shared_product_page(app, 
     opened = visit(opens + timedelta(seconds=5))
     assert "距结束" in opened and 'data-testid="redeem-submit"' in opened and "王小明" in opened
     assert 'data-left="3595"' in opened
+
+
+def test_me_is_shared_but_its_head_expiry_and_logout_token_are_each_members_own(app, make_member, monkeypatch):
+    from app.routes import me as me_routes
+
+    renders = []
+    real = me_routes.render_page
+    monkeypatch.setattr(me_routes, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    named, plain = make_member(points=321, nickname="阿花"), make_member(points=0)
+    clients, pages = {}, {}
+    for member in (named, plain):
+        clients[member] = client = app.test_client()
+        login_as(client, member)
+        pages[member] = client.get("/me").get_data(as_text=True)
+    assert renders == ["me/index.html"]  # the page once; each head for its member
+    assert '<p class="me-name">阿花</p>' in pages[named] and "阿花" not in pages[plain]
+    for member, html in pages.items():
+        assert f'data-testid="me-balance">{balance_now(app, member)}</strong>' in html and 'data-testid="expiry"' in html
+    assert balance_now(app, named) != balance_now(app, plain)
+    assert '<div class="avatar" aria-hidden="true"><svg' in pages[plain]  # no nickname: the icon
+    token = re.search(r'action="/logout" class="logout">\s*<input type="hidden" name="csrf_token" value="([^"]+)"',
+                      pages[plain]).group(1)
+    assert clients[plain].post("/logout", data={"csrf_token": token}).status_code in (302, 303)
+    assert clients[plain].get("/me").status_code in (302, 303)  # logged out by the token the page carried
