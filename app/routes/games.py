@@ -7,12 +7,16 @@ from flask_login import current_user
 from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, is_htmx_fragment_request, render_page
+from app.routes.web import htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, shared_page
+from app.services import cache as shared_cache
 from app.services import draws, spend_quotes, treasure
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("games", __name__)
+
+# What a draw page shows outside its own parts: the draw, its prizes and their products.
+DRAW_PAGE_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
 
 
 def _newbie_gift_offer():
@@ -67,9 +71,17 @@ def _draw_context(draw, play=None, animate=False, balance=None, confirm=None, fo
 @bp.get("/draw/<id:draw_id>")
 def draw(draw_id):
     found = draws.shown_draw(draw_id)
-    play_id = id_arg("play")
-    play = draws.get_play(current_user.id, play_id) if play_id and is_member(current_user) else None
-    return render_page("games/draw.html", **_draw_context(found, play=play))
+    if not page_shareable():  # among others, ?play= (the result of a play without JavaScript)
+        play_id = id_arg("play")
+        play = draws.get_play(current_user.id, play_id) if play_id and is_member(current_user) else None
+        return render_page("games/draw.html", **_draw_context(found, play=play))
+    # The hero, prizes and links are the same for every member of a level: shared whole; the big
+    # button and the panel (plays left today, pity, the form) are each visitor's own.
+    shown = {"draw": found, "prizes": found.prizes, "member": is_member(current_user),
+             "sure_win": draws.always_wins(found)}
+    return shared_page(f"draw:{found.id}", DRAW_PAGE_TABLES, lambda: (render_page("games/draw.html", **shown), None),
+                       own=own_blocks("games/draw.html", (("games/_draw_go.html", "draw_go"), "draw_panel"),
+                                      lambda: _draw_context(found)))
 
 
 @bp.post("/draw/<id:draw_id>/play")

@@ -182,17 +182,19 @@ def _fill_slots(html, own):
 
 
 def own_blocks(template, names, context=dict):
-    """For shared_page's `own`: these blocks of `template`, each shown on the shared page by
-    shared_marker(its name), rendered per request with context() worked out once for all of them."""
+    """For shared_page's `own`: these blocks of `template` (or (other template, block) pairs), each
+    shown on the shared page by shared_marker(block name), rendered per request with context()
+    worked out once for all of them."""
     worked_out = []
 
-    def renderer(name):
+    def renderer(where, name):
         def render():
             if not worked_out:
                 worked_out.append(context())
-            return render_block(template, name, **worked_out[0])
+            return render_block(where, name, **worked_out[0])
         return render
-    return {name: renderer(name) for name in names}
+    pairs = [name if isinstance(name, tuple) else (template, name) for name in names]
+    return {name: renderer(where, name) for where, name in pairs}
 
 
 class _NotShareable(Exception):

@@ -6,11 +6,11 @@ import re
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import Product
+from app.models import DrawPlay, Product
 from app.routes import shop as shop_routes
 from app.services import messages
 from app.services.tx import write_transaction
-from tests.conftest import balance_now, login_as
+from tests.conftest import balance_now, count_rows, login_as
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
 
 TOKEN_RE = re.compile(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'')
@@ -341,3 +341,35 @@ def test_me_is_shared_but_its_head_expiry_and_logout_token_are_each_members_own(
                       pages[plain]).group(1)
     assert clients[plain].post("/logout", data={"csrf_token": token}).status_code in (302, 303)
     assert clients[plain].get("/me").status_code in (302, 303)  # logged out by the token the page carried
+
+
+def test_a_draw_page_is_shared_but_its_button_and_panel_are_each_members_own(app, make_member, monkeypatch):
+    import uuid
+
+    from app.routes import games as games_routes
+    from app.services import draws
+    from tests.games_factories import make_draw
+
+    draw = make_draw(app, name="每日一抽", cost=10, daily_limit=1)
+    played, fresh = make_member(points=100), make_member(points=100)
+    with app.app_context():
+        draws.play_draw(played, draw, uuid.uuid4().hex)
+        db.session.remove()
+    renders = []
+    real = games_routes.render_page
+    monkeypatch.setattr(games_routes, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    clients, pages = {}, {}
+    for member in (played, fresh):
+        clients[member] = client = app.test_client()
+        login_as(client, member)
+        pages[member] = client.get(f"/draw/{draw}").get_data(as_text=True)
+    assert renders == ["games/draw.html"]  # the page once; each button and panel for its member
+    assert all("每日一抽" in html and "<!--slot:" not in html for html in pages.values())
+    assert "今日剩余 0 次" in pages[played] and ">明天<small>再来</small>" in pages[played]
+    assert "今日剩余 1 次" in pages[fresh] and 'type="submit" form="draw-form"' in pages[fresh]
+    html = pages[fresh]
+    token = re.search(r'id="draw-form".*?name="csrf_token" value="([^"]+)"', html, re.S).group(1)
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', html).group(1)
+    answer = clients[fresh].post(f"/draw/{draw}/play", data={"csrf_token": token, "request_key": key, "confirmed": "1"})
+    assert answer.status_code == 303  # the panel's token and key are this member's own
+    assert count_rows(app, DrawPlay, user_id=fresh) == 1
