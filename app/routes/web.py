@@ -1,4 +1,5 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -119,8 +120,12 @@ ROLE_NAMES = {"member": _l("会员"), "staff": _l("店员"), "operator": _l("运
 def _unread_badge():
     """The unread count's badge on the 我的 tab, or nothing."""
     n = _unread_messages()
-    if not n:
-        return Markup("")
+    return _badge(n, str(get_locale())) if n else Markup("")
+
+
+@functools.lru_cache(maxsize=512)
+def _badge(n, _locale):
+    """The badge for n unread messages, made once per count and language."""
     label = gettext("%(n)s条未读消息", n=n)
     return Markup('<b class="badge" id="unread-badge" aria-label="{}">{}</b>').format(label, n if n < 100 else "99+")
 
