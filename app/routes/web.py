@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
+from jinja2_fragments import render_block as jinja_render_block
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup, escape
 
@@ -195,8 +196,10 @@ def own_blocks(template, names, context=dict):
     def renderer(where, name):
         def render():
             if not worked_out:
-                worked_out.append(context())
-            return render_block(where, name, **worked_out[0])
+                values = context()
+                current_app.update_template_context(values)  # the context processors, once for all blocks
+                worked_out.append(values)
+            return jinja_render_block(current_app.jinja_env, where, name, **worked_out[0])
         return render
     pairs = [name if isinstance(name, tuple) else (template, name) for name in names]
     return {name: renderer(where, name) for where, name in pairs}
