@@ -25,15 +25,26 @@ def _notify(app, user_id, n):
         db.session.remove()
 
 
-def _renders(monkeypatch):
+def _renders(monkeypatch, routes=shop_routes):
+    """The templates the routes module renders whole from now on (a shared page: once)."""
     calls = []
-    real = shop_routes.render_page
+    real = routes.render_page
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
-    monkeypatch.setattr(shop_routes, "render_page", counting)
+    monkeypatch.setattr(routes, "render_page", counting)
     return calls
+
+
+def _visits(app, members, path):
+    """Each member, logged in on a client of their own, opens `path`: ({member: client}, {member: html})."""
+    clients, pages = {}, {}
+    for member in members:
+        clients[member] = client = app.test_client()
+        login_as(client, member)
+        pages[member] = client.get(path).get_data(as_text=True)
+    return clients, pages
 
 
 def test_each_member_sees_their_own_balance_badge_and_token_on_the_shared_shelf(app, make_member, make_product,
@@ -131,11 +142,8 @@ def test_the_product_page_is_shared_but_its_redeem_panel_is_each_members_own(app
         shop.redeem_product(buyer, product, 2, uuid.uuid4().hex, address_id=address_id)
         db.session.remove()
     renders = _renders(monkeypatch)
-    clients, pages = {}, {}
-    for member in (buyer, browser):
-        clients[member] = client = app.test_client()
-        login_as(client, member)
-        pages[member] = html = client.get(f"/products/{product}").get_data(as_text=True)
+    clients, pages = _visits(app, (buyer, browser), f"/products/{product}")
+    for html in pages.values():
         assert "降噪，续航 30 小时" in html and 'data-testid="redeem-panel"' in html and "<!--slot:" not in html
     assert renders == ["shop/product.html"]  # the page once; each redeem panel for its member
     answers = {}
@@ -203,19 +211,13 @@ def test_the_check_in_page_is_shared_but_its_panel_is_each_members_own(app, make
     from app.services import checkin
     from app.services.clock import shanghai_today
 
-    renders = []
-    real = engage.render_page
-    monkeypatch.setattr(engage, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    renders = _renders(monkeypatch, engage)
     regular, newcomer = make_member(points=10), make_member(points=10)
     today = shanghai_today()
     with app.app_context():
         checkin.check_in(regular, today=today - timedelta(days=1))
         db.session.remove()
-    clients, pages = {}, {}
-    for member in (regular, newcomer):
-        clients[member] = client = app.test_client()
-        login_as(client, member)
-        pages[member] = client.get("/checkin").get_data(as_text=True)
+    clients, pages = _visits(app, (regular, newcomer), "/checkin")
     assert renders == ["engage/checkin.html"]  # the page once; each panel for its member
     streak = re.compile(r'data-testid="streak">(\d+)<')
     assert streak.search(pages[regular]).group(1) == "1" and streak.search(pages[newcomer]).group(1) == "0"
@@ -322,15 +324,9 @@ def test_a_new_address_and_an_opening_sale_show_on_the_shared_product_page(app, 
 def test_me_is_shared_but_its_head_expiry_and_logout_token_are_each_members_own(app, make_member, monkeypatch):
     from app.routes import me as me_routes
 
-    renders = []
-    real = me_routes.render_page
-    monkeypatch.setattr(me_routes, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    renders = _renders(monkeypatch, me_routes)
     named, plain = make_member(points=321, nickname="阿花"), make_member(points=0)
-    clients, pages = {}, {}
-    for member in (named, plain):
-        clients[member] = client = app.test_client()
-        login_as(client, member)
-        pages[member] = client.get("/me").get_data(as_text=True)
+    clients, pages = _visits(app, (named, plain), "/me")
     assert renders == ["me/index.html"]  # the page once; each head for its member
     assert '<p class="me-name">阿花</p>' in pages[named] and "阿花" not in pages[plain]
     for member, html in pages.items():
@@ -355,14 +351,8 @@ def test_a_draw_page_is_shared_but_its_button_and_panel_are_each_members_own(app
     with app.app_context():
         draws.play_draw(played, draw, uuid.uuid4().hex)
         db.session.remove()
-    renders = []
-    real = games_routes.render_page
-    monkeypatch.setattr(games_routes, "render_page", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
-    clients, pages = {}, {}
-    for member in (played, fresh):
-        clients[member] = client = app.test_client()
-        login_as(client, member)
-        pages[member] = client.get(f"/draw/{draw}").get_data(as_text=True)
+    renders = _renders(monkeypatch, games_routes)
+    clients, pages = _visits(app, (played, fresh), f"/draw/{draw}")
     assert renders == ["games/draw.html"]  # the page once; each button and panel for its member
     assert all("每日一抽" in html and "<!--slot:" not in html for html in pages.values())
     assert "今日剩余 0 次" in pages[played] and ">明天<small>再来</small>" in pages[played]
