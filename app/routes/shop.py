@@ -23,6 +23,8 @@ from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("shop", __name__)
 
+YEAR_SECONDS = 365 * 86400
+
 
 @bp.app_template_global()
 def member_price(product):
@@ -54,7 +56,11 @@ def stored_rendition(path, name, fmt=None):
 
 @bp.get("/static/uploads/<path:filename>")
 def upload(filename):
-    return send_from_directory(current_app.config["UPLOAD_DIR"], filename, max_age=7 * 86400)
+    # Every stored image has a name of its own (a random one per upload; a replaced picture is a new
+    # file), so a phone may keep each for a year without asking again.
+    response = send_from_directory(current_app.config["UPLOAD_DIR"], filename, max_age=YEAR_SECONDS)
+    response.cache_control.immutable = True
+    return response
 
 
 @dataclass(frozen=True)
