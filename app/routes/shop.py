@@ -50,8 +50,24 @@ def _upload_url(_script_root, path):
 
 @bp.app_template_global()
 def stored_rendition(path, name, fmt=None):
-    """The stored rendition ("thumb", "detail") of an image, as JPEG or fmt="webp", if it exists."""
+    """The stored rendition ("thumb", "card", "detail") of an image, as JPEG or fmt="webp", if it exists."""
     return images.stored_rendition(path, name, fmt) if path else None
+
+
+@bp.app_template_global()
+def srcset(path, fmt=None):
+    """The srcset of an image's stored renditions, smallest first ("… 240w, … 480w, … 750w"), as JPEG
+    or fmt="webp"; None when fewer than two are stored (images from before renditions)."""
+    root = request.script_root if has_request_context() else ""
+    return _srcset(root, current_app.config["UPLOAD_DIR"], path, fmt) if path else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _srcset(_script_root, _upload_dir, path, fmt):
+    found = [(images.stored_rendition(path, name, fmt), width)
+             for name, width in sorted(images.RENDITIONS.items(), key=lambda item: item[1])]
+    found = [(stored, width) for stored, width in found if stored]
+    return ", ".join(f"{upload_url(stored)} {width}w" for stored, width in found) if len(found) > 1 else None
 
 
 @bp.get("/static/uploads/<path:filename>")

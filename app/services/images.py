@@ -33,8 +33,9 @@ def upload_dir():
     return path
 
 
-# Fixed renditions of a product image: the detail picture and the list thumbnail (longest side, px).
-RENDITIONS = {"detail": 750, "thumb": 240}
+# Fixed renditions of a product image (longest side, px): the detail picture, a card for phones of
+# 2-3x pixel density (a 140-180 px slot), and the list thumbnail.
+RENDITIONS = {"detail": 750, "card": 480, "thumb": 240}
 
 
 def max_upload_bytes():

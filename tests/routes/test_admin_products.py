@@ -255,8 +255,10 @@ def test_uploaded_images_are_resized_into_renditions_and_the_first_is_the_cover(
     assert len(paths) == 2
     with app.app_context():
         root = images.upload_dir()
-        with Image.open(root / paths[0]) as detail, Image.open(root / images.rendition_path(paths[0], "thumb")) as thumb:
+        with Image.open(root / paths[0]) as detail, Image.open(root / images.rendition_path(paths[0], "thumb")) as thumb, \
+                Image.open(root / images.rendition_path(paths[0], "card", "webp")) as card:
             assert (detail.format, detail.size, thumb.size) == ("JPEG", (750, 563), (240, 180))
+            assert (card.format, card.size) == ("WEBP", (480, 360))  # for 140-180 px slots on 2-3x screens
         with Image.open(root / paths[1]) as small:
             assert small.size == (100, 80)  # never enlarged
         db.session.remove()
