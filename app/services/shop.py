@@ -212,8 +212,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
         _check_rules(member, product, quantity, now)
-        ledger.expire_member_lots(user_id, now)  # the balance below is what can really be spent
-        session.refresh(member)
+        if ledger.expire_member_lots(user_id, now) is not None:  # the balance below is what can really be spent
+            session.refresh(member)
         address = _shipping_address(user_id, address_id) if product.kind == "physical" else None
         points_unit = price_for(product, member.growth)
         points_total, cash_total = points_unit * quantity, product.cash_fen * quantity
