@@ -195,6 +195,9 @@ def quote_redemption(user_id, product_id, quantity, *, address_id=None, now=None
                  address)
 
 
+_NO_IMAGES = (lazyload(Product.images),)
+
+
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
     """Redeem `quantity` units for points (and cash). Returns the Order - the same one on a retry.
 
@@ -208,7 +211,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if done is not None:
             return stored_result(Order, user_id, done)
         member = lock_member(user_id)
-        product = session.get(Product, product_id) if is_db_id(product_id) else None
+        # Read again in this transaction; its images are not part of a redemption.
+        product = session.get(Product, product_id, options=_NO_IMAGES) if is_db_id(product_id) else None
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
         _check_rules(member, product, quantity, now)
