@@ -85,7 +85,8 @@ _DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_i
 
 def shown_draw(draw_id):
     """get_draw() for pages that only show a draw: a detached snapshot with its prizes, shared
-    between requests until a draw, prize or product changes (a play loads the draw itself)."""
+    between requests until a draw, prize or product changes (a play loads the draw itself).
+    Its prizes' `awarded` counts are not kept current (_count_unlimited): member pages never show them."""
     if not is_db_id(draw_id):
         raise NotFound(_("抽奖活动不存在或已结束"))
     draw = shared_cache.shared(f"draw:{draw_id}", _DRAW_TABLES,
@@ -227,6 +228,17 @@ def _take_stock(prize_id):
     ).scalar_one_or_none() is not None
 
 
+def _count_unlimited(prize_id):
+    """Count one more award of a prize that still has no stock of its own (else False: an operator
+    gave it stock meanwhile, and _take_stock decides). Only `awarded` changes, which no member page
+    shows: the draw's shared snapshot (shown_draw) stays current."""
+    return db.session.execute(
+        update(DrawPrize).where(DrawPrize.id == prize_id, DrawPrize.stock.is_(None))
+        .values(awarded=DrawPrize.awarded + 1).returning(DrawPrize.id)
+        .execution_options(synchronize_session=False, **shared_cache.UNSHOWN)
+    ).scalar_one_or_none() is not None
+
+
 def _grant_product(user_id, product_id, ref):
     return fulfilment.grant_product(user_id, product_id, source="draw", ref=ref)
 
@@ -330,7 +342,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
         events.points_spent.send(None, user_id=user_id, kind="draw", entry_id=spend.id)
         events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
         remember_result(user_id, "draw", request_key, play.id)
-        if _unlimited(prize) and not _take_stock(prize.id):
+        if _unlimited(prize) and not (_count_unlimited(prize.id) or _take_stock(prize.id)):
             # Counted last: every play of a draw mostly wins the same few prizes, and the row stays
             # locked until the commit. Only an operator limiting the prize meanwhile (to none left)
             # lands here; the play is undone, nothing charged.

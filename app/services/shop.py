@@ -195,7 +195,15 @@ def quote_redemption(user_id, product_id, quantity, *, address_id=None, now=None
                  address)
 
 
-_NO_IMAGES = (lazyload(Product.images),)
+def _product_to_redeem(product_id):
+    """The product read again inside the redemption's transaction, without its images (a route may
+    have loaded them before; a redemption does not show them)."""
+    if not is_db_id(product_id):
+        return None
+    return db.session.execute(
+        select(Product).where(Product.id == product_id).options(lazyload(Product.images))
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
@@ -211,8 +219,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if done is not None:
             return stored_result(Order, user_id, done)
         member = lock_member(user_id)
-        # Read again in this transaction; its images are not part of a redemption.
-        product = session.get(Product, product_id, options=_NO_IMAGES) if is_db_id(product_id) else None
+        product = _product_to_redeem(product_id)
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
         _check_rules(member, product, quantity, now)
