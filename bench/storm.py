@@ -1,7 +1,7 @@
 """Storms through real HTTP against gunicorn, then reconciliation: nothing oversold, no negative
 balance, nothing charged or used twice.
 
-    .venv/bin/python bench/storm.py [--n 300] [--threads 96] [--restart-db]
+    .venv/bin/python bench/storm.py [--n 300] [--threads 96] [--client auto|wrk|python] [--restart-db]
 
 Builds a database with the demo data (a temporary SQLite file; with DATABASE_URL, that PostgreSQL
 database, emptied first), N members holding points, a voucher product with N/2 in stock and a
@@ -13,20 +13,35 @@ an error; prints successes/s per storm, then runs `flask points reconcile` and c
 database directly. Exits 1 on any error answer, oversell, negative balance, double charge or
 reconciliation difference.
 
+--client: who fires the storms. wrk (the default when wrk is installed; bench/storm.lua) sends the
+same prepared POSTs - each member's cookie and CSRF token, a fresh request key each - from C, over
+--threads kept-alive connections, so the client takes little of the CPU the server shares; every
+answer is written down and judged here as the Python client's are. gunicorn then keeps idle
+connections for 300 s (--keep-alive): a connection with nothing left to send waits in gunicorn's
+poller, where a reconnected idle one would hold a worker thread until it timed out, and no kept-alive
+connection is closed under a request in flight. python: requests from a pool of --threads threads,
+a new connection per POST.
+
 --restart-db (PostgreSQL only): restarts PostgreSQL (pg_ctl restart -m fast; the data directory
 from --pg-data, PGDATA, or PGTEST_DIR/data as scripts/pg-test-server makes it) in the middle of
-a redemption storm. Answers during the outage must be clean 503s, and no redemption whose 503
-said "nothing was done" may have committed (its request key is looked up); afterwards the same gunicorn
-workers must serve again (pool pre-ping) and reconciliation must stay clean.
+a redemption storm (always from the Python client: each 503 is matched to its request key).
+Answers during the outage must be clean 503s, and no redemption whose 503 said "nothing was
+done" may have committed (its request key is looked up); afterwards the same gunicorn workers
+must serve again (pool pre-ping) and reconciliation must stay clean.
 """
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import requests
 
@@ -89,6 +104,16 @@ def classify(response, success_statuses=(303,), ok_text=None):
     return "error", f"{response.status_code} {text[:120]!r}"
 
 
+@dataclass
+class Shot:
+    """One POST of a storm: whose session, where, the form (a fresh request key in it), htmx or not."""
+    session: object
+    path: str
+    data: dict
+    htmx: bool = False
+    judge: dict = field(default_factory=dict)  # classify()'s success_statuses / ok_text
+
+
 def storm(name, jobs, threads):
     """Run the jobs (callables returning (kind, detail)) all at once; print and return the tally."""
     tally = Tally(name)
@@ -102,12 +127,92 @@ def storm(name, jobs, threads):
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run, jobs))
-    elapsed = time.perf_counter() - start
-    print(f"{name:22} {len(jobs):5} sent {tally.ok:5} ok {tally.refused:5} refused {len(tally.errors):4} errors "
+    return _report(tally, len(jobs), time.perf_counter() - start)
+
+
+def _report(tally, sent, elapsed):
+    print(f"{tally.name:22} {sent:5} sent {tally.ok:5} ok {tally.refused:5} refused {len(tally.errors):4} errors "
           f"{elapsed:6.2f} s  {tally.ok / elapsed:7.1f} successes/s")
     for detail in sorted(set(tally.errors))[:5]:
         print(f"    error: {detail}")
     return tally
+
+
+def fire(name, shots, base, options):
+    """One storm of shots, through wrk or the Python client (options.client)."""
+    if options.client == "wrk":
+        return wrk_storm(name, shots, base, options.threads)
+    return storm(name, [lambda shot=shot: classify(post(shot.session, base, shot.path, shot.data, shot.htmx),
+                                                   **shot.judge) for shot in shots], options.threads)
+
+
+class _Answer:
+    """What wrk wrote down of one answer, shaped as classify() reads a requests.Response."""
+
+    def __init__(self, status, location, body):
+        self.status_code, self.headers, self.text = status, {"Location": location}, body
+
+
+def wrk_storm(name, shots, base, connections):
+    """All shots at once from wrk (bench/storm.lua), each sent once; every answer judged by classify()."""
+    tmp = tempfile.mkdtemp(prefix="storm-wrk-")
+    threads = min(2, len(shots))
+    # wrk hands the lines out by position (thread k: lines k, k+threads, ...): keep the judges in step.
+    judges = [[] for _ in range(threads)]
+    with open(f"{tmp}/requests.tsv", "w", encoding="utf-8") as out:
+        for i, shot in enumerate(shots):
+            cookie = "; ".join(f"{c.name}={c.value}" for c in shot.session.cookies)
+            body = urlencode({"csrf_token": shot.session.csrf, **shot.data})
+            out.write(f"{shot.path}\t{cookie}\t{shot.session.csrf if shot.htmx else '-'}\t{body}\n")
+            judges[i % threads].append(shot.judge)
+    start = time.perf_counter()
+    wrk = subprocess.Popen([WRK, "-t", str(threads), "-c", str(max(connections, threads)), "-d", "120s",
+                            "--timeout", "60s", "-s", str(ROOT / "bench" / "storm.lua"), base, "--",
+                            f"{tmp}/requests.tsv", tmp, str(threads)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while wrk.poll() is None and not all(os.path.exists(f"{tmp}/done-{k}") for k in range(threads)):
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - start  # until the last answer (or wrk gave up after 120 s)
+    wrk.send_signal(signal.SIGINT)  # wrk otherwise waits out its duration
+    out, err = wrk.communicate(timeout=30)
+    tally = Tally(name)
+    for k in range(threads):
+        answers = _wrk_answers(f"{tmp}/answers-{k}.bin")
+        for answer, judge in zip(answers, judges[k]):
+            tally.add(*classify(answer, **judge))
+        for _missing in judges[k][len(answers):]:
+            tally.add("error", "no answer")
+    if wrk.returncode != 0 or err.strip():
+        tally.add("error", f"wrk exited {wrk.returncode}: {err.strip()[:200]}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _report(tally, len(shots), elapsed)
+    sockets = next((line for line in out.splitlines() if line.startswith("storm-wrk ")), "")
+    if any(int(word) for word in sockets.split() if word.isdigit()):
+        print("    " + sockets)
+    return tally
+
+
+def _wrk_answers(path):
+    answers = []
+    if not os.path.exists(path):
+        return answers
+    with open(path, "rb") as answers_file:
+        data = answers_file.read()
+    at = 0
+    while b"\n" in data[at:at + 64]:  # a record cut short (wrk stopped mid-answer) is no answer
+        end = data.index(b"\n", at)
+        status, location_length, body_length = (int(x) for x in data[at:end].split())
+        at = end + 1
+        if at + location_length + body_length > len(data):
+            break
+        location = data[at:at + location_length].decode()
+        at += location_length
+        answers.append(_Answer(status, location, data[at:at + body_length].decode("utf-8", "replace")))
+        at += body_length
+    return answers
+
+
+WRK = shutil.which("wrk") or ("/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") else None)
 
 
 def post(session, base, path, data, htmx=False):
@@ -183,10 +288,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--threads", type=int, default=96)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--restart-db", action="store_true")
     parser.add_argument("--pg-data", default=os.environ.get("PGDATA") or
                         os.path.join(os.environ.get("PGTEST_DIR", "/tmp/pointsmall-pg"), "data"))
     options = parser.parse_args()
+    if options.client == "auto":
+        options.client = "wrk" if WRK else "python"
+    elif options.client == "wrk" and not WRK:
+        print("--client wrk: wrk is not installed")
+        return 2
     STORM_N = n = options.n
     tmp = workdir("bench-storm-")
     url = database_url(tmp)
@@ -195,11 +306,14 @@ def main():
         print("--restart-db needs DATABASE_URL pointing at a PostgreSQL this script may restart")
         return 2
     print(f"machine: {machine()}; database: {'PostgreSQL' if is_pg else 'SQLite'}; gunicorn 2 workers x 8 threads; "
-          f"{n} members, {options.threads} client threads")
+          f"{n} members, client: {options.client} with {options.threads} "
+          f"{'connections' if options.client == 'wrk' else 'threads'}")
     started = time.perf_counter()
     prepare_database(url, f"{tmp}/uploads", extra=seed(n))
     print(f"seeded in {time.perf_counter() - started:.1f} s")
     env = production_env(url, f"{tmp}/uploads", f"{tmp}/cache")
+    if options.client == "wrk":
+        env["GUNICORN_CMD_ARGS"] = (env.get("GUNICORN_CMD_ARGS", "") + " --keep-alive 300").strip()
     failed = []
     with gunicorn("wsgi:app", env, threads=8, log=f"{tmp}/mall.log") as (base, proc):
         pids_before = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
@@ -247,24 +361,26 @@ def main():
                 failed.append(f"{done_anyway} answers said nothing was done, but the redemption was")
             outage.errors = []
             tallies.append(outage)
-        tallies.append(storm("redeem", [redeem(s) for s in members], options.threads))
-        tallies.append(storm("draw", [lambda s=s: classify(post(s, base, f"/draw/{draw}/play",
-                                                                {"confirmed": "1", "request_key": uuid.uuid4().hex}))
-                                      for s in members], options.threads))
-        tallies.append(storm("treasure share", [lambda s=s: classify(post(s, base, f"/treasure/{round_id}/buy",
-                                                                          {"quantity": "1", "confirmed": "1",
-                                                                           "request_key": uuid.uuid4().hex}),
-                                                                     success_statuses=(303, 200))
-                                                for s in members], options.threads))
-        checkins = [lambda s=s: classify(post(s, base, "/checkin", {"request_key": uuid.uuid4().hex}, htmx=True),
-                                         (200,), "签到成功")
-                    for s in members + members[: n // 4]]
-        tallies.append(storm("check-in (+25% twice)", checkins, options.threads))
+        def key():
+            return uuid.uuid4().hex
+
+        tallies.append(fire("redeem", [Shot(s, f"/products/{product}/redeem",
+                                            {"quantity": "1", "confirmed": "1", "request_key": key()})
+                                       for s in members], base, options))
+        tallies.append(fire("draw", [Shot(s, f"/draw/{draw}/play", {"confirmed": "1", "request_key": key()})
+                                     for s in members], base, options))
+        tallies.append(fire("treasure share", [Shot(s, f"/treasure/{round_id}/buy",
+                                                    {"quantity": "1", "confirmed": "1", "request_key": key()},
+                                                    judge={"success_statuses": (303, 200)})
+                                               for s in members], base, options))
+        tallies.append(fire("check-in (+25% twice)",
+                            [Shot(s, "/checkin", {"request_key": key()}, htmx=True,
+                                  judge={"success_statuses": (200,), "ok_text": "签到成功"})
+                             for s in members + members[: n // 4]], base, options))
         codes = [row for row in _voucher_codes(url)]
-        verify = [lambda code=code, s=staff[i % len(staff)]: classify(
-            post(s, base, "/merchant/verify/confirm", {"code": code, "request_key": uuid.uuid4().hex}))
-            for i, code in enumerate(codes * 2)]
-        tallies.append(storm("verify (each code x2)", verify, options.threads))
+        tallies.append(fire("verify (each code x2)",
+                            [Shot(staff[i % len(staff)], "/merchant/verify/confirm", {"code": code, "request_key": key()})
+                             for i, code in enumerate(codes * 2)], base, options))
         for tally in tallies:
             if tally.errors:
                 failed.append(f"{tally.name}: {len(tally.errors)} error answers")

@@ -39,6 +39,11 @@ def watch(*tables):
     return tables
 
 
+# Execution options for a write that changes only columns no shared value shows (a counter only
+# the consoles read, uncached): it gives its table no new generation. Say it only where that is true.
+UNSHOWN = {"shared_cache_unshown": True}
+
+
 def shared(name, tables, build, *, until=None, timeout=None):
     """build()'s value, shared by every request until a write to one of `tables` commits, or
     until the datetime until(value) returns (None: no clock limit), or `timeout` seconds."""
@@ -162,7 +167,9 @@ def _written_here(tables):
     return any(t in written for t in tables) or bool(session.new or session.dirty or session.deleted)
 
 
-def _note_write(conn, _cursor, statement, _params, _context, _many):
+def _note_write(conn, _cursor, statement, _params, context, _many):
+    if context is not None and context.execution_options.get("shared_cache_unshown"):
+        return
     match = _WRITE.match(statement)
     if match and match.group(1).lower() in _WATCHED:
         conn.info.setdefault(_WRITTEN, set()).add(match.group(1).lower())
@@ -194,4 +201,4 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]
+__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]

@@ -10,6 +10,8 @@ A play is one transaction, decided on the server before any animation:
      repeated: a prize out of stock is never won);
   5. the prize is paid (ledger.earn, or fulfilment.grant_product for goods, coupons and
      vouchers) and the play recorded; `draw_played` is sent inside the transaction.
+An unlimited prize (no stock of its own, not goods) is counted (`awarded`) by the same guarded
+UPDATE, but last: the prize most plays win is one row, locked from that UPDATE to the commit.
 """
 import secrets
 from dataclasses import dataclass
@@ -19,10 +21,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.extensions import cache, db
-from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, User
+from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, Product, User
 from app.services import cache as shared_cache
 from app.services import events, fulfilment, ledger, messages, spend_quotes
 from app.services.clock import shanghai_today, utcnow
@@ -70,9 +72,9 @@ def pick_prize(pool, randbelow=None):
     raise AssertionError("ticket outside the total weight")
 
 
-def get_draw(draw_id):
+def get_draw(draw_id, options=()):
     """An active draw, or NotFound for an unknown or switched-off one."""
-    draw = db.session.get(Draw, draw_id) if is_db_id(draw_id) else None
+    draw = db.session.get(Draw, draw_id, options=options) if is_db_id(draw_id) else None
     if draw is None or not draw.is_active:
         raise NotFound(_("抽奖活动不存在或已结束"))
     return draw
@@ -83,7 +85,8 @@ _DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_i
 
 def shown_draw(draw_id):
     """get_draw() for pages that only show a draw: a detached snapshot with its prizes, shared
-    between requests until a draw, prize or product changes (a play loads the draw itself)."""
+    between requests until a draw, prize or product changes (a play loads the draw itself).
+    Its prizes' `awarded` counts are not kept current (_count_unlimited): member pages never show them."""
     if not is_db_id(draw_id):
         raise NotFound(_("抽奖活动不存在或已结束"))
     draw = shared_cache.shared(f"draw:{draw_id}", _DRAW_TABLES,
@@ -177,10 +180,10 @@ def odds(draw):
 
 
 def _prizes(draw_id):
-    """The draw's prizes read fresh, with their products (whose stock decides too)."""
+    """The draw's prizes read fresh, with their products (whose stock decides too; not their images)."""
     return db.session.execute(
         select(DrawPrize).where(DrawPrize.draw_id == draw_id).order_by(DrawPrize.position)
-        .options(selectinload(DrawPrize.product)).execution_options(populate_existing=True)
+        .options(selectinload(DrawPrize.product).lazyload(Product.images)).execution_options(populate_existing=True)
     ).scalars().all()
 
 
@@ -225,15 +228,32 @@ def _take_stock(prize_id):
     ).scalar_one_or_none() is not None
 
 
+def _count_unlimited(prize_id):
+    """Count one more award of a prize that still has no stock of its own (else False: an operator
+    gave it stock meanwhile, and _take_stock decides). Only `awarded` changes, which no member page
+    shows: the draw's shared snapshot (shown_draw) stays current."""
+    return db.session.execute(
+        update(DrawPrize).where(DrawPrize.id == prize_id, DrawPrize.stock.is_(None))
+        .values(awarded=DrawPrize.awarded + 1).returning(DrawPrize.id)
+        .execution_options(synchronize_session=False, **shared_cache.UNSHOWN)
+    ).scalar_one_or_none() is not None
+
+
 def _grant_product(user_id, product_id, ref):
     return fulfilment.grant_product(user_id, product_id, source="draw", ref=ref)
+
+
+def _unlimited(prize):
+    """A prize nothing can run out of (no stock of its own, no product): it cannot be gone."""
+    return prize.stock is None and prize.kind != "product"
 
 
 def _award(draw, user_id, pity, build_play):
     """Pick, take stock, record the play and grant goods; re-pick if a prize is gone.
 
     Each attempt runs in a savepoint, so a prize whose stock (or whose product's stock)
-    ran out leaves no trace and the next pick excludes it.
+    ran out leaves no trace and the next pick excludes it. An unlimited prize (most plays:
+    points, thanks) needs no savepoint, and its row is counted last (play_draw).
     """
     session = db.session
     excluded = set()
@@ -242,6 +262,11 @@ def _award(draw, user_id, pity, build_play):
         if not pool:
             raise DrawRefused(_("奖品已全部抽完，请稍后再来"))
         prize = pick_prize(pool)
+        if _unlimited(prize):
+            play = build_play(prize)
+            session.add(play)
+            session.flush()
+            return prize, play
         try:
             with session.begin_nested():
                 if not _take_stock(prize.id):
@@ -282,7 +307,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
         done = claim_request(user_id, "draw", request_key)
         if done is not None:
             return stored_result(DrawPlay, user_id, done)
-        draw = get_draw(draw_id)
+        draw = get_draw(draw_id, options=(lazyload(Draw.prizes),))  # the prizes are read fresh below
         refusal = schedule_refusal(draw, now)
         if refusal:
             raise DrawRefused(refusal)
@@ -317,6 +342,11 @@ def play_draw(user_id, draw_id, request_key, now=None):
         events.points_spent.send(None, user_id=user_id, kind="draw", entry_id=spend.id)
         events.draw_played.send(None, user_id=user_id, draw_id=draw.id)
         remember_result(user_id, "draw", request_key, play.id)
+        if _unlimited(prize) and not (_count_unlimited(prize.id) or _take_stock(prize.id)):
+            # Counted last: every play of a draw mostly wins the same few prizes, and the row stays
+            # locked until the commit. Only an operator limiting the prize meanwhile (to none left)
+            # lands here; the play is undone, nothing charged.
+            raise DrawRefused(_("奖品已全部抽完，请稍后再来"))
         keep_loaded(play)
     return play
 

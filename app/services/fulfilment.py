@@ -106,27 +106,32 @@ def deliver(order, product, now=None):
     _require_tx()
     now = now or utcnow()
     order.paid_at = order.paid_at or now
+    issued = None  # the coupons or vouchers issued now, as rows in hand
     if product.kind == "physical":
         order.status = "paid"
     else:
         if product.kind == "virtual" and not _has_codes(order.id):
             reserve_codes(order, now)
         elif product.kind == "coupon":
-            vouchers.issue_coupons(order, product, now)
+            issued = vouchers.issue_coupons(order, product, now)
         elif product.kind == "voucher":
-            vouchers.issue_vouchers(order, product, now)
+            issued = vouchers.issue_vouchers(order, product, now)
         order.status = "completed"
         order.completed_at = now
     db.session.flush()
     db.session.expire(order, ["codes", "vouchers", "coupons"])
     if order.source == "redeem":  # prizes are told by their game (draw.prize_won, treasure.won)
-        _tell_redeemed(order)
+        _tell_redeemed(order, issued)
     return order
 
 
-def _tell_redeemed(order):
-    """The member's 兑换成功 message with what was handed over (codes, coupons, vouchers)."""
-    handed = {"virtual": order.codes, "coupon": order.coupons, "voucher": order.vouchers}.get(order.kind, [])
+_HANDED = {"virtual": "codes", "coupon": "coupons", "voucher": "vouchers"}
+
+
+def _tell_redeemed(order, issued=None):
+    """The member's 兑换成功 message with what was handed over (codes, coupons, vouchers):
+    `issued` when deliver has them in hand, else the order's own kind of them (one query)."""
+    handed = issued if issued is not None else getattr(order, _HANDED[order.kind]) if order.kind in _HANDED else []
     messages.notify(order.user_id, "order.redeemed",
                     {"order_id": order.id, "order_no": order.number, "name": order.product_name, "kind": order.kind,
                      "codes": ", ".join(item.code for item in handed)},

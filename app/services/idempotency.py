@@ -1,13 +1,25 @@
 """Request keys: the first request with a key does the work; a retry gets its result."""
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import IdempotencyKey
 from app.services.errors import AlreadyDone
 from app.services.ids import parse_db_id
 from app.services.tx import in_write_transaction, keep_loaded
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def insert_unless_taken(model, **values):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the row's primary key: None when a unique key
+    is taken already. As a savepoint around an INSERT would, but in one statement; on PostgreSQL
+    it waits, like the INSERT, for a concurrent transaction holding the key to end."""
+    session = db.session
+    insert = _INSERTS[session.get_bind().dialect.name]
+    key = tuple(model.__table__.primary_key.columns)
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing().returning(*key)).first()
 
 
 def claim_request(user_id, scope, key):
@@ -18,24 +30,23 @@ def claim_request(user_id, scope, key):
     a concurrent duplicate blocks on the unique index until the first commits.
     """
     assert in_write_transaction(), "claim_request needs write_transaction()"
-    session = db.session
-    try:
-        with session.begin_nested():
-            session.add(IdempotencyKey(user_id=user_id, scope=scope, key=key))
-    except IntegrityError:
-        row = session.execute(
-            select(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.scope == scope, IdempotencyKey.key == key
-            ).execution_options(populate_existing=True)
-        ).scalar_one()
-        return row.result or ""
-    return None
+    if insert_unless_taken(IdempotencyKey, user_id=user_id, scope=scope, key=key) is not None:
+        return None
+    row = db.session.execute(
+        select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.scope == scope, IdempotencyKey.key == key
+        ).execution_options(populate_existing=True)
+    ).scalar_one()
+    return row.result or ""
 
 
 def remember_result(user_id, scope, key, result):
     """Store what a retry with this key should be given (an id, usually)."""
-    row = db.session.get(IdempotencyKey, (user_id, scope, key))
-    row.result = str(result)
+    db.session.execute(
+        update(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.scope == scope,
+                                     IdempotencyKey.key == key)
+        .values(result=str(result)).execution_options(synchronize_session=False)
+    )
 
 
 def stored_result(model, user_id, result):

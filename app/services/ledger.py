@@ -24,7 +24,7 @@ from app.services.errors import InsufficientPoints, NotFound
 from app.services.ids import is_db_id
 from app.services import messages
 from app.services.levels import level_for
-from app.services.members import lock_member
+from app.services.members import hold_member_lock, holds_member_lock, lock_member, outside_savepoint, transaction_memo
 from app.services.phrases import phrase_text, split_text
 from app.services.settings import get_setting
 from app.services.tx import in_write_transaction, write_transaction
@@ -122,14 +122,13 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     session = db.session
     try:
         with session.begin_nested():
-            state = lock_member(user_id, acting=False)
+            growth_before = _locked_growth(user_id)
             if key is not None and _entry_by_key(user_id, key) is not None:
                 return None
             if boost:
-                amount = boosted_amount(amount, state.growth, now)
+                amount = boosted_amount(amount, growth_before, now)
             if amount <= 0:
                 raise ValueError("earn needs a positive amount")
-            growth_before = state.growth
             balance = _add_to_balance(user_id, amount, amount if growth else 0)
             entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
                                key=key, ref=ref, **_note(note), created_at=now)
@@ -146,6 +145,13 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     if growth:
         _tell_level_up(user_id, growth_before, growth_before + amount)
     return entry
+
+
+def _locked_growth(user_id):
+    """The member's growth, read under their row lock (taken now unless this transaction holds it)."""
+    if holds_member_lock(user_id):
+        return db.session.execute(select(User.growth).where(User.id == user_id)).scalar_one()
+    return lock_member(user_id, acting=False).growth
 
 
 def _tell_level_up(user_id, growth_before, growth_after):
@@ -166,7 +172,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
         raise ValueError("spend needs a positive amount")
     now = now or utcnow()
     session = db.session
-    lock_member(user_id, acting=False)
+    hold_member_lock(user_id)
     if key is not None:
         existing = _entry_by_key(user_id, key)
         if existing is not None:
@@ -218,7 +224,7 @@ def refund(entry_id, *, note=None, now=None):
     original = session.get(PointEntry, entry_id)
     if original is None or original.amount >= 0 or original.kind == "expire":
         raise NotFound(_("没有可退回的积分记录"))
-    lock_member(original.user_id, acting=False)
+    hold_member_lock(original.user_id)
     already = session.execute(
         select(PointEntry.id).where(PointEntry.refund_of_id == entry_id)
     ).scalar_one_or_none()
@@ -249,15 +255,26 @@ def refund(entry_id, *, note=None, now=None):
     return entry
 
 
+_EXPIRED = "lots_expired_through"
+
+
 def _expire_due_lots(user_id, now):
-    """Write one `expire` entry for what is left in this member's expired lots."""
+    """Write one `expire` entry for what is left in this member's expired lots.
+
+    Once per transaction and moment: the member's row is locked, so no lot of theirs
+    changes but by this transaction, whose new lots expire later."""
     session = db.session
+    expired = transaction_memo(_EXPIRED)
+    if user_id in expired and expired[user_id] >= now:
+        return None
     lots = session.execute(
         select(PointLot.id, PointLot.remaining)
         .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at <= now)
         .order_by(PointLot.expires_at, PointLot.id)
     ).all()
     total = sum(remaining for _, remaining in lots)
+    if outside_savepoint():
+        expired[user_id] = now
     if not total:
         return None
     balance = _add_to_balance(user_id, -total)
@@ -273,7 +290,7 @@ def _expire_due_lots(user_id, now):
 def expire_member_lots(user_id, now=None):
     """Expire one member's due lots inside the caller's transaction."""
     _require_tx()
-    lock_member(user_id, acting=False)
+    hold_member_lock(user_id)
     return _expire_due_lots(user_id, now or utcnow())
 
 

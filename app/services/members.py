@@ -9,6 +9,8 @@ from app.models import User
 from app.services.errors import NotFound
 from app.services.tx import in_write_transaction
 
+_HELD = "members_locked"
+
 
 def lock_member(user_id, *, acting=True):
     """Lock the member's row for the rest of the transaction and return the member, fresh.
@@ -28,7 +30,48 @@ def lock_member(user_id, *, acting=True):
     if member is None:
         raise NotFound(_("会员不存在"))
     if acting:
-        return check_member(member)
-    if member.role != "member":
+        check_member(member)
+    elif member.role != "member":
         check_member(member)  # raises: staff and operators never hold points
+    _note_held(user_id, acting)
     return member
+
+
+def hold_member_lock(user_id, *, acting=False):
+    """Make sure this transaction holds the member's row lock (checked as lock_member checks),
+    without reading the row again when it already does: for helpers that need the lock, not the
+    member (the ledger's primitives, task rewards), called inside a use case that locked first."""
+    assert in_write_transaction(), "hold_member_lock needs write_transaction()"
+    held = transaction_memo(_HELD).get(user_id)
+    if held is None or (acting and not held):
+        lock_member(user_id, acting=acting)
+
+
+def holds_member_lock(user_id):
+    """True when this transaction has locked the member's row already (outside any savepoint)."""
+    return user_id in transaction_memo(_HELD)
+
+
+def transaction_memo(name):
+    """A dict that lives as long as the session's current (outermost) transaction: what this
+    transaction has done already (locks held, lots expired), forgotten when it ends either way.
+
+    Only note there what a savepoint cannot undo: see `outside_savepoint`."""
+    session = db.session()
+    root = session.get_transaction()
+    memos = session.info.get("transaction_memos")
+    if memos is None or memos[0] is not root:
+        memos = session.info["transaction_memos"] = (root, {})
+    return memos[1].setdefault(name, {})
+
+
+def outside_savepoint():
+    """True unless a savepoint is open: what is done now stays done until the transaction ends
+    (a savepoint rolled back undoes its writes, and PostgreSQL releases the locks taken in it)."""
+    return not db.session().in_nested_transaction()
+
+
+def _note_held(user_id, acting):
+    if outside_savepoint():
+        held = transaction_memo(_HELD)
+        held[user_id] = held.get(user_id, False) or acting

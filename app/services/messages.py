@@ -12,12 +12,12 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import CheckIn, Message, PointLot, User
 from app.services import cache as shared_cache
 from app.services.clock import shanghai_today, to_shanghai, utcnow
+from app.services.idempotency import insert_unless_taken
 from app.services.phrases import decode_params, encode_params
 from app.services.tx import in_write_transaction, write_transaction
 
@@ -235,25 +235,27 @@ def notify(user_id, msgid, params=None, *, key=None):
     missing = [name for name in message_type.link_params if name not in encoded]
     if missing:
         raise KeyError(f"message {msgid!r} links with {missing}")
-    session = db.session
-    try:
-        with session.begin_nested():
-            message = Message(user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded, key=key)
-            session.add(message)
-    except IntegrityError:
-        if key is None:
-            raise
-        return False
+    if key is None:
+        message = Message(user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded)
+        db.session.add(message)
+    else:  # a key already used (a concurrent request's too, once it commits) adds nothing
+        added = insert_unless_taken(Message, user_id=user_id, kind=message_type.kind, msgid=msgid, params=encoded,
+                                    key=key)
+        if added is None:
+            return False
+        message = added.id
     _queue_template(message)
     return True
 
 
 def _queue_template(message):
     """With WeChat configured and a template for this kind of message, queue it for WeChat in the
-    same transaction (services/wechat_templates.py sends after commit, once)."""
-    from app.services import wechat_templates  # WeChat is optional; keep the import where it is used
+    same transaction (services/wechat_templates.py sends after commit, once). `message`: the row,
+    or its id."""
+    from app.services import wechat, wechat_templates  # WeChat is optional; keep the import where it is used
 
-    wechat_templates.queue(message)
+    if wechat.configured():
+        wechat_templates.queue(message if isinstance(message, Message) else db.session.get(Message, message))
 
 
 _MESSAGES = shared_cache.watch("messages")

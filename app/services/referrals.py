@@ -113,11 +113,13 @@ def pay_pending_referral(invitee_id, *, now=None):
     if not rules["enabled"] or not rules["points"]:
         return None
     with write_transaction() as session:
-        referral = session.execute(
-            select(Referral).where(Referral.invitee_id == invitee_id, Referral.status == "pending")
+        # Sent on every redemption, and almost never pending: the id alone first (no joined rows).
+        pending = session.execute(
+            select(Referral.id).where(Referral.invitee_id == invitee_id, Referral.status == "pending")
         ).scalar_one_or_none()
-        if referral is None:
+        if pending is None:
             return None
+        referral = session.get(Referral, pending)
         lock_member(referral.inviter_id, acting=False)
         claimed = session.execute(
             update(Referral).where(Referral.id == referral.id, Referral.status == "pending")

@@ -61,44 +61,48 @@ def rules():
 
 def _accounts_registered_alike(member, column):
     """Accounts registered with the member's value of `column` (User.register_ip or
-    User.register_device) within a day either side of the member's registration."""
+    User.register_device) within a day either side of the member's registration (a count
+    statement to run), or None when the member registered without one."""
     value = getattr(member, column.key)
     if not value:
-        return 0
+        return None
     day = timedelta(days=1)
-    return db.session.execute(
-        select(func.count(User.id)).where(column == value,
-                                          User.created_at > member.created_at - day,
-                                          User.created_at < member.created_at + day)
-    ).scalar_one()
+    return select(func.count(User.id)).where(column == value, User.created_at > member.created_at - day,
+                                             User.created_at < member.created_at + day)
 
 
-def _draws_against_norm(member, now):
-    """(the member's draw plays in the last 7 days, the average of everyone who played then)."""
-    since = now - timedelta(days=7)
-    own = db.session.execute(
-        select(func.count(DrawPlay.id)).where(DrawPlay.user_id == member.id, DrawPlay.created_at >= since)
-    ).scalar_one()
-    if not own:
-        return 0, 0
+def _own_draws(member, now):
+    """The member's draw plays in the last 7 days (a count statement)."""
+    return select(func.count(DrawPlay.id)).where(DrawPlay.user_id == member.id,
+                                                 DrawPlay.created_at >= now - timedelta(days=7))
+
+
+def _draws_norm(now):
+    """The average number of draw plays of everyone who played in the last 7 days."""
     plays, players = db.session.execute(
-        select(func.count(DrawPlay.id), func.count(func.distinct(DrawPlay.user_id))).where(DrawPlay.created_at >= since)
+        select(func.count(DrawPlay.id), func.count(func.distinct(DrawPlay.user_id)))
+        .where(DrawPlay.created_at >= now - timedelta(days=7))
     ).one()
-    return own, (plays / players if players else 0)
+    return plays / players if players else 0
 
 
 def _makeups_last_month(member, now):
-    return db.session.execute(
-        select(func.count(CheckIn.id)).where(CheckIn.user_id == member.id, CheckIn.kind == "makeup",
-                                             CheckIn.created_at >= now - timedelta(days=30))
-    ).scalar_one()
+    return select(func.count(CheckIn.id)).where(CheckIn.user_id == member.id, CheckIn.kind == "makeup",
+                                                CheckIn.created_at >= now - timedelta(days=30))
 
 
 def _invitees_around(inviter_id, start, end):
-    return db.session.execute(
-        select(func.count(Referral.id)).where(Referral.inviter_id == inviter_id,
-                                              Referral.created_at >= start, Referral.created_at < end)
-    ).scalar_one()
+    return select(func.count(Referral.id)).where(Referral.inviter_id == inviter_id,
+                                                 Referral.created_at >= start, Referral.created_at < end)
+
+
+def _counts(statements):
+    """Run the count statements that apply (None: the rule does not) as one query: {name: count}."""
+    wanted = {name: stmt for name, stmt in statements.items() if stmt is not None}
+    if not wanted:
+        return {}
+    row = db.session.execute(select(*(stmt.scalar_subquery().label(name) for name, stmt in wanted.items()))).one()
+    return {name: int(row._mapping[name] or 0) for name in wanted}
 
 
 def assess(member, order, balance_before, now):
@@ -125,47 +129,51 @@ def assess(member, order, balance_before, now):
 def member_flags(member, now, config=None):
     """The rules about the member rather than the order (several accounts from one IP or device,
     an invitee burst, draws or make-up check-ins far above the norm): they hold prize orders
-    from games too (fulfilment.grant_product)."""
+    from games too (fulfilment.grant_product). The counts the switched-on rules need are read
+    in one query."""
     config = config or rules()
     if not config.get("enabled"):
         return []
-    found = []
     per_ip = int(config["ip_accounts_per_day"])
-    if per_ip:
-        accounts = _accounts_registered_alike(member, User.register_ip)
-        if accounts >= per_ip:
-            found.append({"rule": "ip_accounts_per_day", "ip": member.register_ip, "accounts": accounts,
-                          "threshold": per_ip})
     burst = int(config["invitee_burst"])
+    per_device = int(config.get("device_accounts_per_day", 0))
+    factor = int(config.get("draws_week_factor", 0))
+    makeups = int(config.get("makeups_month", 0))
+    day = timedelta(days=1)
+    counts = _counts({
+        "ip": _accounts_registered_alike(member, User.register_ip) if per_ip else None,
+        # the member's own invitees in the last day (the crowd the member came in with: below)
+        "own": _invitees_around(member.id, now - day, now + timedelta(seconds=1)) if burst else None,
+        "device": _accounts_registered_alike(member, User.register_device) if per_device else None,
+        "draws": _own_draws(member, now) if factor else None,
+        "makeups": _makeups_last_month(member, now) if makeups else None,
+    })
+    found = []
+    if "ip" in counts and counts["ip"] >= per_ip:
+        found.append({"rule": "ip_accounts_per_day", "ip": member.register_ip, "accounts": counts["ip"],
+                      "threshold": per_ip})
     if burst:
-        day = timedelta(days=1)
-        # the member's own invitees in the last day, or the crowd the member came in with
-        own = _invitees_around(member.id, now - day, now + timedelta(seconds=1))
-        crowd = 0
+        own, crowd = counts["own"], 0
         if member.inviter_id:
             invited_at = db.session.execute(
                 select(Referral.created_at).where(Referral.invitee_id == member.id)
             ).scalar_one_or_none() or member.created_at
-            crowd = _invitees_around(member.inviter_id, invited_at - day, invited_at + day)
+            crowd = db.session.execute(
+                _invitees_around(member.inviter_id, invited_at - day, invited_at + day)).scalar_one()
         if max(own, crowd) >= burst:
             found.append({"rule": "invitee_burst", "inviter_id": member.id if own >= crowd else member.inviter_id,
                           "invitees": max(own, crowd), "threshold": burst})
-    per_device = int(config.get("device_accounts_per_day", 0))
-    if per_device:
-        accounts = _accounts_registered_alike(member, User.register_device)
-        if accounts >= per_device:
-            found.append({"rule": "device_accounts_per_day", "accounts": accounts, "threshold": per_device})
-    factor = int(config.get("draws_week_factor", 0))
+    if "device" in counts and counts["device"] >= per_device:
+        found.append({"rule": "device_accounts_per_day", "accounts": counts["device"], "threshold": per_device})
     if factor:
-        own, norm = _draws_against_norm(member, now)
+        own = counts["draws"]
         least = int(config.get("draws_week_min", 50))
-        if own >= least and own > factor * norm:
-            found.append({"rule": "draws_outlier", "plays": own, "norm": round(norm, 1), "factor": factor})
-    makeups = int(config.get("makeups_month", 0))
-    if makeups:
-        count = _makeups_last_month(member, now)
-        if count >= makeups:
-            found.append({"rule": "makeups_outlier", "makeups": count, "threshold": makeups})
+        if own >= least:  # below the minimum the norm cannot matter: not read
+            norm = _draws_norm(now)
+            if own > factor * norm:
+                found.append({"rule": "draws_outlier", "plays": own, "norm": round(norm, 1), "factor": factor})
+    if makeups and counts["makeups"] >= makeups:
+        found.append({"rule": "makeups_outlier", "makeups": counts["makeups"], "threshold": makeups})
     return found
 
 

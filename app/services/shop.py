@@ -195,6 +195,17 @@ def quote_redemption(user_id, product_id, quantity, *, address_id=None, now=None
                  address)
 
 
+def _product_to_redeem(product_id):
+    """The product read again inside the redemption's transaction, without its images (a route may
+    have loaded them before; a redemption does not show them)."""
+    if not is_db_id(product_id):
+        return None
+    return db.session.execute(
+        select(Product).where(Product.id == product_id).options(lazyload(Product.images))
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
     """Redeem `quantity` units for points (and cash). Returns the Order - the same one on a retry.
 
@@ -208,12 +219,12 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if done is not None:
             return stored_result(Order, user_id, done)
         member = lock_member(user_id)
-        product = session.get(Product, product_id) if is_db_id(product_id) else None
+        product = _product_to_redeem(product_id)
         if product is None or not product.is_active:
             raise NotFound(_("商品不存在或已下架"))
         _check_rules(member, product, quantity, now)
-        ledger.expire_member_lots(user_id, now)  # the balance below is what can really be spent
-        session.refresh(member)
+        if ledger.expire_member_lots(user_id, now) is not None:  # the balance below is what can really be spent
+            session.refresh(member)
         address = _shipping_address(user_id, address_id) if product.kind == "physical" else None
         points_unit = price_for(product, member.growth)
         points_total, cash_total = points_unit * quantity, product.cash_fen * quantity

@@ -19,7 +19,7 @@ from app.services.clock import shanghai_today, utcnow
 from app.services.earning import rule
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
-from app.services.members import lock_member
+from app.services.members import hold_member_lock, lock_member
 from app.services.phrases import phrase
 from app.services.tx import write_transaction
 
@@ -67,7 +67,9 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
     if points <= 0:
         return None
     with write_transaction() as session:
-        lock_member(user_id)
+        hold_member_lock(user_id, acting=True)
+        if _completed(user_id, key, period):  # most events come after the task was done: no savepoint
+            return None
         done = TaskCompletion(user_id=user_id, task=key, period=period, ref=ref)
         try:
             with session.begin_nested():
@@ -78,6 +80,13 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
                             note=task.title, boost=True, now=now)
         done.points = entry.amount if entry is not None else 0
     return entry
+
+
+def _completed(user_id, key, period):
+    return db.session.execute(
+        select(TaskCompletion.id).where(TaskCompletion.user_id == user_id, TaskCompletion.task == key,
+                                        TaskCompletion.period == period)
+    ).first() is not None
 
 
 def profile_is_complete(member):
@@ -213,11 +222,7 @@ def claim_birthday_gift(user_id, *, today=None, now=None):
 def task_done_today(user_id, key, today=None):
     """Whether a daily task has been paid today (or a newbie task ever)."""
     today = today or shanghai_today()
-    period = today.isoformat() if TASKS[key].daily else "once"
-    return db.session.execute(
-        select(TaskCompletion.id).where(TaskCompletion.user_id == user_id, TaskCompletion.task == key,
-                                        TaskCompletion.period == period)
-    ).first() is not None
+    return _completed(user_id, key, today.isoformat() if TASKS[key].daily else "once")
 
 
 # Event receivers: they run inside the transaction that sent the event and never commit.

@@ -133,26 +133,29 @@ def voucher_window(product, now):
 
 
 def issue_vouchers(order, product, now):
-    """Issue the order's vouchers inside the caller's transaction."""
+    """Issue the order's vouchers inside the caller's transaction; returns them."""
     assert in_write_transaction()
     window = voucher_window(product, now)
     if window is None:
         raise DomainError(_("该券的使用期已结束，暂停兑换"))
-    for _i in range(order.quantity):
-        db.session.add(Voucher(user_id=order.user_id, order_id=order.id, product_id=product.id,
-                               merchant_id=product.merchant_id, code=new_code("voucher"), title=product.name,
-                               value_fen=product.face_value_fen, valid_from=window[0], valid_until=window[1],
-                               created_at=now))
+    issued = [Voucher(user_id=order.user_id, order_id=order.id, product_id=product.id,
+                      merchant_id=product.merchant_id, code=new_code("voucher"), title=product.name,
+                      value_fen=product.face_value_fen, valid_from=window[0], valid_until=window[1],
+                      created_at=now) for _i in range(order.quantity)]
+    db.session.add_all(issued)
+    return issued
 
 
 def issue_coupons(order, product, now):
-    """Issue the order's coupons (valid `valid_days` from now) inside the caller's transaction."""
+    """Issue the order's coupons (valid `valid_days` from now) inside the caller's transaction; returns them."""
     assert in_write_transaction()
-    for _i in range(order.quantity):
-        db.session.add(Coupon(user_id=order.user_id, order_id=order.id, product_id=product.id,
-                              code=new_code("coupon"), title=product.name, value_fen=product.face_value_fen,
-                              min_spend_fen=product.min_spend_fen,
-                              valid_until=now + timedelta(days=product.valid_days), created_at=now))
+    issued = [Coupon(user_id=order.user_id, order_id=order.id, product_id=product.id,
+                     code=new_code("coupon"), title=product.name, value_fen=product.face_value_fen,
+                     min_spend_fen=product.min_spend_fen,
+                     valid_until=now + timedelta(days=product.valid_days), created_at=now)
+              for _i in range(order.quantity)]
+    db.session.add_all(issued)
+    return issued
 
 
 def check_voucher(code, staff_user_id, now=None):

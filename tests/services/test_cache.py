@@ -123,3 +123,15 @@ def test_a_shared_row_outlives_the_request_that_built_it(app):
             shown = draws.shown_draw(draw_id)
             assert shown.name == "共享的转盘" and len(shown.prizes) >= 4
             db.session.remove()
+
+
+def test_a_write_declared_unshown_keeps_shared_values(app_ctx):
+    """cache.UNSHOWN is for writes to columns no shared value shows (a console-only counter)."""
+    build, calls = _counter()
+    shared_cache.shared("t:cat-unshown", ("categories",), build)
+    with write_transaction() as session:
+        session.execute(text("UPDATE categories SET position = position").execution_options(**shared_cache.UNSHOWN))
+    assert shared_cache.shared("t:cat-unshown", ("categories",), build) == 1
+    with write_transaction() as session:
+        session.execute(text("UPDATE categories SET position = position"))
+    assert shared_cache.shared("t:cat-unshown", ("categories",), build) == 2

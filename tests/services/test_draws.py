@@ -455,3 +455,44 @@ def test_six_plays_at_once_after_closing_the_popup_use_the_gift_once(app, make_m
     with app.app_context():
         assert db.session.execute(select(func.count(DrawPlay.id))).scalar_one() == 1
         db.session.remove()
+
+
+def test_the_shared_draw_stays_current_when_a_limited_prize_runs_out_and_an_unlimited_one_is_won(app, db,
+                                                                                                  make_member):
+    """An unlimited prize's award is counted (exactly, as reconciliation checks) without dropping the
+    draw's shared snapshot; the last unit of a limited prize still shows as gone at once."""
+    from app.services import reconcile
+
+    draw_id = make_draw(app, [prize("大奖", 1000, points=100, tier=1, stock=1), prize("谢谢参与", 1, kind="thanks")])
+    user_id = make_member()
+    assert draws.odds(draws.shown_draw(draw_id))[0].in_stock
+    assert draws.play_draw(user_id, draw_id, key()).prize.name == "大奖"
+    assert not draws.odds(draws.shown_draw(draw_id))[0].in_stock  # seen by the next page at once
+    for _ in range(3):
+        assert draws.play_draw(user_id, draw_id, key()).prize.name == "谢谢参与"
+    thanks = db.session.execute(select(DrawPrize).where(DrawPrize.name == "谢谢参与")).scalar_one()
+    assert (thanks.stock, thanks.awarded) == (None, 3)
+    assert reconcile.prize_mismatches() == []
+
+
+def test_a_prize_limited_to_none_while_a_play_is_decided_is_not_won_and_nothing_is_charged(app, db, make_member,
+                                                                                            monkeypatch):
+    """The pick reads the prize as unlimited; an operator sets its stock to 0 before the play counts it:
+    the play is refused whole (no play, no charge, no award), as if the prize had been gone."""
+    draw_id = make_draw(app, [prize("5积分", 1, points=5)], cost=10)
+    user_id = make_member()
+    real_pick = draws.pick_prize
+
+    def pick_then_operator_limits(pool, randbelow=None):
+        chosen = real_pick(pool, randbelow)
+        db.session.execute(update(DrawPrize).where(DrawPrize.id == chosen.id).values(stock=0)
+                           .execution_options(synchronize_session=False))
+        return chosen
+
+    monkeypatch.setattr(draws, "pick_prize", pick_then_operator_limits)
+    with pytest.raises(draws.DrawRefused):
+        draws.play_draw(user_id, draw_id, key())
+    db.session.expire_all()
+    assert balance_of(user_id) == 500
+    assert db.session.execute(select(func.count(DrawPlay.id))).scalar_one() == 0
+    assert db.session.execute(select(func.sum(DrawPrize.awarded))).scalar_one() == 0
