@@ -168,17 +168,22 @@ def product(product_id):
     item = catalog.shown_product(product_id)
     if is_htmx_fragment_request() or not page_shareable():
         return _product_page(item)
+    return _shared_product_page(item)
+
+
+def _shared_product_page(item, form=None, status=200):
     # Gallery, details, store, price, stock and sale window are the same for every member of a level:
     # shared whole; the limits used and the form (addresses, what stops them, token) are each visitor's.
     return shared_page(f"product:{item.id}", GRID_TABLES,
                        lambda: (_product_page(item, panel=False), catalog.next_window_change([item])),
-                       own=own_blocks("shop/product.html", ("redeem_limits", "redeem_form"), lambda: _panel_context(item)))
+                       own=own_blocks("shop/product.html", ("redeem_limits", "redeem_form"),
+                                      lambda: _panel_context(item, form)), status=status)
 
 
 @bp.post("/products/<id:product_id>/redeem")
 @member_required
 def redeem(product_id):
-    item = catalog.get_product(product_id)
+    item = catalog.shown_product(product_id)  # to show; the redemption reads the product itself
     form, order = RedeemForm(), None
     if form.validate_on_submit():
         try:
@@ -196,10 +201,14 @@ def redeem(product_id):
     if order is not None and not is_htmx_fragment_request():
         flash(_("兑换成功"), "success")
         return redirect(url_for("shop.order", order_id=order.id), 303)
-    if order is not None:
-        form = RedeemForm(formdata=None)
-    failed = order is None and not is_htmx_fragment_request()
-    return _product_page(item, form=form, order=order, status=422 if failed else 200)
+    if order is not None:  # htmx: the panel again, with the stock this redemption left
+        return _product_page(catalog.shown_product(product_id), form=RedeemForm(formdata=None), order=order)
+    if is_htmx_fragment_request():
+        return _product_page(item, form=form)
+    # Refused (sold out, a limit, too few points): the product page again, the message by the form.
+    if page_shareable(answer=True):
+        return _shared_product_page(item, form=form, status=422)
+    return _product_page(item, form=form, status=422)
 
 
 def _show_refusal(form, refusal):

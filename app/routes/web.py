@@ -217,13 +217,14 @@ class SharedPage:
     changes_at: object = None
 
 
-def page_shareable(known_args=()):
-    """Whether this request may get a shared rendering: a GET by an anonymous visitor or a member,
-    with no message waiting to be flashed, outside WeChat (the JS-SDK signs each URL), with no query
-    argument but `known_args` (a link on the page may echo the URL)."""
+def page_shareable(known_args=(), answer=False):
+    """Whether this request may get a shared rendering: a GET (or, with answer=True, a form's answer
+    showing the page again) by an anonymous visitor or a member, with no message waiting to be
+    flashed, outside WeChat (the JS-SDK signs each URL), with no query argument but `known_args` (a
+    link on the page may echo the URL)."""
     from app.services import wechat
 
-    if request.method != "GET" or any(name not in known_args for name in request.args):
+    if (request.method != "GET" and not answer) or any(name not in known_args for name in request.args):
         return False
     if current_user.is_authenticated and not is_member(current_user):
         return False
@@ -232,7 +233,7 @@ def page_shareable(known_args=()):
     return not (wechat.configured() and wechat.in_wechat(request.user_agent.string))
 
 
-def shared_page(name, tables, render, own=None):
+def shared_page(name, tables, render, own=None, status=200):
     """The page render() makes (-> (response, when its content changes by the clock)), shared by the
     visitors of one kind - anonymous, or the members of one level - in one language until a write to `tables` commits or its
     changes_at passes; the visitor's own spots (member_slot) are filled in per request, and so are
@@ -257,12 +258,12 @@ def shared_page(name, tables, render, own=None):
         page = shared_cache.shared(key, tables, build, until=lambda p: p.changes_at)
     except _NotShareable as refused:
         current_app.logger.warning("page %s carries a CSRF token outside member_slot: not shared", name)
-        return _html_response(_fill_slots(refused.html, own))
-    return _html_response(_fill_slots(page.html, own))
+        return _html_response(_fill_slots(refused.html, own), status)
+    return _html_response(_fill_slots(page.html, own), status)
 
 
-def _html_response(html):
-    response = make_response(html)
+def _html_response(html, status=200):
+    response = make_response(html, status)
     response.headers["Vary"] = "HX-Request"
     return response
 

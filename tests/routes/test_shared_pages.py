@@ -363,3 +363,23 @@ def test_a_draw_page_is_shared_but_its_button_and_panel_are_each_members_own(app
     answer = clients[fresh].post(f"/draw/{draw}/play", data={"csrf_token": token, "request_key": key, "confirmed": "1"})
     assert answer.status_code == 303  # the panel's token and key are this member's own
     assert count_rows(app, DrawPlay, user_id=fresh) == 1
+
+
+def test_a_refused_redemption_answers_with_the_shared_product_page_and_its_own_message(app, make_member,
+                                                                                      make_product, monkeypatch):
+    product = make_product(name="只剩一件的台灯", stock=1, kind="virtual", points_price=10)
+    member = make_member(points=100)
+    before = balance_now(app, member)
+    renders = _renders(monkeypatch)
+    clients, pages = _visits(app, (member,), f"/products/{product}")
+    html = pages[member]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', html).group(1)
+    refused = clients[member].post(f"/products/{product}/redeem", data={"csrf_token": token, "request_key": key,
+                                                                     "quantity": "2", "confirmed": "1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "只剩一件的台灯" in page and "<!--slot:" not in page
+    assert 'id="quantity-error" role="alert">库存不足，仅剩 1 件<' in page  # next to the field it is about
+    assert f'name="request_key" value="{key}"' in page  # the same key: sending again is still one redemption
+    assert renders == ["shop/product.html"]  # the answer is the page the GET built, with this member's form
+    assert balance_now(app, member) == before
