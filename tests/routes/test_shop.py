@@ -693,7 +693,7 @@ def test_product_pictures_offer_webp_with_their_size_set(app, client):
     lazy = ['loading="lazy"' in img for img in re.findall(r'<img [^>]*width="240" height="240"[^>]*>', listing)]
     assert lazy[:3] == [False, False, True]  # the first row paints at once; the rest load as they scroll in
     first = ['fetchpriority="high"' in img for img in re.findall(r'<img [^>]*width="240" height="240"[^>]*>', listing)]
-    assert first[:3] == [True, True, False]  # the largest paint is fetched before the stylesheet's fonts and icons
+    assert first[:3] == [True, True, False]  # the largest paint is fetched first
     product = re.search(r'href="/products/(\d+)"', listing).group(1)
     page = client.get(f"/products/{product}").get_data(as_text=True)
     assert re.search(r'<section class="gallery" aria-label="[^"]+" tabindex="0">', page)
