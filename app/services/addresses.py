@@ -27,7 +27,8 @@ def list_addresses(user_id):
 def shown_addresses(user_id):
     """list_addresses() for a page to show, kept between requests until an address is written:
     members seldom change them, and the redeem panel of every physical product lists them."""
-    return shared_cache.shared(f"addresses:{user_id}", _ADDRESSES, lambda: list_addresses(user_id))
+    return shared_cache.shared(f"addresses:{user_id}", _ADDRESSES, lambda: list_addresses(user_id),
+                               in_process=True)
 
 
 def add_address(user_id, *, name, phone, region, detail, make_default=False):

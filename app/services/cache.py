@@ -44,9 +44,13 @@ def watch(*tables):
 UNSHOWN = {"shared_cache_unshown": True}
 
 
-def shared(name, tables, build, *, until=None, timeout=None):
+def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
     """build()'s value, shared by every request until a write to one of `tables` commits, or
-    until the datetime until(value) returns (None: no clock limit), or `timeout` seconds."""
+    until the datetime until(value) returns (None: no clock limit), or `timeout` seconds.
+
+    in_process=True keeps the value in this process only (checked against the same generations),
+    for values one member reads (their unread count, their addresses): the shared store then
+    holds what many read, and thousands of members do not crowd the shared pages out of it."""
     unwatched = set(tables) - _WATCHED
     if unwatched:
         raise RuntimeError(f"cache.watch() these tables at import before sharing values read from them: {unwatched}")
@@ -56,7 +60,7 @@ def shared(name, tables, build, *, until=None, timeout=None):
     if _current(near, gens, now):
         return near[2]
     stored = f"{code_version(current_app.root_path)}:{name}"  # each release reads only what it built
-    if near is None or near[0] != gens:  # this process's copy is older: the store may have a newer one
+    if not in_process and (near is None or near[0] != gens):  # the store may have a newer one
         hit = cache.get(stored)
         if _current(hit, gens, now):
             _keep_near(name, hit)
@@ -67,8 +71,8 @@ def shared(name, tables, build, *, until=None, timeout=None):
         if timeout:
             limit = now + timedelta(seconds=timeout)
             expires = min(expires, limit) if expires else limit
-        entry = (gens, expires, value)
-        cache.set(stored, entry, timeout=timeout)
+        if not in_process:
+            cache.set(stored, (gens, expires, value), timeout=timeout)
         # The process keeps a copy, as the store does: the rows just built belong to this request's
         # session, which may yet commit (expiring them) or end, and other threads read them.
         _keep_near(name, (gens, expires, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))))
@@ -201,4 +205,5 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared", "watch"]
+__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared",
+           "watch"]

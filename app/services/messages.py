@@ -262,10 +262,10 @@ _MESSAGES = shared_cache.watch("messages")
 
 
 def unread_count(user_id):
-    """How many messages the member has not opened (shared until a message is written)."""
+    """How many messages the member has not opened (kept until a message is written)."""
     return shared_cache.shared(f"unread:{user_id}", _MESSAGES, lambda: db.session.execute(
         select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
-    ).scalar_one())
+    ).scalar_one(), in_process=True)
 
 
 def message_page(user_id, before_id=None, limit=20):

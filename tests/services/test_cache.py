@@ -135,3 +135,19 @@ def test_a_write_declared_unshown_keeps_shared_values(app_ctx):
     with write_transaction() as session:
         session.execute(text("UPDATE categories SET position = position"))
     assert shared_cache.shared("t:cat-unshown", ("categories",), build) == 2
+
+
+def test_a_value_kept_in_process_stays_out_of_the_store_and_still_follows_writes(app_ctx):
+    from flask import current_app
+
+    from app.extensions import cache
+
+    build, calls = _counter()
+    assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 1
+    assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 1  # this process's copy
+    assert cache.get(f"{shared_cache.code_version(current_app.root_path)}:t:mine") is None  # the store holds none
+    with write_transaction() as session:  # a write committed anywhere gives the table a new generation
+        session.add(Category(name="又一个分类"))
+    assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 2
+    shared_cache.forget_near()  # another worker: it builds its own
+    assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 3
