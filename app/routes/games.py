@@ -8,15 +8,11 @@ from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
 from app.routes.params import id_arg
 from app.routes.web import htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, shared_page
-from app.services import cache as shared_cache
 from app.services import draws, spend_quotes, treasure
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 
 bp = Blueprint("games", __name__)
-
-# What a draw page shows outside its own parts: the draw, its prizes and their products.
-DRAW_PAGE_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
 
 
 def _newbie_gift_offer():
@@ -55,12 +51,16 @@ def index():
     return render_page("games/index.html", draws=draws.active_draws(), rounds=treasure.open_rounds())
 
 
+def _draw_shown(draw):
+    """What a draw page shows every visitor of a level: the draw, its prizes, whether it always wins."""
+    return {"draw": draw, "prizes": draw.prizes, "member": is_member(current_user), "sure_win": draws.always_wins(draw)}
+
+
 def _draw_context(draw, play=None, animate=False, balance=None, confirm=None, form=None):
     member = is_member(current_user)
     return {
-        "draw": draw, "prizes": draw.prizes, "play": play, "animate": animate, "oob_balance": balance,
-        "form": form or DrawForm(formdata=None), "confirm": confirm, "member": member,
-        "sure_win": draws.always_wins(draw),
+        **_draw_shown(draw), "play": play, "animate": animate, "oob_balance": balance,
+        "form": form or DrawForm(formdata=None), "confirm": confirm,
         "left_today": draws.draws_left_today(current_user.id, draw) if member else None,
         "pity_left": draws.pity_left(current_user.id, draw) if member else None,
         "newbie_state": draws.newbie_gift_state(current_user.id) if member and draw.purpose == "newbie" else None,
@@ -77,9 +77,8 @@ def draw(draw_id):
         return render_page("games/draw.html", **_draw_context(found, play=play))
     # The hero, prizes and links are the same for every member of a level: shared whole; the big
     # button and the panel (plays left today, pity, the form) are each visitor's own.
-    shown = {"draw": found, "prizes": found.prizes, "member": is_member(current_user),
-             "sure_win": draws.always_wins(found)}
-    return shared_page(f"draw:{found.id}", DRAW_PAGE_TABLES, lambda: (render_page("games/draw.html", **shown), None),
+    return shared_page(f"draw:{found.id}", draws.DRAW_TABLES,
+                       lambda: (render_page("games/draw.html", **_draw_shown(found)), None),
                        own=own_blocks("games/draw.html", (("games/_draw_go.html", "draw_go"), "draw_panel"),
                                       lambda: _draw_context(found)))
 

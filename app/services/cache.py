@@ -59,8 +59,8 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
     near = _near.get(name)
     if _current(near, gens, now):
         return near[2]
-    stored = f"{code_version(current_app.root_path)}:{name}"  # each release reads only what it built
-    if not in_process and (near is None or near[0] != gens):  # the store may have a newer one
+    stored = None if in_process else f"{code_version(current_app.root_path)}:{name}"  # a release reads its own
+    if stored and (near is None or near[0] != gens):  # the store may have a newer one
         hit = cache.get(stored)
         if _current(hit, gens, now):
             _keep_near(name, hit)
@@ -71,7 +71,7 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
         if timeout:
             limit = now + timedelta(seconds=timeout)
             expires = min(expires, limit) if expires else limit
-        if not in_process:
+        if stored:
             cache.set(stored, (gens, expires, value), timeout=timeout)
         # The process keeps a copy, as the store does: the rows just built belong to this request's
         # session, which may yet commit (expiring them) or end, and other threads read them.

@@ -80,7 +80,7 @@ def get_draw(draw_id, options=()):
     return draw
 
 
-_DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
+DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
 
 
 def shown_draw(draw_id):
@@ -89,7 +89,7 @@ def shown_draw(draw_id):
     Its prizes' `awarded` counts are not kept current (_count_unlimited): member pages never show them."""
     if not is_db_id(draw_id):
         raise NotFound(_("抽奖活动不存在或已结束"))
-    draw = shared_cache.shared(f"draw:{draw_id}", _DRAW_TABLES,
+    draw = shared_cache.shared(f"draw:{draw_id}", DRAW_TABLES,
                                lambda: db.session.execute(
                                    select(Draw).where(Draw.id == draw_id)
                                    .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
@@ -407,7 +407,7 @@ def has_spent_points(user_id):
 def newbie_draw():
     """The active newbie-gift draw with its prizes, or None: a detached snapshot, shared between
     requests until a draw, prize or product changes (for showing; a play loads the draw itself)."""
-    return shared_cache.shared("newbie_draw", _DRAW_TABLES, lambda: db.session.execute(
+    return shared_cache.shared("newbie_draw", DRAW_TABLES, lambda: db.session.execute(
         select(Draw).where(Draw.purpose == "newbie", Draw.is_active.is_(True)).order_by(Draw.id).limit(1)
         .options(selectinload(Draw.prizes).selectinload(DrawPrize.product))
     ).scalar_one_or_none())
@@ -503,7 +503,7 @@ def dismiss_newbie_gift(user_id):
 
 
 __all__ = [
-    "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "dismiss_newbie_gift",
+    "DRAW_TABLES", "DrawRefused", "NewbieOffer", "OddsRow", "active_draws", "always_wins", "dismiss_newbie_gift",
     "draws_left_today", "fresh_balance", "quote_play", "get_draw", "shown_draw", "get_play", "has_spent_points", "newbie_draw",
     "newbie_gift_state", "newbie_offer", "odds", "pick_prize", "pity_left", "play_draw", "play_history", "prize_pool",
     "tier_label", "win_chance_text",
