@@ -19,9 +19,8 @@ from markupsafe import Markup, escape
 
 from app.access import home_endpoint, is_member
 from app.extensions import db, login_manager
-from app.models import User
 from app.services import cache as shared_cache
-from app.services import levels, messages
+from app.services import accounts, levels, messages
 from app.services.clock import to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import parse_db_id
@@ -420,7 +419,7 @@ def register_web_helpers(app):
         user_id = parse_db_id(user_text)
         if user_id is None or not token:
             return None
-        user = db.session.get(User, user_id)
+        user = accounts.signed_in_account(user_id)
         if user is None or user.is_disabled or not user.has_session_token(token):
             return None
         return user

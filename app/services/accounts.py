@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import User
 from app.models.members import new_session_token
 from app.services import audit, events, ledger
+from app.services import cache as shared_cache
 from app.services.errors import DomainError, Forbidden, NotFound
 from app.services.ids import is_db_id
 from app.services.settings import get_setting
@@ -28,6 +29,16 @@ MAX_PASSWORD = 128
 
 class AccountError(DomainError):
     pass
+
+
+shared_cache.watch_rows("users")
+
+
+def signed_in_account(user_id):
+    """The account a logged-in request acts as, or None: this process's copy of its row while no
+    write has touched the row since (a balance, a level, a new session token at logout or a password
+    change, disabling), so a page that needs nothing else from the database reads none of it."""
+    return shared_cache.kept_row(User, user_id)
 
 
 def normalize_phone(raw):

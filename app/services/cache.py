@@ -20,8 +20,10 @@ from collections import OrderedDict
 from datetime import timedelta
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import event
+from sqlalchemy import Column, event
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 
 from app.extensions import cache, db
 from app.services.clock import utcnow
@@ -30,13 +32,52 @@ _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)
 _WRITTEN = "cache_written_tables"
 _committed = threading.local()
 _WATCHED = set()
+_ROWS = set()
+_ROW_BUCKETS = 256
 
 
 def watch(*tables):
     """Declare, at import, tables whose values are shared: only writes to these give new generations
     (a write to any other table - ledger entries, plays, sessions - costs the cache nothing)."""
+    if _ROWS.intersection(tables):
+        raise RuntimeError(f"{_ROWS.intersection(tables)} kept by rows; a table is kept whole or by rows, not both")
     _WATCHED.update(tables)
     return tables
+
+
+def watch_rows(table):
+    """Declare, at import, a table whose rows are kept one at a time (kept_row), and forgotten one at a
+    time: a write that says which rows it changes ("WHERE id = ..." in an UPDATE or DELETE, as every
+    ORM flush and a service's guarded UPDATE do) renews only those rows' generations; any other write to
+    the table (raw SQL, "id IN ...") renews them all. A plain INSERT adds a row nobody has kept."""
+    if table in _WATCHED:
+        raise RuntimeError(f"{table} is watched whole; a table is kept whole or by rows, not both")
+    _ROWS.add(table)
+    return table
+
+
+def _row_name(table, row_id):
+    # Rows share a bucket's generation: a bounded number of keys in the store, however many members.
+    return f"{table}#{int(row_id) % _ROW_BUCKETS}"
+
+
+def kept_row(model, row_id):
+    """`model`'s row `row_id` (None if there is none), in the request's session: read from the database
+    only when this process holds no copy as new as the last committed write to it (watch_rows).
+
+    The copy is merged into the session without a query (load=False): the row acts as if just read,
+    and is expired and read again like any other when the request's transaction ends."""
+    table = model.__table__.name
+    gens = _generations((table, _row_name(table, row_id)))  # before the row: no later write is missed
+    name = ("row", table, row_id)
+    session = db.session()
+    near = _near.get(name)
+    if near is not None and near[0] == gens:
+        return session.merge(near[2], load=False)
+    row = session.get(model, row_id)
+    if row is not None and not _written_here((table,)):
+        _keep_near(name, (gens, None, pickle.loads(pickle.dumps(row, pickle.HIGHEST_PROTOCOL))))
+    return row
 
 
 # Execution options for a write that changes only columns no shared value shows (a counter only
@@ -168,15 +209,47 @@ def _written_here(tables):
     if not session.in_transaction():
         return False
     written = session.connection().info.get(_WRITTEN, ())
-    return any(t in written for t in tables) or bool(session.new or session.dirty or session.deleted)
+    return any(w.partition("#")[0] in tables for w in written) or bool(session.new or session.dirty or session.deleted)
 
 
 def _note_write(conn, _cursor, statement, _params, context, _many):
     if context is not None and context.execution_options.get("shared_cache_unshown"):
         return
     match = _WRITE.match(statement)
-    if match and match.group(1).lower() in _WATCHED:
-        conn.info.setdefault(_WRITTEN, set()).add(match.group(1).lower())
+    if match is None:
+        return
+    table = match.group(1).lower()
+    if table in _WATCHED:
+        conn.info.setdefault(_WRITTEN, set()).add(table)
+    elif table in _ROWS and not statement.lstrip()[:6].upper() == "INSERT":
+        ids = _written_ids(context, table)
+        conn.info.setdefault(_WRITTEN, set()).update({_row_name(table, i) for i in ids} if ids else {table})
+
+
+def _written_ids(context, table):
+    """The ids an UPDATE or DELETE names in "WHERE <table>.id = :x [AND ...]", for every parameter set
+    it ran with; None when it names none (raw SQL, "id IN ...")."""
+    compiled = getattr(context, "compiled", None)
+    bind = _id_bind(getattr(getattr(compiled, "statement", None), "whereclause", None), table)
+    name = compiled.bind_names.get(bind) if bind is not None else None
+    try:
+        ids = {params[name] for params in context.compiled_parameters} if name else None
+    except (KeyError, TypeError):
+        return None
+    return ids if ids and all(isinstance(i, int) for i in ids) else None
+
+
+def _id_bind(clause, table):
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return next((b for b in (_id_bind(c, table) for c in clause.clauses) if b is not None), None)
+    if isinstance(clause, BinaryExpression) and clause.operator is operators.eq:
+        column, value = clause.left, clause.right
+        if isinstance(value, Column):
+            column, value = value, column
+        if isinstance(column, Column) and isinstance(value, BindParameter) and column.name == "id" \
+                and getattr(column.table, "name", None) == table:
+            return value
+    return None
 
 
 def _on_commit(conn):
@@ -205,5 +278,5 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "shared",
-           "watch"]
+__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "kept_row",
+           "shared", "watch", "watch_rows"]

@@ -151,3 +151,77 @@ def test_a_value_kept_in_process_stays_out_of_the_store_and_still_follows_writes
     assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 2
     shared_cache.forget_near()  # another worker: it builds its own
     assert shared_cache.shared("t:mine", ("categories",), build, in_process=True) == 3
+
+
+def _account_reads(app, user_id):
+    """The signed-in account as a fresh request sees it, and how many times it read the users table."""
+    from sqlalchemy import event
+
+    from app.services import accounts
+
+    reads = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM users" in statement:
+            reads.append(statement)
+    with app.test_request_context():
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            account = accounts.signed_in_account(user_id)
+            seen = (account.points_balance, account.nickname, account.session_token)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+            db.session.remove()
+    return seen, len(reads)
+
+
+def _write(app, change):
+    with app.app_context():
+        with write_transaction() as session:
+            change(session)
+        db.session.remove()
+
+
+def test_the_signed_in_account_is_read_again_only_after_a_write_to_its_row(app, make_member):
+    """Each logged-in request needs its account; this process keeps a copy of the row until a committed
+    write names that row (the ledger's guarded UPDATE, an ORM flush, a logout's new token), or writes
+    the table without naming rows (raw SQL)."""
+    from sqlalchemy import update
+
+    from app.models import User
+    from app.services import accounts, ledger
+
+    member_id = make_member(points=50)
+    other_id = make_member()
+    while other_id % 256 == member_id % 256:  # another member whose row shares no generation with it
+        other_id = make_member()
+    (balance, _name, token), reads = _account_reads(app, member_id)
+    assert reads == 1
+    assert _account_reads(app, member_id) == ((balance, _name, token), 0)  # the copy, no query
+
+    _write(app, lambda _s: ledger.earn(other_id, 7, "adjust", key="other", growth=False))  # another member's row
+    assert _account_reads(app, member_id)[1] == 0
+    _write(app, lambda _s: ledger.earn(member_id, 5, "adjust", key="mine", growth=False))  # UPDATE ... WHERE id = :id
+    assert _account_reads(app, member_id) == ((balance + 5, _name, token), 1)
+
+    # An ORM flush: UPDATE users SET nickname=? WHERE users.id = ?
+    _write(app, lambda session: setattr(session.get(User, member_id), "nickname", "新昵称"))
+    assert _account_reads(app, member_id)[0][1] == "新昵称"
+
+    with app.app_context():
+        accounts.end_all_sessions(member_id)  # logout everywhere: the old token no longer matches
+        db.session.remove()
+    (_balance, _name, new_token), reads = _account_reads(app, member_id)
+    assert new_token != token and reads == 1
+
+    # Raw SQL names no row, nor does "id IN ...": every kept account is read again.
+    _write(app, lambda session: session.execute(text("UPDATE users SET nickname = 'SQL改名' WHERE id = :i"),
+                                                {"i": member_id}))
+    assert _account_reads(app, member_id) == ((balance + 5, "SQL改名", new_token), 1)
+    _write(app, lambda session: session.execute(update(User).where(User.id.in_([other_id])).values(nickname="批量")))
+    assert _account_reads(app, member_id)[1] == 1
+
+
+def test_a_table_is_kept_whole_or_by_rows_not_both(app_ctx):
+    with pytest.raises(RuntimeError):
+        shared_cache.watch("users")
