@@ -71,12 +71,12 @@ def kept_row(model, row_id):
     gens = _generations((table, _row_name(table, row_id)))  # before the row: no later write is missed
     name = ("row", table, row_id)
     session = db.session()
-    near = _near.get(name)
+    near = _rows.get(name)
     if near is not None and near[0] == gens:
-        return session.merge(near[2], load=False)
+        return session.merge(near[1], load=False)
     row = session.get(model, row_id)
     if row is not None and not _written_here((table,)):
-        _keep_near(name, (gens, None, pickle.loads(pickle.dumps(row, pickle.HIGHEST_PROTOCOL))))
+        _keep(_rows, _ROWS_LIMIT, name, (gens, pickle.loads(pickle.dumps(row, pickle.HIGHEST_PROTOCOL))))
     return row
 
 
@@ -126,6 +126,10 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
 # so they are read, never changed or added to a session.
 _near = OrderedDict()
 _NEAR_LIMIT = 2048  # entries (whole shared pages are ~15 KB): a few tens of MB per process at most
+# Rows kept one by one (kept_row: the accounts of the members using the mall), apart from the pages so
+# that many members never crowd the pages out; a kept account is ~2 KB.
+_rows = OrderedDict()
+_ROWS_LIMIT = 8192
 
 
 def _current(entry, gens, now):
@@ -134,11 +138,15 @@ def _current(entry, gens, now):
 
 
 def _keep_near(name, entry):
-    _near.pop(name, None)
-    _near[name] = entry  # at the end: the most recently kept
-    while len(_near) > _NEAR_LIMIT:  # the least recently kept go first (per-member unread counts, old pages)
+    _keep(_near, _NEAR_LIMIT, name, entry)
+
+
+def _keep(kept, limit, name, entry):
+    kept.pop(name, None)
+    kept[name] = entry  # at the end: the most recently kept
+    while len(kept) > limit:  # the least recently kept go first (per-member unread counts, old pages)
         try:
-            _near.popitem(last=False)
+            kept.popitem(last=False)
         except KeyError:  # another thread emptied it meanwhile
             break
 
@@ -146,6 +154,7 @@ def _keep_near(name, entry):
 def forget_near():
     """Drop this process's copies (the shared store was cleared behind the cache's back: tests)."""
     _near.clear()
+    _rows.clear()
 
 
 @functools.cache
