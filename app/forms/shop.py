@@ -13,7 +13,7 @@ class WholeNumberField(IntegerField):
 
     def __init__(self, *args, bad_message=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.bad_message = bad_message or _l("请输入整数")
+        self.bad_message = _l("请输入整数") if bad_message is None else bad_message  # a lazy text, not translated here
 
     def process_formdata(self, valuelist):
         if not valuelist or valuelist[0] in ("", None):

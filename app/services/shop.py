@@ -10,13 +10,14 @@ the rules, the guarded stock update, the order, the points spend, the delivery.
 Locks are always taken payment -> member -> order -> product, so no two use cases wait
 on each other in a circle.
 """
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import lazyload
 
 from app.extensions import db
@@ -79,15 +80,25 @@ def member_limits(user_id, product, now=None):
         ("total", product.limit_total, None)) if limit]
     if not scopes:
         return []
-    units = [Order.quantity if bounds is None else
-             case((and_(Order.created_at >= bounds[0], Order.created_at < bounds[1]), Order.quantity), else_=0)
-             for _scope, _limit, bounds in scopes]
-    used = db.session.execute(
-        select(*(func.coalesce(func.sum(unit), 0) for unit in units)).where(
-            Order.user_id == user_id, Order.product_id == product.id, Order.source == "redeem",
-            Order.status.not_in(_COUNTED))
-    ).one()
+    params = {"user_id": user_id, "product_id": product.id}
+    for scope, _limit, bounds in scopes:
+        if bounds is not None:
+            params[f"{scope}_from"], params[f"{scope}_to"] = bounds
+    used = db.session.execute(_used_statement(tuple(scope for scope, _limit, _bounds in scopes)), params).one()
     return [(scope, limit, int(n)) for (scope, limit, _bounds), n in zip(scopes, used)]
+
+
+@functools.cache
+def _used_statement(scopes):
+    """The units a member's redemptions of a product count in each of `scopes` ("day", "month": inside
+    :<scope>_from and :<scope>_to; "total": all), built once per combination: a product page asks each view."""
+    units = [Order.quantity if scope == "total" else
+             case((and_(Order.created_at >= bindparam(f"{scope}_from"), Order.created_at < bindparam(f"{scope}_to")),
+                   Order.quantity), else_=0)
+             for scope in scopes]
+    return select(*(func.coalesce(func.sum(unit), 0) for unit in units)).where(
+        Order.user_id == bindparam("user_id"), Order.product_id == bindparam("product_id"), Order.source == "redeem",
+        Order.status.not_in(_COUNTED))
 
 
 def required_level(product):
