@@ -183,16 +183,17 @@ def _shared_product_page(item, form=None, status=200):
 @bp.post("/products/<id:product_id>/redeem")
 @member_required
 def redeem(product_id):
-    item = catalog.shown_product(product_id)  # to show; the redemption reads the product itself
+    # The redemption reads the product itself (404 if there is none): a redemption that succeeds
+    # reads nothing before its transaction; only an answer that shows the product reads it to show.
     form, order = RedeemForm(), None
     if form.validate_on_submit():
         try:
             if form.confirmed.data != "1":  # a spend above the threshold is confirmed first (same request key)
-                quote = shop.quote_redemption(current_user.id, item.id, form.quantity.data,
+                quote = shop.quote_redemption(current_user.id, product_id, form.quantity.data,
                                               address_id=form.address_id.data)
                 if shop.needs_confirmation(quote):
-                    return _product_page(item, form=form, confirm=quote)
-            order = shop.redeem_product(current_user.id, item.id, form.quantity.data, form.request_key.data,
+                    return _product_page(catalog.shown_product(product_id), form=form, confirm=quote)
+            order = shop.redeem_product(current_user.id, product_id, form.quantity.data, form.request_key.data,
                                         address_id=form.address_id.data)
         except NotFound:
             raise
@@ -201,11 +202,12 @@ def redeem(product_id):
     if order is not None and not is_htmx_fragment_request():
         flash(_("兑换成功"), "success")
         return redirect(url_for("shop.order", order_id=order.id), 303)
-    if order is not None:  # htmx: the panel again, with the stock this redemption left
-        return _product_page(catalog.shown_product(product_id), form=RedeemForm(formdata=None), order=order)
+    item = catalog.shown_product(product_id)  # after a redemption: with the stock it left
+    if order is not None:  # htmx: the panel again
+        return _product_page(item, form=RedeemForm(formdata=None), order=order)
     if is_htmx_fragment_request():
         return _product_page(item, form=form)
-    # Refused (sold out, a limit, too few points): the product page again, the message by the form.
+    # Refused (sold out, a limit, too few points) or not valid: the product page again, the message by the form.
     if page_shareable(answer=True):
         return _shared_product_page(item, form=form, status=422)
     return _product_page(item, form=form, status=422)
