@@ -164,16 +164,18 @@ def treasure_records(round_id):
 @bp.post("/treasure/<id:round_id>/buy")
 @member_required
 def treasure_buy(round_id):
-    rnd = treasure.get_round(round_id)
+    # The purchase reads the round itself (404 if there is none): one that succeeds reads nothing
+    # before its transaction; the round is read to price a confirmation and for an answer that shows it.
     form, purchase, error = TreasureBuyForm(), None, None
     confirm = None
     if form.validate_on_submit():
         try:
-            if form.confirmed.data != "1" and spend_quotes.needs_confirmation(form.quantity_value * rnd.share_price):
+            if form.confirmed.data != "1" and spend_quotes.needs_confirmation(
+                    form.quantity_value * treasure.get_round(round_id).share_price):
                 # A costly purchase is confirmed first (the same request key: a double tap is one purchase).
-                confirm = treasure.quote_shares(current_user.id, rnd.id, form.quantity_value)
+                confirm = treasure.quote_shares(current_user.id, round_id, form.quantity_value)
             else:
-                purchase = treasure.buy_shares(current_user.id, rnd.id, form.quantity_value, form.request_key.data)
+                purchase = treasure.buy_shares(current_user.id, round_id, form.quantity_value, form.request_key.data)
         except NotFound:
             raise
         except DomainError as refused:
@@ -181,11 +183,11 @@ def treasure_buy(round_id):
                 form.quantity.errors.append(str(refused.message))
             else:
                 error = str(refused.message)
-    if purchase is not None and (not is_htmx_fragment_request() or rnd.status != "open"):
+    if purchase is not None and (not is_htmx_fragment_request() or treasure.get_round(round_id).status != "open"):
         flash(ngettext("购买成功：%(num)s 份，号码 %(a)s–%(b)s", "购买成功：%(num)s 份，号码 %(a)s–%(b)s",
                        purchase.quantity, a=purchase.first_share_no, b=purchase.last_share_no), "success")
         return htmx_redirect("games.treasure_round", round_id=round_id)
-    context = _round_context(rnd, form=None if purchase else form, error=error,
+    context = _round_context(treasure.get_round(round_id), form=None if purchase else form, error=error,
                              balance=draws.fresh_balance(current_user.id))
     return render_page("games/treasure_round.html", block="buy_panel", status=200 if purchase or confirm else 422,
                        bought=purchase, confirm=confirm, **context)
