@@ -173,3 +173,21 @@ def _matches(app, rule, path):
     except Exception:  # noqa: BLE001 - redirects and 404s are simply not this rule
         return False
     return endpoint == rule.endpoint
+
+
+def test_a_logged_in_member_reads_nothing_on_a_page_shared_whole(app, client, shop_floor):
+    """Home and the shelf are shared whole, and the member's account is this process's copy of its
+    row until a write touches it: a warm visit runs no statement at all. After the member's points
+    change, the next visit reads the account again (and shows the new balance)."""
+    login_as(client, shop_floor["member"])
+    for path in ("/", "/products"):
+        assert _statements(app, client, path)[1] == [], path
+    with app.app_context():
+        with write_transaction():
+            ledger.earn(shop_floor["member"], 7, "adjust", key="budget-more", growth=False)
+        balance = db.session.get(User, shop_floor["member"]).points_balance
+        db.session.remove()
+    with counted(app) as statements:
+        response = client.get("/me")
+    assert any("FROM users" in s for s in statements)
+    assert f"{balance:,}" in response.get_data(as_text=True) or str(balance) in response.get_data(as_text=True)
