@@ -37,8 +37,9 @@ shared_cache.watch_rows("users")
 def signed_in_account(user_id):
     """The account a logged-in request acts as, or None: this process's copy of its row while no
     write has touched the row since (a balance, a level, a new session token at logout or a password
-    change, disabling), so a page that needs nothing else from the database reads none of it."""
-    return shared_cache.kept_row(User, user_id)
+    change, disabling), so a page that needs nothing else from the database reads none of it. A staff
+    account's store is not kept with it: it is read when used, as fresh as any other row."""
+    return shared_cache.kept_row(User, user_id, options=(lazyload(User.merchant),))
 
 
 def normalize_phone(raw):

@@ -61,12 +61,14 @@ def _row_name(table, row_id):
     return f"{table}#{int(row_id) % _ROW_BUCKETS}"
 
 
-def kept_row(model, row_id):
+def kept_row(model, row_id, *, options=()):
     """`model`'s row `row_id` (None if there is none), in the request's session: read from the database
     only when this process holds no copy as new as the last committed write to it (watch_rows).
 
     The copy is merged into the session without a query (load=False): the row acts as if just read,
-    and is expired and read again like any other when the request's transaction ends."""
+    and is expired and read again like any other when the request's transaction ends. Only the row's
+    own columns are kept: `options` must leave out the rows of other tables (lazyload), which a write
+    to this row would not renew; they load when used, per request."""
     table = model.__table__.name
     gens = _generations((table, _row_name(table, row_id)))  # before the row: no later write is missed
     name = ("row", table, row_id)
@@ -74,7 +76,7 @@ def kept_row(model, row_id):
     near = _rows.get(name)
     if near is not None and near[0] == gens:
         return session.merge(near[1], load=False)
-    row = session.get(model, row_id)
+    row = session.get(model, row_id, options=options)
     if row is not None and not _written_here((table,)):
         _keep(_rows, _ROWS_LIMIT, name, (gens, pickle.loads(pickle.dumps(row, pickle.HIGHEST_PROTOCOL))))
     return row

@@ -12,6 +12,7 @@ from app.services import catalog
 from app.services.clock import utcnow
 from app.services.settings import get_setting, put_setting
 from app.services.tx import write_transaction
+from tests.shop_factories import make_merchant  # noqa: F401  (fixture)
 
 
 def _counter():
@@ -225,3 +226,20 @@ def test_the_signed_in_account_is_read_again_only_after_a_write_to_its_row(app, 
 def test_a_table_is_kept_whole_or_by_rows_not_both(app_ctx):
     with pytest.raises(RuntimeError):
         shared_cache.watch("users")
+
+
+def test_a_kept_staff_account_reads_its_store_fresh(app, make_merchant):
+    """Only the account's own row is kept: its store (renamed, closed by an operator) is read per
+    request, never a copy a write to the store would not renew."""
+    from app.models import Merchant
+    from app.services import accounts
+
+    merchant_id = make_merchant("老店")
+    with app.app_context():
+        staff_id = accounts.create_account("13900009999", "staff-pass-1", "staff", merchant_id=merchant_id).id
+        db.session.remove()
+    for name in ("老店", "新店名"):
+        _write(app, lambda session, name=name: setattr(session.get(Merchant, merchant_id), "name", name))
+        with app.test_request_context():
+            assert accounts.signed_in_account(staff_id).merchant.name == name
+            db.session.remove()
