@@ -32,6 +32,7 @@ class AccountError(DomainError):
 
 
 shared_cache.watch_rows("users")
+_OWN_ROW = (lazyload(User.merchant),)  # built once: an option is as costly to build as the copy is to use
 
 
 def signed_in_account(user_id):
@@ -39,7 +40,7 @@ def signed_in_account(user_id):
     write has touched the row since (a balance, a level, a new session token at logout or a password
     change, disabling), so a page that needs nothing else from the database reads none of it. A staff
     account's store is not kept with it: it is read when used, as fresh as any other row."""
-    return shared_cache.kept_row(User, user_id, options=(lazyload(User.merchant),))
+    return shared_cache.kept_row(User, user_id, options=_OWN_ROW)
 
 
 def normalize_phone(raw):
