@@ -243,8 +243,9 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
             raise RedemptionRefused(_("积分不足：需要 %(need)s 积分，你当前有 %(have)s 积分",
                                       need=points_total, have=member.points_balance))
         balance_before = member.points_balance
-        if product.stock < quantity:  # sold out as last read: answer at once (the guarded update decides)
-            fulfilment.take_stock(product.id, quantity)
+        # Sold out as last read: the guarded update decides at once. It may find a restock committed
+        # since the read; the units are then taken here, and not again below.
+        taken = product.stock < quantity and fulfilment.take_stock(product.id, quantity) is not None
         order = Order(user_id=user_id, product_id=product.id, kind=product.kind, product_name=product.name,
                       quantity=quantity, points_unit=points_unit, points_total=points_total,
                       cash_total_fen=cash_total, status="pending_payment" if cash_total else "paid",
@@ -277,7 +278,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         session.flush()
         # The stock last: the product's row stays locked until the commit, so a hot product's orders
         # queue on it for the shortest time (all the work above is undone if it is sold out now).
-        fulfilment.take_stock(product.id, quantity)
+        if not taken:
+            fulfilment.take_stock(product.id, quantity)
         keep_loaded(order)
     return order
 

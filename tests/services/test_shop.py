@@ -176,6 +176,28 @@ def test_stock_refusals_say_how_many_are_left(db, make_member, make_product):
     assert_refused(lambda: redeem(user_id, product_id), "该商品已兑完")
 
 
+def test_stock_restocked_after_the_redemption_read_it_is_taken_once(db, make_member, make_product, monkeypatch):
+    """PostgreSQL reads committed rows: an operator's restock may commit after the redemption read the
+    product sold out. The guarded update then finds stock and the order goes ahead - taking its units
+    once, not again at the end."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    user_id = make_member(points=5000)
+    product_id = make_product(kind="coupon", stock=5)
+    read = shop._product_to_redeem
+
+    def read_before_the_restock(product_id):
+        product = read(product_id)
+        set_committed_value(product, "stock", 0)  # what it read before the restock committed
+        return product
+    monkeypatch.setattr(shop, "_product_to_redeem", read_before_the_restock)
+    order = redeem(user_id, product_id)
+    assert order.quantity == 1
+    db.session.expire_all()
+    product = db.session.get(Product, product_id)
+    assert (product.stock, product.sold) == (4, 1)
+
+
 def test_not_enough_points_names_both_numbers(db, make_member, make_product):
     user_id = make_member()
     product_id = make_product(kind="coupon", points_price=300)
