@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -51,10 +51,12 @@ def current_streak(user_id, today):
 def _recent(user_id, through):
     """The member's latest check-ins up to `through`, newest first, as (day, kind, points) rows:
     one chunk of the calendar (what a streak walks first and a recent month shows)."""
-    return db.session.execute(
-        select(CheckIn.day, CheckIn.kind, CheckIn.points).where(CheckIn.user_id == user_id, CheckIn.day <= through)
-        .order_by(CheckIn.day.desc()).limit(_CHUNK)
-    ).all()
+    return db.session.execute(_RECENT, {"user_id": user_id, "through": through}).all()
+
+
+_RECENT = (select(CheckIn.day, CheckIn.kind, CheckIn.points)  # built once: the panel reads it on every view
+           .where(CheckIn.user_id == bindparam("user_id"), CheckIn.day <= bindparam("through"))
+           .order_by(CheckIn.day.desc()).limit(_CHUNK))
 
 
 def _run(user_id, day, *, or_day_before=False, first_chunk=None):

@@ -1,5 +1,5 @@
 """Pieces every earning source shares: its rule from settings, the member lock, capped counters."""
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -50,11 +50,13 @@ def take_quota(scope, subject, period, limit):
 
 def quota_used(scope, subject, period):
     """How many units of a counter are used (0 if never touched)."""
-    used = db.session.execute(
-        select(EarnQuota.used).where(EarnQuota.scope == scope, EarnQuota.subject == str(subject),
-                                     EarnQuota.period == period)
-    ).scalar_one_or_none()
+    used = db.session.execute(_USED, {"scope": scope, "subject": str(subject), "period": period}).scalar_one_or_none()
     return used or 0
+
+
+_USED = select(EarnQuota.used).where(  # built once: pages read counters on every view
+    EarnQuota.scope == bindparam("scope"), EarnQuota.subject == bindparam("subject"),
+    EarnQuota.period == bindparam("period"))
 
 
 def double_points_days():
