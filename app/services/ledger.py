@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -336,26 +336,21 @@ def reconcile():
 
 def next_expiry(user_id, now=None):
     """(when, points) of the soonest-expiring points the member still has, or None."""
-    now = now or utcnow()
-    row = db.session.execute(
-        select(PointLot.expires_at, func.sum(PointLot.remaining))
-        .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at > now)
-        .group_by(PointLot.expires_at)
-        .order_by(PointLot.expires_at)
-        .limit(1)
-    ).first()
+    row = db.session.execute(_NEXT_EXPIRY, {"user_id": user_id, "now": now or utcnow()}).first()
     return (row[0], int(row[1])) if row else None
 
 
 def expiring_within(user_id, until, now=None):
     """Points the member will lose between now and `until` unless spent."""
-    now = now or utcnow()
-    total = db.session.execute(
-        select(func.coalesce(func.sum(PointLot.remaining), 0))
-        .where(PointLot.user_id == user_id, PointLot.remaining > 0,
-               PointLot.expires_at > now, PointLot.expires_at <= until)
-    ).scalar_one()
-    return int(total)
+    return int(db.session.execute(_EXPIRING, {"user_id": user_id, "now": now or utcnow(), "until": until}).scalar_one())
+
+
+# Built once, their values bound per call: /me shows both on every view.
+_LIVE_LOTS = (PointLot.user_id == bindparam("user_id"), PointLot.remaining > 0, PointLot.expires_at > bindparam("now"))
+_NEXT_EXPIRY = (select(PointLot.expires_at, func.sum(PointLot.remaining)).where(*_LIVE_LOTS)
+                .group_by(PointLot.expires_at).order_by(PointLot.expires_at).limit(1))
+_EXPIRING = select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
+    *_LIVE_LOTS, PointLot.expires_at <= bindparam("until"))
 
 
 def ledger_page(user_id, before_id=None, limit=20):
