@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
@@ -188,19 +188,18 @@ def _prizes(draw_id):
 
 
 def _plays_today(user_id, draw_id, day):
-    return db.session.execute(
-        select(func.count(DrawPlay.id)).where(
-            DrawPlay.draw_id == draw_id, DrawPlay.user_id == user_id, DrawPlay.day == day)
-    ).scalar_one()
+    return db.session.execute(_PLAYS_TODAY, {"draw_id": draw_id, "user_id": user_id, "day": day}).scalar_one()
 
 
 def _misses_so_far(user_id, draw_id):
     """Plays in a row without a pity-tier prize, read from the member's last play."""
-    last = db.session.execute(
-        select(DrawPlay.misses).where(DrawPlay.draw_id == draw_id, DrawPlay.user_id == user_id)
-        .order_by(DrawPlay.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    return last or 0
+    return db.session.execute(_LAST_MISSES, {"draw_id": draw_id, "user_id": user_id}).scalar_one_or_none() or 0
+
+
+# Built once, their values bound per call: a draw's panel and every play read both.
+_MY_PLAYS = (DrawPlay.draw_id == bindparam("draw_id"), DrawPlay.user_id == bindparam("user_id"))
+_PLAYS_TODAY = select(func.count(DrawPlay.id)).where(*_MY_PLAYS, DrawPlay.day == bindparam("day"))
+_LAST_MISSES = select(DrawPlay.misses).where(*_MY_PLAYS).order_by(DrawPlay.id.desc()).limit(1)
 
 
 def draws_left_today(user_id, draw, now=None):
