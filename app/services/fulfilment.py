@@ -7,7 +7,7 @@ write_transaction() and never commits.
 """
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, VirtualCode
@@ -34,6 +34,12 @@ def _require_tx():
         raise RuntimeError("fulfilment runs inside the caller's write_transaction()")
 
 
+# Built once (every redemption and prize runs it), the values bound per call.
+_TAKE_STOCK = (update(Product).where(Product.id == bindparam("p_product"), Product.stock >= bindparam("p_quantity"))
+               .values(stock=Product.stock - bindparam("p_quantity"), sold=Product.sold + bindparam("p_quantity"))
+               .returning(Product.stock).execution_options(synchronize_session=False))
+
+
 def take_stock(product_id, quantity):
     """Take `quantity` units with a guarded UPDATE (never below zero). Raises OutOfStock.
 
@@ -41,13 +47,7 @@ def take_stock(product_id, quantity):
     rest of this order's work for the product is serialised with other orders of it.
     """
     _require_tx()
-    left = db.session.execute(
-        update(Product)
-        .where(Product.id == product_id, Product.stock >= quantity)
-        .values(stock=Product.stock - quantity, sold=Product.sold + quantity)
-        .returning(Product.stock)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    left = db.session.execute(_TAKE_STOCK, {"p_product": product_id, "p_quantity": quantity}).scalar_one_or_none()
     if left is None:
         stock = db.session.execute(select(Product.stock).where(Product.id == product_id)).scalar_one_or_none()
         if stock is None:

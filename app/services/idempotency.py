@@ -1,6 +1,8 @@
 """Request keys: the first request with a key does the work; a retry gets its result."""
+import functools
+
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -17,9 +19,13 @@ def insert_unless_taken(model, **values):
     is taken already. As a savepoint around an INSERT would, but in one statement; on PostgreSQL
     it waits, like the INSERT, for a concurrent transaction holding the key to end."""
     session = db.session
-    insert = _INSERTS[session.get_bind().dialect.name]
-    key = tuple(model.__table__.primary_key.columns)
-    return session.execute(insert(model).values(**values).on_conflict_do_nothing().returning(*key)).first()
+    return session.execute(_insert_unless_taken(session.get_bind().dialect.name, model), values).first()
+
+
+@functools.cache
+def _insert_unless_taken(dialect, model):
+    """Built once per table (every POST with a request key runs it); the values are bound per call."""
+    return _INSERTS[dialect](model).on_conflict_do_nothing().returning(*model.__table__.primary_key.columns)
 
 
 def claim_request(user_id, scope, key):
@@ -42,11 +48,13 @@ def claim_request(user_id, scope, key):
 
 def remember_result(user_id, scope, key, result):
     """Store what a retry with this key should be given (an id, usually)."""
-    db.session.execute(
-        update(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.scope == scope,
-                                     IdempotencyKey.key == key)
-        .values(result=str(result)).execution_options(synchronize_session=False)
-    )
+    db.session.execute(_REMEMBER, {"p_user": user_id, "p_scope": scope, "p_key": key, "p_result": str(result)})
+
+
+_REMEMBER = (update(IdempotencyKey)
+             .where(IdempotencyKey.user_id == bindparam("p_user"), IdempotencyKey.scope == bindparam("p_scope"),
+                    IdempotencyKey.key == bindparam("p_key"))
+             .values(result=bindparam("p_result")).execution_options(synchronize_session=False))
 
 
 def stored_result(model, user_id, result):

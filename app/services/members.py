@@ -1,6 +1,6 @@
 """The member row lock every points use case takes first."""
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
 from app.access import check_member
@@ -23,10 +23,7 @@ def lock_member(user_id, *, acting=True):
     operator's adjustment, a referral bonus), which must work for disabled members as well.
     """
     assert in_write_transaction(), "lock_member needs write_transaction()"
-    member = db.session.execute(
-        select(User).where(User.id == user_id).options(lazyload(User.merchant))
-        .with_for_update(of=User).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    member = db.session.execute(_LOCK_MEMBER, {"p_user": user_id}).scalar_one_or_none()
     if member is None:
         raise NotFound(_("会员不存在"))
     if acting:
@@ -35,6 +32,11 @@ def lock_member(user_id, *, acting=True):
         check_member(member)  # raises: staff and operators never hold points
     _note_held(user_id, acting)
     return member
+
+
+# Built once (every points use case runs it), the id bound per call.
+_LOCK_MEMBER = (select(User).where(User.id == bindparam("p_user")).options(lazyload(User.merchant))
+                .with_for_update(of=User).execution_options(populate_existing=True))
 
 
 def hold_member_lock(user_id, *, acting=False):

@@ -211,10 +211,11 @@ def _product_to_redeem(product_id):
     have loaded them before; a redemption does not show them)."""
     if not is_db_id(product_id):
         return None
-    return db.session.execute(
-        select(Product).where(Product.id == product_id).options(lazyload(Product.images))
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return db.session.execute(_PRODUCT_TO_REDEEM, {"p_product": product_id}).scalar_one_or_none()
+
+
+_PRODUCT_TO_REDEEM = (select(Product).where(Product.id == bindparam("p_product")).options(lazyload(Product.images))
+                      .execution_options(populate_existing=True))  # built once: every redemption reads it
 
 
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
