@@ -8,11 +8,12 @@ other: fulfilment.deliver) or rejects with a reason (points and stock back throu
 fulfilment.revert_order, the member is told why). Each decision is one transaction, audited,
 and safe to send twice (the second raises AlreadyDone and changes nothing).
 """
+import functools
 from datetime import timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.access import require_operator
 from app.extensions import db
@@ -59,22 +60,23 @@ def rules():
     return merged
 
 
-def _accounts_registered_alike(member, column):
-    """Accounts registered with the member's value of `column` (User.register_ip or
-    User.register_device) within a day either side of the member's registration (a count
-    statement to run), or None when the member registered without one."""
-    value = getattr(member, column.key)
-    if not value:
-        return None
-    day = timedelta(days=1)
-    return select(func.count(User.id)).where(column == value, User.created_at > member.created_at - day,
-                                             User.created_at < member.created_at + day)
-
-
-def _own_draws(member, now):
-    """The member's draw plays in the last 7 days (a count statement)."""
-    return select(func.count(DrawPlay.id)).where(DrawPlay.user_id == member.id,
-                                                 DrawPlay.created_at >= now - timedelta(days=7))
+# The counts the member rules read, each a statement built once (the values bound per call): every
+# redemption and prize order runs the ones switched on, as one query (_counts).
+_REGISTERED_NEAR = (User.created_at > bindparam("p_reg_from"), User.created_at < bindparam("p_reg_to"))
+_COUNTS = {
+    # Accounts registered with the member's IP or device within a day either side of the member's registration.
+    "ip": select(func.count(User.id)).where(User.register_ip == bindparam("p_ip"), *_REGISTERED_NEAR),
+    "device": select(func.count(User.id)).where(User.register_device == bindparam("p_device"), *_REGISTERED_NEAR),
+    # The member's own invitees in the last day.
+    "own": select(func.count(Referral.id)).where(Referral.inviter_id == bindparam("p_member"),
+                                                 Referral.created_at >= bindparam("p_own_from"),
+                                                 Referral.created_at < bindparam("p_own_to")),
+    # The member's draw plays in the last 7 days, and make-up check-ins in the last 30.
+    "draws": select(func.count(DrawPlay.id)).where(DrawPlay.user_id == bindparam("p_member"),
+                                                   DrawPlay.created_at >= bindparam("p_week")),
+    "makeups": select(func.count(CheckIn.id)).where(CheckIn.user_id == bindparam("p_member"), CheckIn.kind == "makeup",
+                                                    CheckIn.created_at >= bindparam("p_month")),
+}
 
 
 def _draws_norm(now):
@@ -86,23 +88,22 @@ def _draws_norm(now):
     return plays / players if players else 0
 
 
-def _makeups_last_month(member, now):
-    return select(func.count(CheckIn.id)).where(CheckIn.user_id == member.id, CheckIn.kind == "makeup",
-                                                CheckIn.created_at >= now - timedelta(days=30))
-
-
 def _invitees_around(inviter_id, start, end):
     return select(func.count(Referral.id)).where(Referral.inviter_id == inviter_id,
                                                  Referral.created_at >= start, Referral.created_at < end)
 
 
-def _counts(statements):
-    """Run the count statements that apply (None: the rule does not) as one query: {name: count}."""
-    wanted = {name: stmt for name, stmt in statements.items() if stmt is not None}
-    if not wanted:
+def _counts(names, params):
+    """The _COUNTS named (those the switched-on rules need) as one query: {name: count}."""
+    if not names:
         return {}
-    row = db.session.execute(select(*(stmt.scalar_subquery().label(name) for name, stmt in wanted.items()))).one()
-    return {name: int(row._mapping[name] or 0) for name in wanted}
+    row = db.session.execute(_counts_query(tuple(names)), params).one()
+    return {name: int(row._mapping[name] or 0) for name in names}
+
+
+@functools.cache
+def _counts_query(names):
+    return select(*(_COUNTS[name].scalar_subquery().label(name) for name in names))
 
 
 def assess(member, order, balance_before, now):
@@ -140,13 +141,15 @@ def member_flags(member, now, config=None):
     factor = int(config.get("draws_week_factor", 0))
     makeups = int(config.get("makeups_month", 0))
     day = timedelta(days=1)
-    counts = _counts({
-        "ip": _accounts_registered_alike(member, User.register_ip) if per_ip else None,
-        # the member's own invitees in the last day (the crowd the member came in with: below)
-        "own": _invitees_around(member.id, now - day, now + timedelta(seconds=1)) if burst else None,
-        "device": _accounts_registered_alike(member, User.register_device) if per_device else None,
-        "draws": _own_draws(member, now) if factor else None,
-        "makeups": _makeups_last_month(member, now) if makeups else None,
+    wanted = {  # (the crowd the member came in with, for the invitee burst: below)
+        "ip": per_ip and member.register_ip, "own": burst, "device": per_device and member.register_device,
+        "draws": factor, "makeups": makeups,
+    }
+    counts = _counts([name for name, on in wanted.items() if on], {
+        "p_ip": member.register_ip, "p_device": member.register_device, "p_member": member.id,
+        "p_reg_from": member.created_at - day, "p_reg_to": member.created_at + day,
+        "p_own_from": now - day, "p_own_to": now + timedelta(seconds=1),
+        "p_week": now - timedelta(days=7), "p_month": now - timedelta(days=30),
     })
     found = []
     if "ip" in counts and counts["ip"] >= per_ip:
