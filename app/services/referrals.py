@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 import segno
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -106,6 +106,9 @@ def _pay(referral, points, now):
                         key=f"referral.paid:{referral.invitee_id}")
 
 
+_PENDING = select(Referral.id).where(Referral.invitee_id == bindparam("p_invitee"), Referral.status == "pending")
+
+
 def pay_pending_referral(invitee_id, *, now=None):
     """Pay the inviter of a member whose referral waits for a first redemption. Idempotent."""
     now = now or utcnow()
@@ -114,9 +117,7 @@ def pay_pending_referral(invitee_id, *, now=None):
         return None
     with write_transaction() as session:
         # Sent on every redemption, and almost never pending: the id alone first (no joined rows).
-        pending = session.execute(
-            select(Referral.id).where(Referral.invitee_id == invitee_id, Referral.status == "pending")
-        ).scalar_one_or_none()
+        pending = session.execute(_PENDING, {"p_invitee": invitee_id}).scalar_one_or_none()
         if pending is None:
             return None
         referral = session.get(Referral, pending)

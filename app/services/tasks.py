@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -83,10 +83,12 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
 
 
 def _completed(user_id, key, period):
-    return db.session.execute(
-        select(TaskCompletion.id).where(TaskCompletion.user_id == user_id, TaskCompletion.task == key,
-                                        TaskCompletion.period == period)
-    ).first() is not None
+    return db.session.execute(_COMPLETED, {"p_user": user_id, "p_task": key, "p_period": period}).first() is not None
+
+
+_COMPLETED = select(TaskCompletion.id).where(  # built once: every redemption, share and play asks
+    TaskCompletion.user_id == bindparam("p_user"), TaskCompletion.task == bindparam("p_task"),
+    TaskCompletion.period == bindparam("p_period"))
 
 
 def profile_is_complete(member):
