@@ -57,6 +57,9 @@ def _recent(user_id, through):
 _RECENT = (select(CheckIn.day, CheckIn.kind, CheckIn.points)  # built once: the panel reads it on every view
            .where(CheckIn.user_id == bindparam("user_id"), CheckIn.day <= bindparam("through"))
            .order_by(CheckIn.day.desc()).limit(_CHUNK))
+_DAYS_THROUGH = (select(CheckIn.day)  # and every check-in walks its streak back with it
+                 .where(CheckIn.user_id == bindparam("user_id"), CheckIn.day <= bindparam("through"))
+                 .order_by(CheckIn.day.desc()).limit(_CHUNK))
 
 
 def _run(user_id, day, *, or_day_before=False, first_chunk=None):
@@ -68,10 +71,7 @@ def _run(user_id, day, *, or_day_before=False, first_chunk=None):
         if first_chunk is not None:
             days, first_chunk = [row.day for row in first_chunk], None
         else:
-            days = db.session.execute(
-                select(CheckIn.day).where(CheckIn.user_id == user_id, CheckIn.day <= expected)
-                .order_by(CheckIn.day.desc()).limit(_CHUNK)
-            ).scalars().all()
+            days = db.session.execute(_DAYS_THROUGH, {"user_id": user_id, "through": expected}).scalars().all()
         for checked in days:
             if count == 0 and on_day and checked != expected and or_day_before:
                 on_day, expected = False, expected - timedelta(days=1)

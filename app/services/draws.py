@@ -181,10 +181,7 @@ def odds(draw):
 
 def _prizes(draw_id):
     """The draw's prizes read fresh, with their products (whose stock decides too; not their images)."""
-    return db.session.execute(
-        select(DrawPrize).where(DrawPrize.draw_id == draw_id).order_by(DrawPrize.position)
-        .options(selectinload(DrawPrize.product).lazyload(Product.images)).execution_options(populate_existing=True)
-    ).scalars().all()
+    return db.session.execute(_PRIZES, {"p_draw": draw_id}).scalars().all()
 
 
 def _plays_today(user_id, draw_id, day):
@@ -218,24 +215,27 @@ def pity_left(user_id, draw):
 
 def _take_stock(prize_id):
     """Guarded stock take: NULL stock is unlimited; an empty prize is never awarded."""
-    return db.session.execute(
-        update(DrawPrize)
-        .where(DrawPrize.id == prize_id, or_(DrawPrize.stock.is_(None), DrawPrize.stock > 0))
-        .values(stock=DrawPrize.stock - 1, awarded=DrawPrize.awarded + 1)
-        .returning(DrawPrize.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none() is not None
+    return db.session.execute(_TAKE_PRIZE, {"p_prize": prize_id}).scalar_one_or_none() is not None
 
 
 def _count_unlimited(prize_id):
     """Count one more award of a prize that still has no stock of its own (else False: an operator
     gave it stock meanwhile, and _take_stock decides). Only `awarded` changes, which no member page
     shows: the draw's shared snapshot (shown_draw) stays current."""
-    return db.session.execute(
-        update(DrawPrize).where(DrawPrize.id == prize_id, DrawPrize.stock.is_(None))
-        .values(awarded=DrawPrize.awarded + 1).returning(DrawPrize.id)
-        .execution_options(synchronize_session=False, **shared_cache.UNSHOWN)
-    ).scalar_one_or_none() is not None
+    return db.session.execute(_COUNT_UNLIMITED, {"p_prize": prize_id}).scalar_one_or_none() is not None
+
+
+# Built once, their values bound per call: every play reads the prizes and takes or counts one.
+_PRIZES = (select(DrawPrize).where(DrawPrize.draw_id == bindparam("p_draw")).order_by(DrawPrize.position)
+           .options(selectinload(DrawPrize.product).lazyload(Product.images)).execution_options(populate_existing=True))
+_TAKE_PRIZE = (update(DrawPrize)
+               .where(DrawPrize.id == bindparam("p_prize"), or_(DrawPrize.stock.is_(None), DrawPrize.stock > 0))
+               .values(stock=DrawPrize.stock - 1, awarded=DrawPrize.awarded + 1).returning(DrawPrize.id)
+               .execution_options(synchronize_session=False))
+_COUNT_UNLIMITED = (update(DrawPrize).where(DrawPrize.id == bindparam("p_prize"), DrawPrize.stock.is_(None))
+                    .values(awarded=DrawPrize.awarded + 1).returning(DrawPrize.id)
+                    .execution_options(synchronize_session=False, **shared_cache.UNSHOWN))
+_PRIZES_APART = (lazyload(Draw.prizes),)
 
 
 def _grant_product(user_id, product_id, ref):
@@ -306,7 +306,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
         done = claim_request(user_id, "draw", request_key)
         if done is not None:
             return stored_result(DrawPlay, user_id, done)
-        draw = get_draw(draw_id, options=(lazyload(Draw.prizes),))  # the prizes are read fresh below
+        draw = get_draw(draw_id, options=_PRIZES_APART)  # the prizes are read fresh below
         refusal = schedule_refusal(draw, now)
         if refusal:
             raise DrawRefused(refusal)

@@ -83,6 +83,7 @@ def _entry_by_key(user_id, key):
 
 # The statements every points use case runs, built once with their values bound per call
 # (building a statement costs more Python than running it). Bound names avoid the columns'.
+_GROWTH = select(User.growth).where(User.id == bindparam("p_user"))
 _ENTRY_BY_KEY = select(PointEntry).where(PointEntry.user_id == bindparam("p_user"), PointEntry.key == bindparam("p_key"))
 _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
                    .values(points_balance=User.points_balance + bindparam("p_delta"),
@@ -158,7 +159,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
 def _locked_growth(user_id):
     """The member's growth, read under their row lock (taken now unless this transaction holds it)."""
     if holds_member_lock(user_id):
-        return db.session.execute(select(User.growth).where(User.id == user_id)).scalar_one()
+        return db.session.execute(_GROWTH, {"p_user": user_id}).scalar_one()
     return lock_member(user_id, acting=False).growth
 
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -199,14 +199,8 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         # The round's counter first, then the points: the member whose last share sells the round out
         # pays the winner, so a buyer must never hold a member's row while waiting for the round's
         # (taking the points first deadlocked on PostgreSQL with the winner's own pending purchase).
-        sold = session.execute(
-            update(TreasureRound)
-            .where(TreasureRound.id == rnd.id, TreasureRound.status == "open", TreasureRound.deadline > now,
-                   TreasureRound.sold + quantity <= TreasureRound.total_shares)
-            .values(sold=TreasureRound.sold + quantity)
-            .returning(TreasureRound.sold)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+        sold = session.execute(_SELL_SHARES, {"p_round": rnd.id, "p_now": now, "p_quantity": quantity}
+                               ).scalar_one_or_none()
         if sold is None:
             _refuse(rnd.id, now)
         spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
@@ -224,6 +218,15 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         remember_result(user_id, "treasure", request_key, purchase.id)
         keep_loaded(purchase)
     return purchase
+
+
+# Built once (every purchase runs it), the values bound per call.
+_SELL_SHARES = (update(TreasureRound)
+                .where(TreasureRound.id == bindparam("p_round"), TreasureRound.status == "open",
+                       TreasureRound.deadline > bindparam("p_now"),
+                       TreasureRound.sold + bindparam("p_quantity") <= TreasureRound.total_shares)
+                .values(sold=TreasureRound.sold + bindparam("p_quantity")).returning(TreasureRound.sold)
+                .execution_options(synchronize_session=False))
 
 
 def _refuse(round_id, now):

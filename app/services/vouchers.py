@@ -20,7 +20,7 @@ from typing import NamedTuple
 import segno
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.access import require_staff
 from app.extensions import db
@@ -209,13 +209,8 @@ def _redeem(code, staff_user_id, request_key, now):
             if done is not None:
                 return _replayed(done, code, staff)
         voucher = _usable_voucher(code, staff, now)
-        done = session.execute(
-            update(Voucher)
-            .where(Voucher.id == voucher.id, Voucher.status == "active")
-            .values(status="redeemed", redeemed_at=now, redeemed_by=staff.id)
-            .returning(Voucher.id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
+        done = session.execute(_MARK_REDEEMED, {"p_voucher": voucher.id, "p_at": now, "p_by": staff.id}
+                               ).scalar_one_or_none()
         if done is None:
             # Another phone got there between our read and our update (PostgreSQL; SQLite's
             # BEGIN IMMEDIATE serialises the two): the refusal says who, and that it was just now.
@@ -232,6 +227,13 @@ def _redeem(code, staff_user_id, request_key, now):
     return voucher
 
 
+# Built once, their values bound per call: the counter runs both for every voucher.
+_BY_CODE = select(Voucher).where(Voucher.code == bindparam("p_code")).execution_options(populate_existing=True)
+_MARK_REDEEMED = (update(Voucher).where(Voucher.id == bindparam("p_voucher"), Voucher.status == "active")
+                  .values(status="redeemed", redeemed_at=bindparam("p_at"), redeemed_by=bindparam("p_by"))
+                  .returning(Voucher.id).execution_options(synchronize_session=False))
+
+
 def _replayed(result, code, staff):
     """The voucher a first request with this key redeemed, for its retry (a double tap)."""
     voucher = db.session.get(Voucher, parse_db_id(result) or 0)
@@ -244,9 +246,7 @@ def _usable_voucher(code, staff, now):
     """The voucher behind `code` if `staff` may redeem it at `now`, else the refusal."""
     if not signature_ok(code):
         raise _refusal(VoucherRefused, "invalid", _("券码无效，请核对后重新输入"), field="code")
-    voucher = db.session.execute(
-        select(Voucher).where(Voucher.code == code).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    voucher = db.session.execute(_BY_CODE, {"p_code": code}).scalar_one_or_none()
     if voucher is None:
         raise _refusal(NotFound, "not_found", _("券码不存在，请核对后重新输入"), field="code")
     if voucher.merchant_id != staff.merchant_id:
