@@ -2,7 +2,7 @@
 coupons and merchant vouchers."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, event, update
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, bindparam, event, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -120,8 +120,12 @@ def _number_new_order(_mapper, connection, order):
         return
     created_at = order.created_at or utcnow()
     number = order_number(order.id, created_at)
-    connection.execute(update(Order.__table__).where(Order.__table__.c.id == order.id).values(order_no=number))
+    connection.execute(_NUMBER, {"p_order": order.id, "p_number": number})
     set_committed_value(order, "order_no", number)
+
+
+_NUMBER = (update(Order.__table__).where(Order.__table__.c.id == bindparam("p_order"))  # built once
+           .values(order_no=bindparam("p_number")))
 
 
 class OrderReview(db.Model):

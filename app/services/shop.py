@@ -259,8 +259,9 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if points_total:
             entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order.id}", ref=f"order:{order.id}",
                                  note=product.name, now=now)
-            order.spend_entry_id = entry.id
         flags = risk.assess(member, order, balance_before, now)
+        if entry is not None:  # set after the rules' query: written with the order's next change, in one UPDATE
+            order.spend_entry_id = entry.id
         if cash_total:
             order.pay_deadline = now + timedelta(minutes=int(get_setting("shop.rules")["pay_minutes"]))
             if product.kind == "virtual":
