@@ -8,6 +8,7 @@ import os
 import re
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -34,6 +35,17 @@ def _test_database_url(tmp_dir):
     if os.environ.get("DATABASE_URL"):
         return _database_url()
     return f"sqlite:///{tmp_dir}/test.db"
+
+
+def pytest_sessionstart(session):
+    """Pages in English read the compiled catalogues (.mo, built by `make test`, not in git): without
+    them, or older than their .po, English pages show Chinese and tests fail far from the cause."""
+    translations = Path(__file__).resolve().parent.parent / "app" / "translations"
+    stale = [po.relative_to(translations.parent.parent) for po in translations.glob("*/LC_MESSAGES/*.po")
+             if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime]
+    if stale:
+        pytest.exit(f"translations not compiled: {', '.join(map(str, stale))}. Run the tests with `make test`, "
+                    "or compile first: .venv/bin/pybabel compile -f -d app/translations", returncode=4)
 
 
 @pytest.fixture(scope="session")
