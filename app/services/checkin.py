@@ -51,15 +51,12 @@ def current_streak(user_id, today):
 def _recent(user_id, through):
     """The member's latest check-ins up to `through`, newest first, as (day, kind, points) rows:
     one chunk of the calendar (what a streak walks first and a recent month shows)."""
-    return db.session.execute(_RECENT, {"user_id": user_id, "through": through}).all()
+    return db.session.execute(_RECENT, {"p_user": user_id, "p_through": through}).all()
 
 
-_RECENT = (select(CheckIn.day, CheckIn.kind, CheckIn.points)  # built once: the panel reads it on every view
-           .where(CheckIn.user_id == bindparam("user_id"), CheckIn.day <= bindparam("through"))
+_RECENT = (select(CheckIn.day, CheckIn.kind, CheckIn.points)  # built once: every view and check-in reads it
+           .where(CheckIn.user_id == bindparam("p_user"), CheckIn.day <= bindparam("p_through"))
            .order_by(CheckIn.day.desc()).limit(_CHUNK))
-_DAYS_THROUGH = (select(CheckIn.day)  # and every check-in walks its streak back with it
-                 .where(CheckIn.user_id == bindparam("user_id"), CheckIn.day <= bindparam("through"))
-                 .order_by(CheckIn.day.desc()).limit(_CHUNK))
 
 
 def _run(user_id, day, *, or_day_before=False, first_chunk=None):
@@ -68,10 +65,8 @@ def _run(user_id, day, *, or_day_before=False, first_chunk=None):
     `first_chunk`, the _recent() rows through `day`, saves the first)."""
     count, expected, on_day = 0, day, True
     while True:
-        if first_chunk is not None:
-            days, first_chunk = [row.day for row in first_chunk], None
-        else:
-            days = db.session.execute(_DAYS_THROUGH, {"user_id": user_id, "through": expected}).scalars().all()
+        days = [row.day for row in (first_chunk if first_chunk is not None else _recent(user_id, expected))]
+        first_chunk = None
         for checked in days:
             if count == 0 and on_day and checked != expected and or_day_before:
                 on_day, expected = False, expected - timedelta(days=1)

@@ -185,17 +185,17 @@ def _prizes(draw_id):
 
 
 def _plays_today(user_id, draw_id, day):
-    return db.session.execute(_PLAYS_TODAY, {"draw_id": draw_id, "user_id": user_id, "day": day}).scalar_one()
+    return db.session.execute(_PLAYS_TODAY, {"p_draw": draw_id, "p_user": user_id, "p_day": day}).scalar_one()
 
 
 def _misses_so_far(user_id, draw_id):
     """Plays in a row without a pity-tier prize, read from the member's last play."""
-    return db.session.execute(_LAST_MISSES, {"draw_id": draw_id, "user_id": user_id}).scalar_one_or_none() or 0
+    return db.session.execute(_LAST_MISSES, {"p_draw": draw_id, "p_user": user_id}).scalar_one_or_none() or 0
 
 
 # Built once, their values bound per call: a draw's panel and every play read both.
-_MY_PLAYS = (DrawPlay.draw_id == bindparam("draw_id"), DrawPlay.user_id == bindparam("user_id"))
-_PLAYS_TODAY = select(func.count(DrawPlay.id)).where(*_MY_PLAYS, DrawPlay.day == bindparam("day"))
+_MY_PLAYS = (DrawPlay.draw_id == bindparam("p_draw"), DrawPlay.user_id == bindparam("p_user"))
+_PLAYS_TODAY = select(func.count(DrawPlay.id)).where(*_MY_PLAYS, DrawPlay.day == bindparam("p_day"))
 _LAST_MISSES = select(DrawPlay.misses).where(*_MY_PLAYS).order_by(DrawPlay.id.desc()).limit(1)
 
 

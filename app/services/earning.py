@@ -50,13 +50,14 @@ def take_quota(scope, subject, period, limit):
 
 def quota_used(scope, subject, period):
     """How many units of a counter are used (0 if never touched)."""
-    used = db.session.execute(_USED, {"scope": scope, "subject": str(subject), "period": period}).scalar_one_or_none()
+    used = db.session.execute(_USED, {"p_scope": scope, "p_subject": str(subject), "p_period": period}
+                              ).scalar_one_or_none()
     return used or 0
 
 
 _USED = select(EarnQuota.used).where(  # built once: pages read counters on every view
-    EarnQuota.scope == bindparam("scope"), EarnQuota.subject == bindparam("subject"),
-    EarnQuota.period == bindparam("period"))
+    EarnQuota.scope == bindparam("p_scope"), EarnQuota.subject == bindparam("p_subject"),
+    EarnQuota.period == bindparam("p_period"))
 
 
 def double_points_days():

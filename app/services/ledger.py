@@ -91,7 +91,8 @@ _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
                    .returning(User.points_balance).execution_options(synchronize_session=False))
 _BALANCE_DEBIT = _BALANCE_CHANGE.where(User.points_balance >= -bindparam("p_delta"))
 _OPEN_LOTS = (PointLot.user_id == bindparam("p_user"), PointLot.remaining > 0)
-_LIVE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_OPEN_LOTS, PointLot.expires_at > bindparam("p_now"))
+_LIVE_LOTS = (*_OPEN_LOTS, PointLot.expires_at > bindparam("p_now"))
+_LIVE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_LIVE_LOTS)
                        .order_by(PointLot.expires_at, PointLot.id))
 _DUE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_OPEN_LOTS, PointLot.expires_at <= bindparam("p_now"))
                       .order_by(PointLot.expires_at, PointLot.id))
@@ -332,21 +333,20 @@ def reconcile():
 
 def next_expiry(user_id, now=None):
     """(when, points) of the soonest-expiring points the member still has, or None."""
-    row = db.session.execute(_NEXT_EXPIRY, {"user_id": user_id, "now": now or utcnow()}).first()
+    row = db.session.execute(_NEXT_EXPIRY, {"p_user": user_id, "p_now": now or utcnow()}).first()
     return (row[0], int(row[1])) if row else None
 
 
 def expiring_within(user_id, until, now=None):
     """Points the member will lose between now and `until` unless spent."""
-    return int(db.session.execute(_EXPIRING, {"user_id": user_id, "now": now or utcnow(), "until": until}).scalar_one())
+    return int(db.session.execute(_EXPIRING, {"p_user": user_id, "p_now": now or utcnow(), "p_until": until}).scalar_one())
 
 
 # Built once, their values bound per call: /me shows both on every view.
-_LIVE_LOTS = (PointLot.user_id == bindparam("user_id"), PointLot.remaining > 0, PointLot.expires_at > bindparam("now"))
 _NEXT_EXPIRY = (select(PointLot.expires_at, func.sum(PointLot.remaining)).where(*_LIVE_LOTS)
                 .group_by(PointLot.expires_at).order_by(PointLot.expires_at).limit(1))
 _EXPIRING = select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
-    *_LIVE_LOTS, PointLot.expires_at <= bindparam("until"))
+    *_LIVE_LOTS, PointLot.expires_at <= bindparam("p_until"))
 
 
 def ledger_page(user_id, before_id=None, limit=20):

@@ -67,7 +67,7 @@ _COUNTS = {
     # Accounts registered with the member's IP or device within a day either side of the member's registration.
     "ip": select(func.count(User.id)).where(User.register_ip == bindparam("p_ip"), *_REGISTERED_NEAR),
     "device": select(func.count(User.id)).where(User.register_device == bindparam("p_device"), *_REGISTERED_NEAR),
-    # The member's own invitees in the last day.
+    # The member's own invitees in the last day (and, on its own, the crowd around the member's inviter).
     "own": select(func.count(Referral.id)).where(Referral.inviter_id == bindparam("p_member"),
                                                  Referral.created_at >= bindparam("p_own_from"),
                                                  Referral.created_at < bindparam("p_own_to")),
@@ -86,11 +86,6 @@ def _draws_norm(now):
         .where(DrawPlay.created_at >= now - timedelta(days=7))
     ).one()
     return plays / players if players else 0
-
-
-def _invitees_around(inviter_id, start, end):
-    return select(func.count(Referral.id)).where(Referral.inviter_id == inviter_id,
-                                                 Referral.created_at >= start, Referral.created_at < end)
 
 
 def _counts(names, params):
@@ -161,8 +156,8 @@ def member_flags(member, now, config=None):
             invited_at = db.session.execute(
                 select(Referral.created_at).where(Referral.invitee_id == member.id)
             ).scalar_one_or_none() or member.created_at
-            crowd = db.session.execute(
-                _invitees_around(member.inviter_id, invited_at - day, invited_at + day)).scalar_one()
+            crowd = db.session.execute(_COUNTS["own"], {"p_member": member.inviter_id, "p_own_from": invited_at - day,
+                                                        "p_own_to": invited_at + day}).scalar_one()
         if max(own, crowd) >= burst:
             found.append({"rule": "invitee_burst", "inviter_id": member.id if own >= crowd else member.inviter_id,
                           "invitees": max(own, crowd), "threshold": burst})

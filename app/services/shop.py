@@ -80,10 +80,10 @@ def member_limits(user_id, product, now=None):
         ("total", product.limit_total, None)) if limit]
     if not scopes:
         return []
-    params = {"user_id": user_id, "product_id": product.id}
+    params = {"p_user": user_id, "p_product": product.id}
     for scope, _limit, bounds in scopes:
         if bounds is not None:
-            params[f"{scope}_from"], params[f"{scope}_to"] = bounds
+            params[f"p_{scope}_from"], params[f"p_{scope}_to"] = bounds
     used = db.session.execute(_used_statement(tuple(scope for scope, _limit, _bounds in scopes)), params).one()
     return [(scope, limit, int(n)) for (scope, limit, _bounds), n in zip(scopes, used)]
 
@@ -91,13 +91,13 @@ def member_limits(user_id, product, now=None):
 @functools.cache
 def _used_statement(scopes):
     """The units a member's redemptions of a product count in each of `scopes` ("day", "month": inside
-    :<scope>_from and :<scope>_to; "total": all), built once per combination: a product page asks each view."""
+    :p_<scope>_from and :p_<scope>_to; "total": all), built once per combination: a product page asks each view."""
     units = [Order.quantity if scope == "total" else
-             case((and_(Order.created_at >= bindparam(f"{scope}_from"), Order.created_at < bindparam(f"{scope}_to")),
+             case((and_(Order.created_at >= bindparam(f"p_{scope}_from"), Order.created_at < bindparam(f"p_{scope}_to")),
                    Order.quantity), else_=0)
              for scope in scopes]
     return select(*(func.coalesce(func.sum(unit), 0) for unit in units)).where(
-        Order.user_id == bindparam("user_id"), Order.product_id == bindparam("product_id"), Order.source == "redeem",
+        Order.user_id == bindparam("p_user"), Order.product_id == bindparam("p_product"), Order.source == "redeem",
         Order.status.not_in(_COUNTED))
 
 
