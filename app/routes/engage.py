@@ -9,10 +9,10 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app.access import member_required
-from app.forms.base import ActionForm, new_request_key
+from app.forms.base import ActionForm
 from app.forms.engage import BindPhoneForm, CheckinForm, MakeupForm, ProfileForm, ShareForm
-from app.routes.web import (absolute_url, is_htmx_fragment_request, own_blocks, page_shareable, render_page,
-                            shared_page)
+from app.routes.web import (Kept, absolute_url, is_htmx_fragment_request, own_blocks, page_shareable, render_page,
+                            request_key_slot, shared_page)
 from app.services import cache as shared_cache
 from app.services import checkin as checkins
 from app.services import packets, referrals
@@ -100,7 +100,7 @@ def _checkin_panel(month=None, notice=None, ok=True, confirm=None, confirm_form=
     calendar = checkins.month_view(current_user.id, month or today.replace(day=1), today=today,
                                    joined=shanghai_today(current_user.created_at), makeups_left_now=state.makeups_left,
                                    recent=state.recent)
-    return dict(state=state, cal=calendar, checkin_key=new_request_key(), makeup_key=new_request_key(),
+    return dict(state=state, cal=calendar, checkin_key=request_key_slot("checkin"), makeup_key=request_key_slot("makeup"),
                 notice=notice, notice_ok=ok, confirm=confirm, confirm_form=confirm_form,
                 confirm_points=spend_quotes.confirm_threshold(), oob_balance=notice is not None and ok)
 
@@ -124,7 +124,9 @@ def checkin():
     # level (until the rules change or the day ends); the panel is rendered for each visitor.
     return shared_page("checkin", CHECKIN_TABLES,
                        lambda: (_checkin_page(panel=False), day_bounds_utc(shanghai_today())[1]),
-                       own=own_blocks("engage/checkin.html", ("panel",), lambda: _checkin_panel(month)))
+                       own=own_blocks("engage/checkin.html", ("panel",), lambda: _checkin_panel(month),
+                                      kept=Kept(f"checkin:{month or ''}", *checkins.panel_kept(current_user.id,
+                                                                                              shanghai_today()))))
 
 
 @bp.post("/checkin")

@@ -13,7 +13,7 @@ from app.access import is_member, member_required
 from app.forms.base import ActionForm
 from app.forms.shop import AddressForm, OrderAddressForm, RedeemForm, SandboxPayForm
 from app.routes.params import id_arg
-from app.routes.web import (htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, safe_next,
+from app.routes.web import (Kept, htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, safe_next,
                             shared_page)
 from app.services import addresses as address_book
 from app.services import cache as shared_cache
@@ -177,7 +177,14 @@ def _shared_product_page(item, form=None, status=200):
     return shared_page(f"product:{item.id}", GRID_TABLES,
                        lambda: (_product_page(item, panel=False), catalog.next_window_change([item])),
                        own=own_blocks("shop/product.html", ("redeem_limits", "redeem_form"),
-                                      lambda: _panel_context(item, form)), status=status)
+                                      lambda: _panel_context(item, form), kept=_kept_panel(item, form)), status=status)
+
+
+def _kept_panel(item, form):
+    """A member's panel as first shown (no answer to a form in it) is kept until what it shows changes."""
+    if form is not None or not is_member(current_user):
+        return None
+    return Kept(f"redeem:{item.id}", *shop.redeem_panel_kept(current_user.id, item))
 
 
 @bp.post("/products/<id:product_id>/redeem")

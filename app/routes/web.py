@@ -1,6 +1,7 @@
 """Helpers every route uses: htmx-aware rendering, safe redirects, template context."""
 import functools
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from markupsafe import Markup, escape
 
 from app.access import home_endpoint, is_member
 from app.extensions import db, login_manager
+from app.forms.base import new_request_key
 from app.services import cache as shared_cache
 from app.services import accounts, levels, messages
 from app.services.clock import to_shanghai, utcnow
@@ -139,13 +141,16 @@ def _marker(name):
 def shared_marker(name):
     """For a whole part that is the visitor's own (a block): its marker while a page is rendered
     to be shared, else "" (the template renders the part itself)."""
-    return Markup(_marker(name)) if g.get("_rendering_shared") else ""
+    return Markup(_marker(name)) if g.get("_rendering_shared") and not g.get("_rendering_own") else ""
 
 
 def member_slot(name, value):
     """A spot on the page that is the visitor's own (their CSRF token, balance, unread badge): the
-    value (called if callable), or, while a page is rendered to be shared, a marker filled per request."""
-    return shared_marker(name) or (value() if callable(value) else value)
+    value (called if callable), or, while a page is rendered to be shared (or a member's own part to be
+    kept), a marker filled per request."""
+    if g.get("_rendering_shared"):
+        return Markup(_marker(name))
+    return value() if callable(value) else value
 
 
 def countdown_left(deadline, now):
@@ -168,13 +173,25 @@ def countdown_clock(deadline, now):
 _COUNTDOWN_SLOT = re.compile(r"<!--slot:(left|clock):([0-9.]+)-->")
 
 
+_KEY_SLOT = re.compile(r"<!--slot:key:(\w+)-->")
+
+
+def request_key_slot(name):
+    """A form's fresh request key (one per `name` on a page): on a part rendered to be kept, a slot
+    filled per request, so a kept form never sends a key that was already used."""
+    return member_slot(f"key:{name}", new_request_key)
+
+
 def _fill_slots(html, own):
     member = is_member(current_user)
-    values = {"csrf": generate_csrf, "balance": lambda: str(current_user.points_balance) if member else "",
-              "unread": lambda: str(_unread_badge()), **own}
-    for name, render in values.items():
+    values = {**own, "csrf": generate_csrf, "unread": lambda: str(_unread_badge()),
+              "balance": lambda: str(current_user.points_balance) if member else ""}
+    for name, render in values.items():  # the visitor's own parts first: they hold slots of their own
         if _marker(name) in html:  # a guest's page has no balance; a panel stands once
             html = html.replace(_marker(name), str(render()))
+    if "<!--slot:key:" in html:
+        keys = {}
+        html = _KEY_SLOT.sub(lambda match: keys.setdefault(match.group(1), new_request_key()), html)
     if "<!--slot:left:" in html:
         now = utcnow()
 
@@ -186,22 +203,51 @@ def _fill_slots(html, own):
     return html
 
 
-def own_blocks(template, names, context=dict):
+@dataclass(frozen=True)
+class Kept:
+    """How long a member's own parts may be kept (own_blocks): this member's, under `name`, until a
+    write to `tables` commits (their own rows named by cache.rows_of) or `until` passes (None: no
+    clock limit)."""
+    name: str
+    tables: tuple
+    until: object = None
+
+
+def own_blocks(template, names, context=dict, kept=None):
     """For shared_page's `own`: these blocks of `template` (or (other template, block) pairs), each
     shown on the shared page by shared_marker(block name), rendered per request with context()
-    worked out once for all of them."""
+    worked out once for all of them. With `kept` (a Kept), they are rendered once and kept in this
+    process for this member until what they show changes; their own slots (CSRF token, request keys
+    - request_key_slot -, countdowns) are still filled per request."""
     worked_out = []
-
-    def renderer(where, name):
-        def render():
-            if not worked_out:
-                values = context()
-                current_app.update_template_context(values)  # the context processors, once for all blocks
-                worked_out.append(values)
-            return jinja_render_block(current_app.jinja_env, where, name, **worked_out[0])
-        return render
     pairs = [name if isinstance(name, tuple) else (template, name) for name in names]
-    return {name: renderer(where, name) for where, name in pairs}
+
+    def render_all():
+        values = context()
+        current_app.update_template_context(values)  # the context processors, once for all blocks
+        return {name: jinja_render_block(current_app.jinja_env, where, name, **values) for where, name in pairs}
+
+    def build():
+        with _rendering_shared(own=True):
+            blocks = render_all()
+        if any(generate_csrf() in html for html in blocks.values()):  # a form rendered its token directly
+            raise _NotShareable(blocks)
+        return blocks
+
+    def blocks():
+        if not worked_out:
+            if kept is None:
+                worked_out.append(render_all())
+            else:
+                try:
+                    worked_out.append(shared_cache.shared(
+                        f"own:{kept.name}:{current_user.id}:{get_locale()}", kept.tables, build,
+                        until=lambda _blocks: kept.until, in_process=True))
+                except _NotShareable as refused:
+                    current_app.logger.warning("%s carries a CSRF token outside member_slot: not kept", kept.name)
+                    worked_out.append(refused.html)
+        return worked_out[0]
+    return {name: functools.partial(lambda name: blocks()[name], name) for _where, name in pairs}
 
 
 class _NotShareable(Exception):
@@ -214,6 +260,18 @@ class _NotShareable(Exception):
 class SharedPage:
     html: str
     changes_at: object = None
+
+
+@contextmanager
+def _rendering_shared(own=False):
+    """Render a page to be shared, or (own=True) a visitor's own parts to be kept: the spots filled
+    per request (member_slot) come out as slots; on a shared page, so do the visitor's own parts."""
+    before = g.get("_rendering_shared", False), g.get("_rendering_own", False)
+    g._rendering_shared, g._rendering_own = True, own
+    try:
+        yield
+    finally:
+        g._rendering_shared, g._rendering_own = before
 
 
 def page_shareable(known_args=(), answer=False):
@@ -243,12 +301,9 @@ def shared_page(name, tables, render, own=None, status=200):
     key = f"page:{name}:{get_locale()}:{level}:{'fragment' if is_htmx_fragment_request() else 'full'}"
 
     def build():
-        g._rendering_shared = True
-        try:
+        with _rendering_shared():
             response, changes_at = render()
             page = SharedPage(response.get_data(as_text=True), changes_at)
-        finally:
-            g._rendering_shared = False
         if generate_csrf() in page.html:  # a form rendered its token directly: this page is not shareable
             raise _NotShareable(page.html)
         return page
@@ -377,6 +432,7 @@ def register_web_helpers(app):
             "unread_messages": _unread_messages,
             "unread_badge": _unread_badge,
             "member_slot": member_slot,
+            "request_key_slot": request_key_slot,
             "shared_marker": shared_marker,
             "wechat_js": _wechat_js,
         }

@@ -16,12 +16,13 @@ import pickle
 import re
 import secrets
 import threading
+import zlib
 from collections import OrderedDict
 from datetime import timedelta
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import Column, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
 
@@ -32,33 +33,47 @@ _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)
 _WRITTEN = "cache_written_tables"
 _committed = threading.local()
 _WATCHED = set()
-_ROWS = set()
+_ROWS = {}  # table -> the column naming its groups of rows (watch_rows)
 _ROW_BUCKETS = 256
 
 
 def watch(*tables):
     """Declare, at import, tables whose values are shared: only writes to these give new generations
     (a write to any other table - ledger entries, plays, sessions - costs the cache nothing)."""
-    if _ROWS.intersection(tables):
-        raise RuntimeError(f"{_ROWS.intersection(tables)} kept by rows; a table is kept whole or by rows, not both")
+    if _ROWS.keys() & set(tables):
+        raise RuntimeError(f"{_ROWS.keys() & set(tables)} kept by rows; a table is kept whole or by rows, not both")
     _WATCHED.update(tables)
     return tables
 
 
-def watch_rows(table):
-    """Declare, at import, a table whose rows are kept one at a time (kept_row), and forgotten one at a
-    time: a write that says which rows it changes ("WHERE id = ..." in an UPDATE or DELETE, as every
-    ORM flush and a service's guarded UPDATE do) renews only those rows' generations; any other write to
-    the table (raw SQL, "id IN ...") renews them all. A plain INSERT adds a row nobody has kept."""
+def watch_rows(table, key="id"):
+    """Declare, at import, a table whose rows are kept in groups named by its `key` column: one row
+    at a time by "id" (kept_row), or a member's rows by "user_id" (a value built from them names
+    rows_of(table, member) among its tables). A write that says which groups it changes renews only
+    theirs: an UPDATE or DELETE naming "WHERE <table>.<key> = :x [AND ...]" (as a service's guarded
+    UPDATE does), an INSERT giving the key (a new row by id: nobody has kept it), and an ORM flush
+    (its rows' keys are read from them). Any other write to the table (raw SQL, "IN ...") renews all."""
     if table in _WATCHED:
         raise RuntimeError(f"{table} is watched whole; a table is kept whole or by rows, not both")
-    _ROWS.add(table)
+    _ROWS[table] = key
     return table
 
 
-def _row_name(table, row_id):
+def rows_of(table, value):
+    """The name, among a shared value's tables, of `table`'s rows whose key (watch_rows) is `value`."""
+    if table not in _ROWS:
+        raise RuntimeError(f"cache.watch_rows({table!r}) at import before naming its rows")
+    return _row_name(table, value)
+
+
+def _row_name(table, value):
     # Rows share a bucket's generation: a bounded number of keys in the store, however many members.
-    return f"{table}#{int(row_id) % _ROW_BUCKETS}"
+    # A key given as digits ("42", as a counter's subject) is the number 42.
+    if isinstance(value, str) and not value.isdigit():
+        bucket = zlib.crc32(value.encode())
+    else:
+        bucket = int(value)
+    return f"{table}#{bucket % _ROW_BUCKETS}"
 
 
 def kept_row(model, row_id, *, options=()):
@@ -94,10 +109,12 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
     in_process=True keeps the value in this process only (checked against the same generations),
     for values one member reads (their unread count, their addresses): the shared store then
     holds what many read, and thousands of members do not crowd the shared pages out of it."""
-    unwatched = set(tables) - _WATCHED
+    unwatched = {t for t in tables if t not in _WATCHED and t.partition("#")[0] not in _ROWS}
     if unwatched:
         raise RuntimeError(f"cache.watch() these tables at import before sharing values read from them: {unwatched}")
-    gens = _generations(tables)  # read before the data: a write committed after this is never missed
+    # Read before the data: a write committed after this is never missed. Rows (rows_of) are renewed
+    # by a write naming them, and by any write to their table that names no rows.
+    gens = _generations(tuple(dict.fromkeys((*tables, *(t.partition("#")[0] for t in tables)))))
     now = utcnow()
     near = _near.get(name)
     if _current(near, gens, now):
@@ -220,7 +237,8 @@ def _written_here(tables):
     if not session.in_transaction():
         return False
     written = session.connection().info.get(_WRITTEN, ())
-    return any(w.partition("#")[0] in tables for w in written) or bool(session.new or session.dirty or session.deleted)
+    bases = {t.partition("#")[0] for t in tables}
+    return any(w.partition("#")[0] in bases for w in written) or bool(session.new or session.dirty or session.deleted)
 
 
 def _note_write(conn, _cursor, statement, _params, context, _many):
@@ -232,32 +250,75 @@ def _note_write(conn, _cursor, statement, _params, context, _many):
     table = match.group(1).lower()
     if table in _WATCHED:
         conn.info.setdefault(_WRITTEN, set()).add(table)
-    elif table in _ROWS and not statement.lstrip()[:6].upper() == "INSERT":
-        ids = _written_ids(context, table)
-        conn.info.setdefault(_WRITTEN, set()).update({_row_name(table, i) for i in ids} if ids else {table})
+    elif table in _ROWS:
+        key = _ROWS[table]
+        inserting = statement.lstrip()[:6].upper() == "INSERT"
+        if inserting and key == "id":
+            return  # a new row: nobody has kept it
+        if not inserting and key != "id" and _ORM_FLUSH in context.execution_options:
+            return  # the flush's rows name their keys themselves (_note_flushed_row)
+        keys = _written_keys(context, table, key, inserting)
+        conn.info.setdefault(_WRITTEN, set()).update({_row_name(table, k) for k in keys} if keys else {table})
 
 
-def _written_ids(context, table):
-    """The ids an UPDATE or DELETE names in "WHERE <table>.id = :x [AND ...]", for every parameter set
-    it ran with; None when it names none (raw SQL, "id IN ...")."""
+# The ORM's flush runs its UPDATEs and DELETEs with its mappers' compiled cache: the rows it writes
+# are known to it (mapper events below), where the statement names them only by id.
+_ORM_FLUSH = "compiled_cache"
+
+
+@event.listens_for(Mapper, "after_update")
+@event.listens_for(Mapper, "after_delete")
+def _note_flushed_row(mapper, conn, target):
+    table = mapper.local_table.name
+    key = _ROWS.get(table)
+    if key is not None and key != "id":
+        value = getattr(target, mapper.get_property_by_column(mapper.local_table.c[key]).key)
+        conn.info.setdefault(_WRITTEN, set()).add(_row_name(table, value) if _is_key(value) else table)
+
+
+def _is_key(value):
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str)
+
+
+def _written_keys(context, table, key, inserting):
+    """The values of `key` an INSERT gives, or an UPDATE or DELETE names in "WHERE <table>.<key> = :x
+    [AND ...]", for every parameter set it ran with; None when it names none (raw SQL, "IN ...")."""
     compiled = getattr(context, "compiled", None)
-    bind = _id_bind(getattr(getattr(compiled, "statement", None), "whereclause", None), table)
-    name = compiled.bind_names.get(bind) if bind is not None else None
+    statement = getattr(compiled, "statement", None)
+    if compiled is None or statement is None:
+        return None
+    if inserting:
+        name = _inserted_bind(compiled, statement, key)
+    else:
+        bind = _id_bind(getattr(statement, "whereclause", None), table, key)
+        name = compiled.bind_names.get(bind) if bind is not None else None
     try:
-        ids = {params[name] for params in context.compiled_parameters} if name else None
+        keys = {params[name] for params in context.compiled_parameters} if name else None
     except (KeyError, TypeError):
         return None
-    return ids if ids and all(isinstance(i, int) for i in ids) else None
+    return keys if keys and all(_is_key(k) for k in keys) else None
 
 
-def _id_bind(clause, table):
+def _inserted_bind(compiled, statement, key):
+    """The parameter name an INSERT binds its `key` column to: its own name when the values come with
+    the execution (an ORM flush, insert().values() of plain values), else the bound parameter given."""
+    value = (getattr(statement, "_values", None) or {}).get(key)
+    if value is None:
+        value = next((v for c, v in (getattr(statement, "_values", None) or {}).items()
+                      if getattr(c, "key", None) == key), None)
+    if isinstance(value, BindParameter):
+        return compiled.bind_names.get(value, value.key)
+    return key if value is None else None
+
+
+def _id_bind(clause, table, key="id"):
     if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
-        return next((b for b in (_id_bind(c, table) for c in clause.clauses) if b is not None), None)
+        return next((b for b in (_id_bind(c, table, key) for c in clause.clauses) if b is not None), None)
     if isinstance(clause, BinaryExpression) and clause.operator is operators.eq:
         column, value = clause.left, clause.right
         if isinstance(value, Column):
             column, value = value, column
-        if isinstance(column, Column) and isinstance(value, BindParameter) and column.name == "id" \
+        if isinstance(column, Column) and isinstance(value, BindParameter) and column.name == key \
                 and getattr(column.table, "name", None) == table:
             return value
     return None
@@ -290,4 +351,4 @@ def _after_session_commit(_session):
 
 
 __all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "kept_row",
-           "shared", "watch", "watch_rows"]
+           "rows_of", "shared", "watch", "watch_rows"]

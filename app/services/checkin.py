@@ -15,14 +15,16 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import CheckIn, User
+from app.services import cache as shared_cache
 from app.services import ledger, spend_quotes
-from app.services.clock import add_months, shanghai_today, utcnow
+from app.services.clock import add_months, day_bounds_utc, shanghai_today, utcnow
 from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
 from app.services.members import lock_member
 from app.services.tx import keep_loaded, write_transaction
 
 _CHUNK = 64  # days read per query while walking a streak back
+shared_cache.watch_rows("checkins", key="user_id")  # a member's check-ins, kept apart from everyone else's
 DEFAULT_REWARDS = (5, 5, 10, 10, 15, 15, 30)
 
 
@@ -232,6 +234,13 @@ def status(user_id, *, growth=0, today=None):
         makeups_left=makeups_left(user_id, today), makeup_cost=rules["cost"],
         makeup_enabled=rules["enabled"], enabled=bool(rule("earn.checkin").get("enabled")), recent=recent,
     )
+
+
+def panel_kept(user_id, today):
+    """What a member's check-in panel is read from, and until when it holds: (tables, until) - the
+    rules, their account, check-ins and make-up counter; a new day starts at midnight."""
+    return (("settings", shared_cache.rows_of("users", user_id), shared_cache.rows_of("checkins", user_id),
+             shared_cache.rows_of("earn_quotas", user_id)), day_bounds_utc(today)[1])
 
 
 _MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")

@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import EarnQuota
+from app.services import cache as shared_cache
 from app.services.settings import DEFAULTS, get_setting
 from app.services.tx import in_write_transaction
 
@@ -46,6 +47,11 @@ def take_quota(scope, subject, period, limit):
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     return taken is not None
+
+
+# Counters are kept by subject (a member's make-ups: their id), so a member's own page is rendered
+# again when their counters move, not at every check-in anyone makes.
+shared_cache.watch_rows("earn_quotas", key="subject")
 
 
 def quota_used(scope, subject, period):

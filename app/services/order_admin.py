@@ -63,7 +63,8 @@ def _ship(session, order, carrier, tracking_no, actor_id, now, **audit_detail):
     """Ship one order inside the caller's transaction with a guarded update (paid -> shipped).
     Returns True, or False when another request changed the order first."""
     done = session.execute(
-        update(Order).where(Order.id == order.id, Order.status == "paid", Order.kind == "physical")
+        update(Order).where(Order.id == order.id, Order.user_id == order.user_id,  # names the member: cache.watch_rows
+                            Order.status == "paid", Order.kind == "physical")
         .values(status="shipped", carrier=carrier, tracking_no=tracking_no, shipped_at=now)
         .returning(Order.id).execution_options(synchronize_session=False)
     ).scalar_one_or_none()

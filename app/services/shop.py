@@ -22,7 +22,8 @@ from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import Address, Order, Product, User
-from app.services import events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
+from app.services import cache as shared_cache
+from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
@@ -69,6 +70,21 @@ def max_quantity():
 
 def _fmt(when):
     return to_shanghai(when).strftime("%Y-%m-%d %H:%M")
+
+
+# A member's orders are kept apart from everyone else's: a product page's redeem panel, kept for a
+# member, is rendered again when their own orders change, not at every order anyone places.
+shared_cache.watch_rows("orders", key="user_id")
+
+
+def redeem_panel_kept(user_id, product, now=None):
+    """What a member's redeem panel on `product`'s page is read from, and until when it holds:
+    (tables, until) - the catalogue and rules, their account, orders and addresses; the day's and
+    month's limits start again at midnight, and the sale window opens or closes."""
+    tables = (*catalog.PRODUCT_TABLES, "settings", "addresses", shared_cache.rows_of("users", user_id),
+              shared_cache.rows_of("orders", user_id))
+    midnight = day_bounds_utc(shanghai_today(now or utcnow()))[1]
+    return tables, min(m for m in (midnight, catalog.next_window_change([product])) if m is not None)
 
 
 def member_limits(user_id, product, now=None):
@@ -344,7 +360,7 @@ def confirm_receipt(user_id, order_id, now=None):
     with write_transaction() as session:
         order = get_order(order_id, user_id)
         done = session.execute(
-            update(Order).where(Order.id == order.id, Order.status == "shipped")
+            update(Order).where(Order.id == order.id, Order.user_id == user_id, Order.status == "shipped")
             .values(status="completed", completed_at=now).returning(Order.id)
             .execution_options(synchronize_session=False)
         ).scalar_one_or_none()

@@ -383,3 +383,103 @@ def test_a_refused_redemption_answers_with_the_shared_product_page_and_its_own_m
     assert f'name="request_key" value="{key}"' in page  # the same key: sending again is still one redemption
     assert renders == ["shop/product.html"]  # the answer is the page the GET built, with this member's form
     assert balance_now(app, member) == before
+
+
+def _form_of(html):
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    key = re.search(r'name="request_key"[^>]*value="([0-9a-f]{32})"', html).group(1)
+    return {"csrf_token": token, "request_key": key}
+
+
+def test_a_members_redeem_panel_is_kept_for_them_until_their_orders_change(app, make_member, make_product,
+                                                                          monkeypatch):
+    """The panel is rendered once and kept while nothing it shows changes; every view still gets a
+    fresh request key, so the kept form redeems; the member's own order, its cancellation, and
+    midnight (a daily limit starts again) each show at once."""
+    from datetime import timedelta
+
+    from app.routes import web as web_routes
+    from app.services import cache as cache_module
+    from app.services import catalog
+    from app.services import shop as shop_service
+    from app.services.clock import day_bounds_utc, shanghai_today, utcnow
+
+    product = make_product(name="每日限一件的咖啡豆", kind="coupon", limit_day=1, points_price=10)
+    member = make_member(points=1000)
+    client = app.test_client()
+    login_as(client, member)
+    built, real = [], shop_routes._panel_context
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(shop_routes, "_panel_context", counting)
+
+    def visit(at=None):
+        if at is not None:
+            for module in (shop_routes, web_routes, cache_module, catalog, shop_service):
+                monkeypatch.setattr(module, "utcnow", lambda: at)
+        return client.get(f"/products/{product}").get_data(as_text=True)
+
+    first, second = visit(), visit()
+    assert len(built) == 1  # kept: the second view rendered no panel
+    assert 'data-testid="redeem-submit"' in second and "今日已兑 0 件" in second and "<!--slot:" not in second
+    assert _form_of(first)["request_key"] != _form_of(second)["request_key"]
+    answer = client.post(f"/products/{product}/redeem", data={**_form_of(second), "quantity": "1"})
+    assert answer.status_code == 303  # the kept form's token and fresh key
+    visit()  # the answer's message
+    bought = visit()
+    assert 'data-testid="redeem-blocked"' in bought and "今日已达兑换上限" in bought and "今日已兑 1 件" in bought
+
+    with app.app_context():  # the order changes with nothing else written (no stock, no balance)
+        with write_transaction() as session:
+            session.execute(db.select(shop_service.Order).where(shop_service.Order.user_id == member)
+                            ).scalar_one().status = "cancelled"
+        db.session.remove()
+    cancelled = visit()
+    assert 'data-testid="redeem-submit"' in cancelled and "今日已兑 0 件" in cancelled
+
+    answer = client.post(f"/products/{product}/redeem", data={**_form_of(cancelled), "quantity": "1"})
+    assert answer.status_code == 303 and "兑换成功" in visit()  # the answer's message, on a page of its own
+    built.clear()
+    assert "今日已达兑换上限" in visit() and "今日已达兑换上限" in visit() and len(built) == 1
+    tomorrow = day_bounds_utc(shanghai_today(utcnow()))[1] + timedelta(seconds=5)
+    assert 'data-testid="redeem-submit"' in visit(tomorrow) and "今日已兑 0 件" in visit(tomorrow)
+    assert len(built) == 2  # the day's limit starts again: built once more, then kept
+
+
+def test_a_members_check_in_panel_is_kept_for_them_until_they_check_in_or_the_day_ends(app, make_member,
+                                                                                       monkeypatch):
+    from datetime import timedelta
+
+    from app.routes import engage
+    from app.services import cache as cache_module
+    from app.services import checkin
+    from app.services import clock
+    from app.services.clock import day_bounds_utc, shanghai_today, utcnow
+
+    member = make_member(points=10)
+    client = app.test_client()
+    login_as(client, member)
+    built, real = [], engage._checkin_panel
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(engage, "_checkin_panel", counting)
+    streak = re.compile(r'data-testid="streak">(\d+)<')
+
+    first, second = client.get("/checkin").get_data(as_text=True), client.get("/checkin").get_data(as_text=True)
+    assert len(built) == 1 and 'data-testid="checkin-button"' in second
+    assert _form_of(first)["request_key"] != _form_of(second)["request_key"]
+    assert client.post("/checkin", data=_form_of(second)).status_code == 303
+    assert "签到成功" in client.get("/checkin").get_data(as_text=True)  # the answer's message, on a page of its own
+    built.clear()
+    done, again = client.get("/checkin").get_data(as_text=True), client.get("/checkin").get_data(as_text=True)
+    assert 'data-testid="checkin-done"' in again and streak.search(again).group(1) == "1" and len(built) == 1
+
+    tomorrow = day_bounds_utc(shanghai_today(utcnow()))[1] + timedelta(seconds=5)
+    for module in (clock, cache_module, checkin):
+        monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
+    next_day = client.get("/checkin").get_data(as_text=True)
+    assert 'data-testid="checkin-button"' in next_day and streak.search(next_day).group(1) == "1" and len(built) == 2

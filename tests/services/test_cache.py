@@ -243,3 +243,69 @@ def test_a_kept_staff_account_reads_its_store_fresh(app, make_merchant):
         with app.test_request_context():
             assert accounts.signed_in_account(staff_id).merchant.name == name
             db.session.remove()
+
+
+def test_a_members_own_rows_are_renewed_only_by_writes_naming_that_member(app, make_member):
+    """A value built from one member's rows (their check-ins, their counters) names them with
+    rows_of(); it is built again when a committed write gives or names that member - an INSERT,
+    a guarded UPDATE "WHERE subject = :s", an ORM flush of their row - and when a write names no
+    member (raw SQL, UPDATE by id alone); another member's writes keep it."""
+    from datetime import date
+
+    from sqlalchemy import delete, update
+
+    from app.models import CheckIn, EarnQuota
+
+    me = make_member()
+    other = make_member()
+    while other % 256 == me % 256:  # another member whose rows share no generation with mine
+        other = make_member()
+    build, calls = _counter()
+
+    def mine():
+        with app.app_context():
+            tables = (shared_cache.rows_of("checkins", me), shared_cache.rows_of("earn_quotas", me))
+            return shared_cache.shared(f"t:own:{me}", tables, build, in_process=True)
+
+    def check_in(user, day):
+        with app.app_context():
+            with write_transaction() as session:
+                row = CheckIn(user_id=user, day=day, kind="normal")
+                session.add(row)
+                session.flush()
+                row_id = row.id
+            db.session.remove()
+        return row_id
+
+    assert mine() == 1
+    others = check_in(other, date(2026, 3, 1))  # INSERT giving another member
+    assert mine() == 1
+    ours = check_in(me, date(2026, 3, 1))  # INSERT giving me
+    assert mine() == 2
+    _write(app, lambda session: setattr(session.get(CheckIn, others), "points", 3))  # ORM flush, another's row
+    assert mine() == 2
+    _write(app, lambda session: setattr(session.get(CheckIn, ours), "points", 3))  # ORM flush, my row
+    assert mine() == 3
+    _write(app, lambda session: session.add(EarnQuota(scope="makeup", subject=str(other), period="2026-03", used=0)))
+    _write(app, lambda session: session.execute(update(EarnQuota).where(
+        EarnQuota.scope == "makeup", EarnQuota.subject == str(other)).values(used=EarnQuota.used + 1)))
+    assert mine() == 3
+    _write(app, lambda session: session.add(EarnQuota(scope="makeup", subject=str(me), period="2026-03", used=0)))
+    assert mine() == 4
+    _write(app, lambda session: session.execute(update(EarnQuota).where(
+        EarnQuota.scope == "makeup", EarnQuota.subject == str(me)).values(used=EarnQuota.used + 1)))
+    assert mine() == 5
+    _write(app, lambda session: session.execute(update(CheckIn).where(CheckIn.id == others).values(points=4)))
+    assert mine() == 6  # by id alone: which member it was is not said, so every member's rows are renewed
+    _write(app, lambda session: session.execute(text("UPDATE checkins SET points = 5 WHERE id = :i"), {"i": others}))
+    assert mine() == 7
+    _write(app, lambda session: session.delete(session.get(CheckIn, others)))  # ORM delete, another's row
+    assert mine() == 7
+    _write(app, lambda session: session.execute(delete(CheckIn).where(CheckIn.user_id == me)))
+    assert mine() == 8
+    assert len(calls) == 8
+
+
+def test_a_member_rows_name_must_be_declared(app_ctx):
+    with pytest.raises(RuntimeError):
+        shared_cache.rows_of("categories", 1)
