@@ -11,6 +11,7 @@ tests. Values are pickled snapshots: ORM objects come back detached, with what w
 """
 import functools
 import hashlib
+import logging
 import os
 import pickle
 import re
@@ -107,8 +108,9 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
     until the datetime until(value) returns (None: no clock limit), or `timeout` seconds.
 
     in_process=True keeps the value in this process only (checked against the same generations),
-    for values one member reads (their unread count, their addresses): the shared store then
-    holds what many read, and thousands of members do not crowd the shared pages out of it."""
+    for values one member reads (their unread count, their addresses, their own panels): the shared
+    store then holds what many read, and thousands of members do not crowd the shared pages out of
+    it (nor out of this process's copies: those are kept apart)."""
     unwatched = {t for t in tables if t not in _WATCHED and t.partition("#")[0] not in _ROWS}
     if unwatched:
         raise RuntimeError(f"cache.watch() these tables at import before sharing values read from them: {unwatched}")
@@ -116,14 +118,15 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
     # by a write naming them, and by any write to their table that names no rows.
     gens = _generations(tuple(dict.fromkeys((*tables, *(t.partition("#")[0] for t in tables)))))
     now = utcnow()
-    near = _near.get(name)
+    kept, room = (_own, _OWN_LIMIT) if in_process else (_near, _NEAR_LIMIT)
+    near = kept.get(name)
     if _current(near, gens, now):
         return near[2]
     stored = None if in_process else f"{code_version(current_app.root_path)}:{name}"  # a release reads its own
     if stored and (near is None or near[0] != gens):  # the store may have a newer one
         hit = cache.get(stored)
         if _current(hit, gens, now):
-            _keep_near(name, hit)
+            _keep(kept, room, name, hit)
             return hit[2]
     value = build()
     if not _written_here(tables):  # never share what this transaction has changed but not committed
@@ -135,7 +138,7 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
             cache.set(stored, (gens, expires, value), timeout=timeout)
         # The process keeps a copy, as the store does: the rows just built belong to this request's
         # session, which may yet commit (expiring them) or end, and other threads read them.
-        _keep_near(name, (gens, expires, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))))
+        _keep(kept, room, name, (gens, expires, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))))
     return value
 
 
@@ -145,6 +148,10 @@ def shared(name, tables, build, *, until=None, timeout=None, in_process=False):
 # so they are read, never changed or added to a session.
 _near = OrderedDict()
 _NEAR_LIMIT = 2048  # entries (whole shared pages are ~15 KB): a few tens of MB per process at most
+# Values one member reads (in_process: their unread count, their own panels, ~2 KB each), apart
+# from the shared pages, so that many members never crowd the pages out.
+_own = OrderedDict()
+_OWN_LIMIT = 8192
 # Rows kept one by one (kept_row: the accounts of the members using the mall), apart from the pages so
 # that many members never crowd the pages out; a kept account is ~2 KB.
 _rows = OrderedDict()
@@ -154,10 +161,6 @@ _ROWS_LIMIT = 8192
 def _current(entry, gens, now):
     """A kept (generations, expires, value) that may still be served."""
     return entry is not None and entry[0] == gens and (entry[1] is None or now < entry[1])
-
-
-def _keep_near(name, entry):
-    _keep(_near, _NEAR_LIMIT, name, entry)
 
 
 def _keep(kept, limit, name, entry):
@@ -173,6 +176,7 @@ def _keep(kept, limit, name, entry):
 def forget_near():
     """Drop this process's copies (the shared store was cleared behind the cache's back: tests)."""
     _near.clear()
+    _own.clear()
     _rows.clear()
 
 
@@ -213,7 +217,7 @@ def bump(tables):
     """New generations for `tables`: every value read from them is built again."""
     tables = set(tables)
     if tables:
-        cache.set_many({f"gen:{t}": secrets.token_hex(8) for t in tables}, timeout=0)
+        _generation_store().set_many({t: secrets.token_hex(8) for t in tables})
         if has_app_context():
             g.pop("_cache_gens", None)
 
@@ -222,14 +226,90 @@ def _generations(tables):
     memo = g.setdefault("_cache_gens", {}) if has_app_context() else {}
     missing = [t for t in tables if t not in memo]
     if missing:
-        found = cache.get_many(*(f"gen:{t}" for t in missing))
-        for table, gen in zip(missing, found):
+        store = _generation_store()
+        for table, gen in zip(missing, store.get_many(missing)):
             if gen is None:  # never seen, or evicted: a fresh one, so no older value can match it
                 gen = secrets.token_hex(8)
-                if not cache.add(f"gen:{table}", gen, timeout=0):
-                    gen = cache.get(f"gen:{table}") or gen
+                if not store.add(table, gen):
+                    gen = store.get_many([table])[0] or gen
             memo[table] = gen
     return tuple(memo[t] for t in tables)
+
+
+def _generation_store():
+    app = current_app._get_current_object()
+    store = app.extensions.get("cache_generations")
+    if store is None:
+        if app.config.get("CACHE_TYPE") in ("FileSystemCache", "filesystem"):
+            prefix = re.sub(r"\W", "_", app.config.get("CACHE_KEY_PREFIX") or "")
+            store = GenerationFiles(f"{app.config['CACHE_DIR'].rstrip(os.sep)}-generations{'-' + prefix if prefix else ''}")
+        else:
+            store = _StoredGenerations()
+        app.extensions["cache_generations"] = store
+    return store
+
+
+class _StoredGenerations:
+    """Generations in the cache's own store (Redis: one round trip for a request's names)."""
+
+    def get_many(self, names):
+        return cache.get_many(*(f"gen:{name}" for name in names))
+
+    def set_many(self, gens):
+        cache.set_many({f"gen:{name}": gen for name, gen in gens.items()}, timeout=0)
+
+    def add(self, name, gen):
+        return cache.add(f"gen:{name}", gen, timeout=0)
+
+
+class GenerationFiles:
+    """Generations as one small file each, in a directory beside the FileSystemCache's (shared by
+    the workers of one machine). Every request reads a few and every committed write renews some:
+    the cache's own files are made for values (a temporary file, a mode, a size check and a shared
+    file count for each), where a generation is 16 characters, renewed by an atomic rename."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+
+    def _file(self, name):
+        return os.path.join(self.path, name)  # table names, and "table#bucket"
+
+    def get_many(self, names):
+        found = []
+        for name in names:
+            try:
+                with open(self._file(name), "rb") as handle:
+                    found.append(handle.read().decode("ascii") or None)
+            except (FileNotFoundError, UnicodeDecodeError):
+                found.append(None)
+        return found
+
+    def set_many(self, gens):
+        for name, gen in gens.items():
+            try:
+                os.replace(self._part(gen), self._file(name))  # readers see the old generation or the new one
+            except OSError:  # as the cache's own store does: the write stands; values may outlive it
+                logging.getLogger(__name__).exception("could not renew the cache generation of %s", name)
+
+    def add(self, name, gen):
+        part = self._part(gen)
+        try:
+            os.link(part, self._file(name))  # only if there is none: never an empty or partial file
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            try:
+                os.unlink(part)
+            except FileNotFoundError:
+                pass
+
+    def _part(self, gen):
+        part = os.path.join(self.path, f".{os.getpid()}.{threading.get_ident()}")
+        with open(part, "wb") as handle:
+            handle.write(gen.encode("ascii"))
+        return part
 
 
 def _written_here(tables):

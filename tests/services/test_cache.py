@@ -309,3 +309,40 @@ def test_a_members_own_rows_are_renewed_only_by_writes_naming_that_member(app, m
 def test_a_member_rows_name_must_be_declared(app_ctx):
     with pytest.raises(RuntimeError):
         shared_cache.rows_of("categories", 1)
+
+
+def test_generations_kept_in_files_are_shared_by_the_workers_of_one_machine(app, tmp_path, monkeypatch):
+    """Production without Redis: the workers share generations through small files beside the cache
+    directory; a write committed by one worker renews what every worker built."""
+    import os
+
+    one, another = shared_cache.GenerationFiles(str(tmp_path / "gens")), shared_cache.GenerationFiles(str(tmp_path / "gens"))
+    assert one.get_many(["products"]) == [None]
+    assert one.add("products", "a" * 16) and not another.add("products", "b" * 16)  # the first one stands
+    assert another.get_many(["products", "users#3"]) == ["a" * 16, None]
+    another.set_many({"products": "c" * 16, "users#3": "d" * 16})
+    assert one.get_many(["users#3", "products"]) == ["d" * 16, "c" * 16]
+    assert sorted(os.listdir(tmp_path / "gens")) == ["products", "users#3"]  # no half-written file left
+
+    monkeypatch.setitem(app.config, "CACHE_TYPE", "FileSystemCache")
+    monkeypatch.setitem(app.config, "CACHE_DIR", str(tmp_path / "cache"))
+    kept = app.extensions.pop("cache_generations", None)
+    build, _calls = _counter()
+    try:
+        with app.app_context():
+            store = shared_cache._generation_store()
+            assert isinstance(store, shared_cache.GenerationFiles)
+            assert store.path.startswith(str(tmp_path / "cache-generations"))
+            assert shared_cache.shared("t:files", ("categories",), build) == 1
+            assert shared_cache.shared("t:files", ("categories",), build) == 1
+        with app.app_context():
+            with write_transaction() as session:
+                session.add(Category(name="文件里的代"))
+            db.session.remove()
+        shared_cache.forget_near()  # another worker, which never saw the write
+        with app.app_context():
+            assert shared_cache.shared("t:files", ("categories",), build) == 2
+    finally:
+        app.extensions["cache_generations"] = kept
+        if kept is None:
+            app.extensions.pop("cache_generations")
