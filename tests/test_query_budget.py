@@ -176,12 +176,13 @@ def _matches(app, rule, path):
 
 
 def test_a_logged_in_member_reads_nothing_on_a_page_shared_whole(app, client, shop_floor):
-    """Home and the shelf are shared whole, a product page's redeem panel and the check-in panel are
-    kept for the member, and the member's account is this process's copy of its row until a write
-    touches it: a warm visit runs no statement at all. After the member's points change, the next
-    visit reads the account again (and shows the new balance)."""
+    """Home and the shelf are shared whole, the member's own panels (a product page's, the check-in
+    page's, /me's, a draw page's) are kept for them, and the member's account is this process's
+    copy of its row until a write touches it: a warm visit runs no statement at all. After the
+    member's points change, the next visit reads the account again (and shows the new balance)."""
     login_as(client, shop_floor["member"])
-    for path in ("/", "/products", f"/products/{shop_floor['product']}", "/checkin"):
+    for path in ("/", "/products", f"/products/{shop_floor['product']}", "/checkin", "/me",
+                 f"/draw/{shop_floor['draw']}"):
         assert _statements(app, client, path)[1] == [], path
     with app.app_context():
         with write_transaction():

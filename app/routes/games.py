@@ -7,7 +7,8 @@ from flask_login import current_user
 from app.access import is_member, member_required
 from app.forms.games import DismissForm, DrawForm, TreasureBuyForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page, shared_page
+from app.routes.web import (Kept, htmx_redirect, is_htmx_fragment_request, own_blocks, page_shareable, render_page,
+                            shared_page)
 from app.services import draws, spend_quotes, treasure
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
@@ -80,7 +81,15 @@ def draw(draw_id):
     return shared_page(f"draw:{found.id}", draws.DRAW_TABLES,
                        lambda: (render_page("games/draw.html", **_draw_shown(found)), None),
                        own=own_blocks("games/draw.html", (("games/_draw_go.html", "draw_go"), "draw_panel"),
-                                      lambda: _draw_context(found)))
+                                      lambda: _draw_context(found), kept=_kept_panel(found)))
+
+
+def _kept_panel(found):
+    """A member's button and panel as first shown are kept until their plays or the draw change (the
+    newbie gift's, which reads their spending too, is worked out per request)."""
+    if not is_member(current_user) or found.purpose == "newbie":
+        return None
+    return Kept(f"draw:{found.id}", *draws.panel_kept(current_user.id, found))
 
 
 @bp.post("/draw/<id:draw_id>/play")

@@ -11,7 +11,7 @@ from app.access import member_required
 from app.forms.base import ActionForm
 from app.forms.engage import DeleteAccountForm
 from app.routes.params import id_arg
-from app.routes.web import htmx_redirect, own_blocks, page_shareable, render_page, shared_page
+from app.routes.web import Kept, htmx_redirect, own_blocks, page_shareable, render_page, shared_page
 from app.services import cache as shared_cache
 from app.services import consumption, data_rights, ledger, messages
 from app.services.errors import DomainError
@@ -41,12 +41,15 @@ SHORTCUTS = [  # each with its own icon, so no two features look alike
 ]
 
 
+EXPIRY_WARNING = timedelta(days=30)  # /me warns of points expiring this soon
+
+
 def _own_parts():
-    """What /me shows of the member: level, growth, points and when they expire."""
-    now = utcnow()
+    """What /me shows of the member: level, growth, points and when they expire (and until when
+    that holds by the clock: kept_until)."""
+    soonest, within, changes_at = ledger.expiry_outlook(current_user.id, EXPIRY_WARNING, utcnow())
     return dict(level=level_for(current_user.growth), next_level=next_level(current_user.growth),
-                next_expiry=ledger.next_expiry(current_user.id, now),
-                expiring_30d=ledger.expiring_within(current_user.id, now + timedelta(days=30), now))
+                next_expiry=soonest, expiring_30d=within, kept_until=changes_at)
 
 
 @bp.get("")
@@ -56,8 +59,13 @@ def index():
         return render_page("me/index.html", shortcuts=SHORTCUTS, **_own_parts())
     # The order tabs, shortcuts and links are the same for every member of a level: shared whole;
     # the head (name, level, balance), points expiry and newbie gift are each member's own.
+    # The head and expiry are kept for the member until their account or points change (or a lot
+    # expires, or nears its expiry); the newbie gift (read without a query for most) per request.
+    kept = Kept("me", ("settings", shared_cache.rows_of("users", current_user.id),
+                       shared_cache.rows_of("point_lots", current_user.id)))
     return shared_page("me", ME_TABLES, lambda: (render_page("me/index.html", shortcuts=SHORTCUTS), None),
-                       own=own_blocks("me/index.html", ("me_head", "me_expiry", "me_newbie"), _own_parts))
+                       own={**own_blocks("me/index.html", ("me_head", "me_expiry"), _own_parts, kept=kept),
+                            **own_blocks("me/index.html", ("me_newbie",))})
 
 
 @bp.get("/code")

@@ -207,7 +207,7 @@ def _fill_slots(html, own):
 class Kept:
     """How long a member's own parts may be kept (own_blocks): this member's, under `name`, until a
     write to `tables` commits (their own rows named by cache.rows_of) or `until` passes (None: no
-    clock limit)."""
+    clock limit; the parts' context may name an earlier moment as "kept_until")."""
     name: str
     tables: tuple
     until: object = None
@@ -225,24 +225,24 @@ def own_blocks(template, names, context=dict, kept=None):
     def render_all():
         values = context()
         current_app.update_template_context(values)  # the context processors, once for all blocks
-        return {name: jinja_render_block(current_app.jinja_env, where, name, **values) for where, name in pairs}
+        return {name: jinja_render_block(current_app.jinja_env, where, name, **values) for where, name in pairs}, values
 
     def build():
         with _rendering_shared(own=True):
-            blocks = render_all()
+            blocks, values = render_all()
         if any(generate_csrf() in html for html in blocks.values()):  # a form rendered its token directly
             raise _NotShareable(blocks)
-        return blocks
+        return blocks, min((m for m in (kept.until, values.get("kept_until")) if m is not None), default=None)
 
     def blocks():
         if not worked_out:
             if kept is None:
-                worked_out.append(render_all())
+                worked_out.append(render_all()[0])
             else:
                 try:
                     worked_out.append(shared_cache.shared(
                         f"own:{kept.name}:{current_user.id}:{get_locale()}", kept.tables, build,
-                        until=lambda _blocks: kept.until, in_process=True))
+                        until=lambda built: built[1], in_process=True)[0])
                 except _NotShareable as refused:
                     current_app.logger.warning("%s carries a CSRF token outside member_slot: not kept", kept.name)
                     worked_out.append(refused.html)

@@ -27,7 +27,7 @@ from app.extensions import cache, db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, Product, User
 from app.services import cache as shared_cache
 from app.services import events, fulfilment, ledger, messages, spend_quotes
-from app.services.clock import shanghai_today, utcnow
+from app.services.clock import day_bounds_utc, shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
@@ -81,6 +81,17 @@ def get_draw(draw_id, options=()):
 
 
 DRAW_TABLES = shared_cache.watch("draws", "draw_prizes", "products", "product_images")
+shared_cache.watch_rows("draw_plays", key="user_id")  # a member's plays, kept apart from everyone else's
+
+
+def panel_kept(user_id, draw, now=None):
+    """What a member's panel on a draw page is read from, and until when it holds: (tables, until) -
+    the draw and its prizes, their plays; the day's plays start again at midnight, and the draw
+    opens or closes."""
+    now = now or utcnow()
+    midnight = day_bounds_utc(shanghai_today(now))[1]
+    return ((*DRAW_TABLES, shared_cache.rows_of("draw_plays", user_id)),
+            min(m for m in (midnight, shared_cache.earliest_future((draw.starts_at, draw.ends_at), now)) if m))
 
 
 def shown_draw(draw_id):
@@ -320,7 +331,7 @@ def play_draw(user_id, draw_id, request_key, now=None):
         misses = _misses_so_far(user_id, draw.id)
         pity = bool(draw.pity_after) and misses >= draw.pity_after
         spend = ledger.spend(user_id, draw.cost, "draw", key=f"draw:{request_key}", ref=f"draw:{draw.id}",
-                             note=draw.name, now=now)
+                             note=draw.name, now=now, new_key=True)  # the request key was just claimed
 
         def build_play(prize):
             hit = draw.pity_tier is not None and prize.tier is not None and prize.tier <= draw.pity_tier

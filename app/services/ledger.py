@@ -22,6 +22,7 @@ from app.models import PointAllocation, PointEntry, PointLot, User
 from app.services.clock import add_months, shanghai_today, utcnow
 from app.services.errors import InsufficientPoints, NotFound
 from app.services.ids import is_db_id
+from app.services import cache as shared_cache
 from app.services import messages
 from app.services.levels import level_for
 from app.services.members import hold_member_lock, holds_member_lock, lock_member, outside_savepoint, transaction_memo
@@ -90,13 +91,16 @@ _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
                            growth=User.growth + bindparam("p_growth"))
                    .returning(User.points_balance).execution_options(synchronize_session=False))
 _BALANCE_DEBIT = _BALANCE_CHANGE.where(User.points_balance >= -bindparam("p_delta"))
+shared_cache.watch_rows("point_lots", key="user_id")  # a member's lots, kept apart from everyone else's (/me)
 _OPEN_LOTS = (PointLot.user_id == bindparam("p_user"), PointLot.remaining > 0)
 _LIVE_LOTS = (*_OPEN_LOTS, PointLot.expires_at > bindparam("p_now"))
 _LIVE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_LIVE_LOTS)
                        .order_by(PointLot.expires_at, PointLot.id))
 _DUE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_OPEN_LOTS, PointLot.expires_at <= bindparam("p_now"))
                       .order_by(PointLot.expires_at, PointLot.id))
-_TAKE_FROM_LOT = (update(PointLot).where(PointLot.id == bindparam("p_lot"), PointLot.remaining >= bindparam("p_take"))
+# Names the member too: a member's lots are kept apart from everyone else's (cache.watch_rows).
+_TAKE_FROM_LOT = (update(PointLot).where(PointLot.id == bindparam("p_lot"), PointLot.user_id == bindparam("p_user"),
+                                         PointLot.remaining >= bindparam("p_take"))
                   .values(remaining=PointLot.remaining - bindparam("p_take"))
                   .execution_options(synchronize_session=False))
 
@@ -172,10 +176,12 @@ def _tell_level_up(user_id, growth_before, growth_after):
                         key=f"level.up:{level.key}")
 
 
-def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
+def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new_key=False):
     """Debit points from the soonest-expiring lots. Raises InsufficientPoints.
 
-    With a `key` already used, the earlier entry is returned and nothing is charged.
+    With a `key` already used, the earlier entry is returned and nothing is charged. new_key=True:
+    the caller knows no entry has it (it names a row this transaction just made), so it is not
+    looked up; the entries' unique key still refuses a second one.
     """
     _require_tx()
     if amount <= 0:
@@ -183,7 +189,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None):
     now = now or utcnow()
     session = db.session
     hold_member_lock(user_id)
-    if key is not None:
+    if key is not None and not new_key:
         existing = _entry_by_key(user_id, key)
         if existing is not None:
             return existing
@@ -206,7 +212,7 @@ def _draw_from_lots(entry, lots, amount):
         if left == 0:
             break
         take = min(remaining, left)
-        done = db.session.execute(_TAKE_FROM_LOT, {"p_lot": lot_id, "p_take": take}).rowcount
+        done = db.session.execute(_TAKE_FROM_LOT, {"p_lot": lot_id, "p_user": entry.user_id, "p_take": take}).rowcount
         if done != 1:
             raise LedgerError(f"lot {lot_id} changed under a locked member")
         db.session.add(PointAllocation(entry_id=entry.id, lot_id=lot_id, amount=take))
@@ -245,7 +251,7 @@ def refund(entry_id, *, note=None, now=None):
     for lot_id, amount, expires_at in rows:
         if expires_at > now:
             session.execute(
-                update(PointLot).where(PointLot.id == lot_id)
+                update(PointLot).where(PointLot.id == lot_id, PointLot.user_id == original.user_id)
                 .values(remaining=PointLot.remaining + amount)
                 .execution_options(synchronize_session=False)
             )
@@ -342,11 +348,25 @@ def expiring_within(user_id, until, now=None):
     return int(db.session.execute(_EXPIRING, {"p_user": user_id, "p_now": now or utcnow(), "p_until": until}).scalar_one())
 
 
-# Built once, their values bound per call: /me shows both on every view.
+def expiry_outlook(user_id, window, now=None):
+    """What /me shows of the member's expiring points: (next_expiry(), the points expiring within
+    `window`, when either changes by the clock alone - a lot expires, or one enters the window -
+    or None)."""
+    now = now or utcnow()
+    soonest = next_expiry(user_id, now)
+    within = expiring_within(user_id, now + window, now)
+    entering = db.session.execute(_NEXT_AFTER, {"p_user": user_id, "p_now": now, "p_until": now + window}
+                                  ).scalar_one_or_none()
+    moments = [m for m in (soonest[0] if soonest else None, entering - window if entering else None) if m]
+    return soonest, within, min(moments) if moments else None
+
+
+# Built once, their values bound per call: /me shows them.
 _NEXT_EXPIRY = (select(PointLot.expires_at, func.sum(PointLot.remaining)).where(*_LIVE_LOTS)
                 .group_by(PointLot.expires_at).order_by(PointLot.expires_at).limit(1))
 _EXPIRING = select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
     *_LIVE_LOTS, PointLot.expires_at <= bindparam("p_until"))
+_NEXT_AFTER = select(func.min(PointLot.expires_at)).where(*_LIVE_LOTS, PointLot.expires_at > bindparam("p_until"))
 
 
 def ledger_page(user_id, before_id=None, limit=20):

@@ -483,3 +483,96 @@ def test_a_members_check_in_panel_is_kept_for_them_until_they_check_in_or_the_da
         monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
     next_day = client.get("/checkin").get_data(as_text=True)
     assert 'data-testid="checkin-button"' in next_day and streak.search(next_day).group(1) == "1" and len(built) == 2
+
+
+def _counting(monkeypatch, module, name):
+    """Count the calls of module.name from now on (a kept part's context: once per build)."""
+    calls, real = [], getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_a_members_head_and_expiry_on_me_are_kept_until_their_points_change_or_near_expiry(app, make_member,
+                                                                                          monkeypatch):
+    """/me's head and expiry are kept for the member: their points earned or spent show at once, and
+    points crossing into the 30-day warning show the moment they do, with no write at all."""
+    import uuid
+    from datetime import timedelta
+
+    from app.routes import me as me_routes
+    from app.routes import web as web_routes
+    from app.services import cache as cache_module
+    from app.models import PointLot
+    from app.services import ledger
+    from app.services.clock import to_shanghai, utcnow
+    from app.services.tx import write_transaction
+
+    member = make_member(points=0)
+    start = utcnow()
+    with app.app_context():
+        with write_transaction():
+            ledger.earn(member, 80, "adjust", key=uuid.uuid4().hex, growth=False, expires_at=start + timedelta(days=40))
+        db.session.remove()
+    client = app.test_client()
+    login_as(client, member)
+    built = _counting(monkeypatch, me_routes, "_own_parts")
+
+    def visit(at=None):
+        if at is not None:
+            for module in (me_routes, web_routes, cache_module):
+                monkeypatch.setattr(module, "utcnow", lambda: at)
+        return client.get("/me").get_data(as_text=True)
+
+    first, second = visit(), visit()
+    balance = balance_now(app, member)
+    assert len(built) == 1 and f'data-testid="me-balance">{balance}</strong>' in second
+    assert "80 积分将于" in second and "30天内将过期" not in second
+    with app.app_context():
+        with write_transaction():
+            ledger.spend(member, 30, "adjust", key=uuid.uuid4().hex)
+        db.session.remove()
+    spent = visit()
+    assert f'data-testid="me-balance">{balance - 30}</strong>' in spent and "50 积分将于" in spent and len(built) == 2
+    with app.app_context():  # the lots alone change (no balance moves): shown at once as well
+        with write_transaction():
+            lot = db.session.execute(db.select(PointLot).where(PointLot.user_id == member, PointLot.remaining == 50)
+                                     ).scalar_one()
+            lot.expires_at = start + timedelta(days=41)
+        db.session.remove()
+    moved = visit()
+    assert f"50 积分将于 {to_shanghai(start + timedelta(days=41)):%Y-%m-%d}" in moved and len(built) == 3
+    assert "30天内将过期" not in visit(start + timedelta(days=10, hours=23)) and len(built) == 3
+    warned = visit(start + timedelta(days=11, seconds=1))  # the lot is now 30 days from expiring
+    assert "30天内将过期 50 积分" in warned and len(built) == 4
+
+
+def test_a_members_draw_panel_is_kept_until_they_play_or_the_day_ends(app, make_member, monkeypatch):
+    from datetime import timedelta
+
+    from app.routes import games as games_routes
+    from app.routes import web as web_routes
+    from app.services import cache as cache_module
+    from app.services import clock
+    from app.services.clock import day_bounds_utc, shanghai_today, utcnow
+    from tests.games_factories import make_draw
+
+    draw = make_draw(app, name="每日两抽", cost=10, daily_limit=2)
+    member = make_member(points=100)
+    client = app.test_client()
+    login_as(client, member)
+    built = _counting(monkeypatch, games_routes, "_draw_context")
+    first, second = client.get(f"/draw/{draw}").get_data(as_text=True), client.get(f"/draw/{draw}").get_data(as_text=True)
+    assert len(built) == 1 and "今日剩余 2 次" in second and "<!--slot:" not in second
+    assert _form_of(first)["request_key"] != _form_of(second)["request_key"]
+    answer = client.post(f"/draw/{draw}/play", data={**_form_of(second), "confirmed": "1"})
+    assert answer.status_code == 303  # the kept form's token and fresh key
+    assert "今日剩余 1 次" in client.get(f"/draw/{draw}").get_data(as_text=True)
+    assert "今日剩余 1 次" in client.get(f"/draw/{draw}").get_data(as_text=True) and len(built) == 2
+    tomorrow = day_bounds_utc(shanghai_today(utcnow()))[1] + timedelta(seconds=5)
+    for module in (clock, cache_module, web_routes):
+        monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
+    assert "今日剩余 2 次" in client.get(f"/draw/{draw}").get_data(as_text=True) and len(built) == 3
