@@ -274,7 +274,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         entry = None
         if points_total:
             entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order.id}", ref=f"order:{order.id}",
-                                 note=product.name, now=now)
+                                 note=product.name, now=now, new_key=True)  # the order was just made
         flags = risk.assess(member, order, balance_before, now)
         if entry is not None:  # set after the rules' query: written with the order's next change, in one UPDATE
             order.spend_entry_id = entry.id

@@ -204,7 +204,8 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         if sold is None:
             _refuse(rnd.id, now)
         spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
-                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now)
+                             ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now,
+                             new_key=True)  # the request key was just claimed
         purchase = TreasurePurchase(round_id=rnd.id, user_id=user_id, quantity=quantity,
                                     first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
         session.add(purchase)

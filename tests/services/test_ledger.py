@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.models import PointAllocation, PointEntry, PointLot, User
 from app.services import ledger
@@ -64,6 +65,12 @@ def test_a_key_makes_earning_and_spending_happen_once(db, make_member):
     with write_transaction():
         b = ledger.spend(user_id, 50, "redeem", key="order:1")
     assert a.id == b.id
+    assert balance_of(user_id) == 460
+    # A caller that says its key is new skips the lookup; were it wrong, the entries' unique key
+    # still refuses the second charge, and the transaction changes nothing.
+    with pytest.raises(IntegrityError):
+        with write_transaction():
+            ledger.spend(user_id, 50, "redeem", key="order:1", new_key=True)
     assert balance_of(user_id) == 460
 
 
