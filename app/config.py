@@ -95,6 +95,8 @@ class Config:
     COMPRESS_LEVEL = 1
     # The app's own responses; static files are nginx's to compress (README, production).
     COMPRESS_MIMETYPES = ["text/html", "application/json", "text/csv"]
+    # The pages it compresses carry no ETag, so there is no 304 to answer: skip werkzeug's check.
+    COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
     # Shared page data (app.services.cache): Redis when CACHE_REDIS_URL is set (several machines),
     # else in-process (development; tests). Production without Redis uses a directory that the
     # workers of one machine share (CACHE_DIR), so an edit seen by one worker is seen by all.
