@@ -193,3 +193,22 @@ def test_a_logged_in_member_reads_nothing_on_a_page_shared_whole(app, client, sh
         response = client.get("/me")
     assert any("FROM users" in s for s in statements)
     assert f"{balance:,}" in response.get_data(as_text=True) or str(balance) in response.get_data(as_text=True)
+
+
+def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_twice(app, client, shop_floor):
+    """A refusal rolls its transaction back, which changed nothing: the answer shows the page with
+    the member's account as it was read (the member's lock), not read once more after the rollback."""
+    with app.app_context():
+        with write_transaction() as session:
+            product = session.get(Product, shop_floor["product"])
+            product.stock, name = 0, product.name
+        db.session.remove()
+    login_as(client, shop_floor["member"])
+    page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    with counted(app) as statements:
+        answer = client.post(f"/products/{shop_floor['product']}/redeem",
+                             data={"csrf_token": token, "request_key": uuid.uuid4().hex, "quantity": "1",
+                                   "confirmed": "1", "address_id": str(shop_floor["address"])})
+    assert answer.status_code == 422 and name in answer.get_data(as_text=True)
+    assert len([s for s in statements if re.search(r"\bFROM users\b", s)]) == 1, statements

@@ -48,20 +48,27 @@ def write_transaction():
     if _in_write.get():
         yield session
         return
+    # The rows read before it, as read (the member's account): a rollback leaves them as they were.
+    before = _loaded([obj for obj in session.identity_map.values() if not inspect(obj).modified])
     if session.in_transaction():
         session.rollback()
     token = _in_write.set(True)
     _note_stage("writing")
     session.info[_KEPT] = []
+    committing = False
     try:
         with session.begin():
             yield session
             kept = _snapshot(session)
+            committing = True
             _note_stage("committing")  # the use case is done; only the COMMIT is left
         _note_stage("committed")
-        for obj, values in kept:
-            for key, value in values.items():
-                set_committed_value(obj, key, value)
+        _restore(kept)
+    except BaseException:
+        if not committing:  # rolled back for sure: the rows read before it are as they were (the
+            # rollback expired them; a refusal showing the page again would read them once more)
+            _restore((obj, values) for obj, values in before if inspect(obj).persistent)
+        raise
     finally:
         session.info.pop(_KEPT, None)
         _in_write.reset(token)
@@ -90,8 +97,19 @@ def _snapshot(session):
     if not kept:
         return []
     session.flush()
+    return _loaded(kept)
+
+
+def _loaded(objs):
+    """(obj, its loaded column values) for each of `objs`."""
     return [(obj, {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict})
-            for obj, state in ((obj, inspect(obj)) for obj in kept)]
+            for obj, state in ((obj, inspect(obj)) for obj in objs)]
+
+
+def _restore(loaded):
+    for obj, values in loaded:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
 
 
 def _note_stage(stage):
