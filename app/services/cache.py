@@ -266,7 +266,7 @@ class GenerationFiles:
     """Generations as one small file each, in a directory beside the FileSystemCache's (shared by
     the workers of one machine). Every request reads a few and every committed write renews some:
     the cache's own files are made for values (a temporary file, a mode, a size check and a shared
-    file count for each), where a generation is 16 characters, renewed by an atomic rename."""
+    file count for each), where a generation is 16 characters, written over in place."""
 
     def __init__(self, path):
         self.path = path
@@ -286,9 +286,16 @@ class GenerationFiles:
         return found
 
     def set_many(self, gens):
+        # Written over in place (every generation is 16 characters): a reader in the middle of the
+        # write may read a mix of the two, which matches no value - a miss, never a stale hit (the
+        # new generation is written after the commit, so no value is built under it from older rows).
         for name, gen in gens.items():
             try:
-                os.replace(self._part(gen), self._file(name))  # readers see the old generation or the new one
+                handle = os.open(self._file(name), os.O_WRONLY | os.O_CREAT, 0o600)
+                try:
+                    os.pwrite(handle, gen.encode("ascii"), 0)
+                finally:
+                    os.close(handle)
             except OSError:  # as the cache's own store does: the write stands; values may outlive it
                 logging.getLogger(__name__).exception("could not renew the cache generation of %s", name)
 
