@@ -391,6 +391,17 @@ def _form_of(html):
     return {"csrf_token": token, "request_key": key}
 
 
+def _counting(monkeypatch, module, name):
+    """Count the calls of module.name from now on (a kept part's context: once per build)."""
+    calls, real = [], getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
 def test_a_members_redeem_panel_is_kept_for_them_until_their_orders_change(app, make_member, make_product,
                                                                           monkeypatch):
     """The panel is rendered once and kept while nothing it shows changes; every view still gets a
@@ -408,12 +419,7 @@ def test_a_members_redeem_panel_is_kept_for_them_until_their_orders_change(app, 
     member = make_member(points=1000)
     client = app.test_client()
     login_as(client, member)
-    built, real = [], shop_routes._panel_context
-
-    def counting(*args, **kwargs):
-        built.append(1)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(shop_routes, "_panel_context", counting)
+    built = _counting(monkeypatch, shop_routes, "_panel_context")
 
     def visit(at=None):
         if at is not None:
@@ -461,12 +467,7 @@ def test_a_members_check_in_panel_is_kept_for_them_until_they_check_in_or_the_da
     member = make_member(points=10)
     client = app.test_client()
     login_as(client, member)
-    built, real = [], engage._checkin_panel
-
-    def counting(*args, **kwargs):
-        built.append(1)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(engage, "_checkin_panel", counting)
+    built = _counting(monkeypatch, engage, "_checkin_panel")
     streak = re.compile(r'data-testid="streak">(\d+)<')
 
     first, second = client.get("/checkin").get_data(as_text=True), client.get("/checkin").get_data(as_text=True)
@@ -483,17 +484,6 @@ def test_a_members_check_in_panel_is_kept_for_them_until_they_check_in_or_the_da
         monkeypatch.setattr(module, "utcnow", lambda: tomorrow)
     next_day = client.get("/checkin").get_data(as_text=True)
     assert 'data-testid="checkin-button"' in next_day and streak.search(next_day).group(1) == "1" and len(built) == 2
-
-
-def _counting(monkeypatch, module, name):
-    """Count the calls of module.name from now on (a kept part's context: once per build)."""
-    calls, real = [], getattr(module, name)
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(module, name, counting)
-    return calls
 
 
 def test_a_members_head_and_expiry_on_me_are_kept_until_their_points_change_or_near_expiry(app, make_member,
