@@ -343,7 +343,11 @@ def _note_write(conn, _cursor, statement, _params, context, _many):
         if inserting and key == "id":
             return  # a new row: nobody has kept it
         if not inserting and key != "id" and _ORM_FLUSH in context.execution_options:
-            return  # the flush's rows name their keys themselves (_note_flushed_row)
+            # The flush's rows name their keys themselves (_note_flushed_row); counted, so that rows
+            # written without the mapper's events (bulk ORM writes) renew the whole table at commit.
+            counts = conn.info.setdefault(_FLUSHED, {}).setdefault(table, [0, 0])
+            counts[0] += len(context.compiled_parameters or ())
+            return
         keys = _written_keys(context, table, key, inserting)
         conn.info.setdefault(_WRITTEN, set()).update({_row_name(table, k) for k in keys} if keys else {table})
 
@@ -351,6 +355,7 @@ def _note_write(conn, _cursor, statement, _params, context, _many):
 # The ORM's flush runs its UPDATEs and DELETEs with its mappers' compiled cache: the rows it writes
 # are known to it (mapper events below), where the statement names them only by id.
 _ORM_FLUSH = "compiled_cache"
+_FLUSHED = "cache_flushed_rows"  # table -> [rows its flushed statements wrote, rows the events named]
 
 
 @event.listens_for(Mapper, "after_update")
@@ -361,6 +366,7 @@ def _note_flushed_row(mapper, conn, target):
     if key is not None and key != "id":
         value = getattr(target, mapper.get_property_by_column(mapper.local_table.c[key]).key)
         conn.info.setdefault(_WRITTEN, set()).add(_row_name(table, value) if _is_key(value) else table)
+        conn.info.setdefault(_FLUSHED, {}).setdefault(table, [0, 0])[1] += 1
 
 
 def _is_key(value):
@@ -416,13 +422,15 @@ def _on_commit(conn):
     # generations after the commit (the session hook below), never while the transaction still
     # holds its locks. A reader reads the generations before the rows, so a value built from rows
     # older than a commit always carries generations older than that commit's bump.
-    tables = conn.info.pop(_WRITTEN, None)
+    tables = conn.info.pop(_WRITTEN, None) or set()
+    tables |= {table for table, (wrote, named) in conn.info.pop(_FLUSHED, {}).items() if wrote > named}
     if tables:
         _committed.tables = getattr(_committed, "tables", set()) | tables
 
 
 def _on_rollback(conn):
     conn.info.pop(_WRITTEN, None)
+    conn.info.pop(_FLUSHED, None)
 
 
 def _bump_committed():
@@ -437,5 +445,5 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation", "kept_row",
-           "rows_of", "shared", "watch", "watch_rows"]
+__all__ = ["UNSHOWN", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
+           "kept_row", "rows_of", "shared", "watch", "watch_rows"]

@@ -346,3 +346,25 @@ def test_generations_kept_in_files_are_shared_by_the_workers_of_one_machine(app,
         app.extensions["cache_generations"] = kept
         if kept is None:
             app.extensions.pop("cache_generations")
+
+
+def test_rows_written_in_bulk_without_the_mappers_events_renew_every_members_rows(app, make_member):
+    """An ORM bulk write (no mapper events) names its rows only by id: every member's are renewed."""
+    from datetime import date
+
+    from app.models import CheckIn
+
+    me, someone = make_member(), make_member()
+    build, _calls = _counter()
+
+    def mine():
+        with app.app_context():
+            return shared_cache.shared(f"t:bulk:{me}", (shared_cache.rows_of("checkins", me),), build, in_process=True)
+
+    _write(app, lambda session: session.add(CheckIn(user_id=someone, day=date(2026, 3, 2), kind="normal")))
+    assert mine() == 1
+    with app.app_context():
+        theirs = db.session.execute(text("SELECT id FROM checkins WHERE user_id = :u"), {"u": someone}).scalar()
+        db.session.remove()
+    _write(app, lambda session: session.bulk_update_mappings(CheckIn, [{"id": theirs, "points": 9}]))
+    assert mine() == 2
