@@ -19,7 +19,7 @@ from app.services import packets, referrals
 from app.services import profile as profiles
 from app.services import draws, spend_quotes, wechat
 from app.services import tasks as task_service
-from app.services.clock import day_bounds_utc, shanghai_today
+from app.services.clock import next_midnight, shanghai_today
 from app.services.earning import is_double_points_day, upcoming_double_points_days
 from app.services.errors import DomainError
 from app.services.levels import all_levels, level_for, next_level
@@ -123,10 +123,9 @@ def checkin():
     # The rules, the double-points banner, header and tab bar are the same for every member of a
     # level (until the rules change or the day ends); the panel is rendered for each visitor.
     return shared_page("checkin", CHECKIN_TABLES,
-                       lambda: (_checkin_page(panel=False), day_bounds_utc(shanghai_today())[1]),
+                       lambda: (_checkin_page(panel=False), next_midnight()),
                        own=own_blocks("engage/checkin.html", ("panel",), lambda: _checkin_panel(month),
-                                      kept=Kept(f"checkin:{month or ''}", *checkins.panel_kept(current_user.id,
-                                                                                              shanghai_today()))))
+                                      kept=Kept(f"checkin:{month or ''}", *checkins.panel_kept(current_user.id))))
 
 
 @bp.post("/checkin")

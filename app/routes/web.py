@@ -176,10 +176,11 @@ _COUNTDOWN_SLOT = re.compile(r"<!--slot:(left|clock):([0-9.]+)-->")
 _KEY_SLOT = re.compile(r"<!--slot:key:(\w+)-->")
 
 
-def request_key_slot(name):
-    """A form's fresh request key (one per `name` on a page): on a part rendered to be kept, a slot
-    filled per request, so a kept form never sends a key that was already used."""
-    return member_slot(f"key:{name}", new_request_key)
+def request_key_slot(name, value=new_request_key):
+    """A form's request key (`value`: a fresh one, or the form's own), one per `name` on a page: on a
+    part rendered to be kept, a slot filled with a fresh key per request, so a kept form never sends
+    a key that was already used."""
+    return member_slot(f"key:{name}", value)
 
 
 def _fill_slots(html, own):

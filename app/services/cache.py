@@ -300,7 +300,9 @@ class GenerationFiles:
                 logging.getLogger(__name__).exception("could not renew the cache generation of %s", name)
 
     def add(self, name, gen):
-        part = self._part(gen)
+        part = os.path.join(self.path, f".{os.getpid()}.{threading.get_ident()}")
+        with open(part, "wb") as handle:
+            handle.write(gen.encode("ascii"))
         try:
             os.link(part, self._file(name))  # only if there is none: never an empty or partial file
             return True
@@ -311,12 +313,6 @@ class GenerationFiles:
                 os.unlink(part)
             except FileNotFoundError:
                 pass
-
-    def _part(self, gen):
-        part = os.path.join(self.path, f".{os.getpid()}.{threading.get_ident()}")
-        with open(part, "wb") as handle:
-            handle.write(gen.encode("ascii"))
-        return part
 
 
 def _written_here(tables):
@@ -383,7 +379,7 @@ def _written_keys(context, table, key, inserting):
     if inserting:
         name = _inserted_bind(compiled, statement, key)
     else:
-        bind = _id_bind(getattr(statement, "whereclause", None), table, key)
+        bind = _key_bind(getattr(statement, "whereclause", None), table, key)
         name = compiled.bind_names.get(bind) if bind is not None else None
     try:
         keys = {params[name] for params in context.compiled_parameters} if name else None
@@ -395,18 +391,18 @@ def _written_keys(context, table, key, inserting):
 def _inserted_bind(compiled, statement, key):
     """The parameter name an INSERT binds its `key` column to: its own name when the values come with
     the execution (an ORM flush, insert().values() of plain values), else the bound parameter given."""
-    value = (getattr(statement, "_values", None) or {}).get(key)
+    values = getattr(statement, "_values", None) or {}
+    value = values.get(key)
     if value is None:
-        value = next((v for c, v in (getattr(statement, "_values", None) or {}).items()
-                      if getattr(c, "key", None) == key), None)
+        value = next((v for c, v in values.items() if getattr(c, "key", None) == key), None)
     if isinstance(value, BindParameter):
         return compiled.bind_names.get(value, value.key)
     return key if value is None else None
 
 
-def _id_bind(clause, table, key="id"):
+def _key_bind(clause, table, key="id"):
     if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
-        return next((b for b in (_id_bind(c, table, key) for c in clause.clauses) if b is not None), None)
+        return next((b for b in (_key_bind(c, table, key) for c in clause.clauses) if b is not None), None)
     if isinstance(clause, BinaryExpression) and clause.operator is operators.eq:
         column, value = clause.left, clause.right
         if isinstance(value, Column):

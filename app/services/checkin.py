@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import CheckIn, User
 from app.services import cache as shared_cache
 from app.services import ledger, spend_quotes
-from app.services.clock import add_months, day_bounds_utc, shanghai_today, utcnow
+from app.services.clock import add_months, next_midnight, shanghai_today, utcnow
 from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
 from app.services.members import lock_member
@@ -236,11 +236,11 @@ def status(user_id, *, growth=0, today=None):
     )
 
 
-def panel_kept(user_id, today):
+def panel_kept(user_id, now=None):
     """What a member's check-in panel is read from, and until when it holds: (tables, until) - the
     rules, their account, check-ins and make-up counter; a new day starts at midnight."""
     return (("settings", shared_cache.rows_of("users", user_id), shared_cache.rows_of("checkins", user_id),
-             shared_cache.rows_of("earn_quotas", user_id)), day_bounds_utc(today)[1])
+             shared_cache.rows_of("earn_quotas", user_id)), next_midnight(now))
 
 
 _MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")

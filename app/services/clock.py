@@ -21,6 +21,11 @@ def day_bounds_utc(day):
     return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
 
 
+def next_midnight(now=None):
+    """The UTC instant the next Shanghai day starts: when what is counted per day starts again."""
+    return day_bounds_utc(shanghai_today(now))[1]
+
+
 def month_bounds_utc(day):
     """The UTC instants bounding the Shanghai calendar month containing `day`."""
     first = day.replace(day=1)

@@ -27,7 +27,7 @@ from app.extensions import cache, db
 from app.models import Draw, DrawPlay, DrawPrize, NewbieGift, Order, PointEntry, Product, User
 from app.services import cache as shared_cache
 from app.services import events, fulfilment, ledger, messages, spend_quotes
-from app.services.clock import day_bounds_utc, shanghai_today, utcnow
+from app.services.clock import next_midnight, shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
@@ -89,9 +89,8 @@ def panel_kept(user_id, draw, now=None):
     the draw and its prizes, their plays; the day's plays start again at midnight, and the draw
     opens or closes."""
     now = now or utcnow()
-    midnight = day_bounds_utc(shanghai_today(now))[1]
     return ((*DRAW_TABLES, shared_cache.rows_of("draw_plays", user_id)),
-            min(m for m in (midnight, shared_cache.earliest_future((draw.starts_at, draw.ends_at), now)) if m))
+            shared_cache.earliest_future((next_midnight(now), draw.starts_at, draw.ends_at), now))
 
 
 def shown_draw(draw_id):

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import Address, Order, Product, User
 from app.services import cache as shared_cache
 from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
-from app.services.clock import day_bounds_utc, month_bounds_utc, shanghai_today, to_shanghai, utcnow
+from app.services.clock import day_bounds_utc, month_bounds_utc, next_midnight, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
@@ -83,8 +83,8 @@ def redeem_panel_kept(user_id, product, now=None):
     month's limits start again at midnight, and the sale window opens or closes."""
     tables = (*catalog.PRODUCT_TABLES, "settings", "addresses", shared_cache.rows_of("users", user_id),
               shared_cache.rows_of("orders", user_id))
-    midnight = day_bounds_utc(shanghai_today(now or utcnow()))[1]
-    return tables, min(m for m in (midnight, catalog.next_window_change([product])) if m is not None)
+    now = now or utcnow()
+    return tables, shared_cache.earliest_future((next_midnight(now), catalog.next_window_change([product])), now)
 
 
 def member_limits(user_id, product, now=None):
