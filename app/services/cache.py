@@ -32,6 +32,7 @@ from app.services.clock import utcnow
 
 _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _WRITTEN = "cache_written_tables"
+_WROTE = "transaction_wrote"  # the connection's transaction has written something (any table)
 _committed = threading.local()
 _WATCHED = set()
 _ROWS = {}  # table -> the column naming its groups of rows (watch_rows)
@@ -315,6 +316,12 @@ class GenerationFiles:
                 pass
 
 
+def wrote(session):
+    """True when the session's transaction has written anything: an INSERT, UPDATE or DELETE sent,
+    or rows changed in the session and not yet flushed."""
+    return bool(session.new or session.dirty or session.deleted or session.connection().info.get(_WROTE))
+
+
 def _written_here(tables):
     session = db.session()
     if not session.in_transaction():
@@ -325,10 +332,11 @@ def _written_here(tables):
 
 
 def _note_write(conn, _cursor, statement, _params, context, _many):
-    if context is not None and context.execution_options.get("shared_cache_unshown"):
-        return
     match = _WRITE.match(statement)
     if match is None:
+        return
+    conn.info[_WROTE] = True
+    if context is not None and context.execution_options.get("shared_cache_unshown"):
         return
     table = match.group(1).lower()
     if table in _WATCHED:
@@ -418,6 +426,7 @@ def _on_commit(conn):
     # generations after the commit (the session hook below), never while the transaction still
     # holds its locks. A reader reads the generations before the rows, so a value built from rows
     # older than a commit always carries generations older than that commit's bump.
+    conn.info.pop(_WROTE, None)
     tables = conn.info.pop(_WRITTEN, None) or set()
     tables |= {table for table, (wrote, named) in conn.info.pop(_FLUSHED, {}).items() if wrote > named}
     if tables:
@@ -425,6 +434,7 @@ def _on_commit(conn):
 
 
 def _on_rollback(conn):
+    conn.info.pop(_WROTE, None)
     conn.info.pop(_WRITTEN, None)
     conn.info.pop(_FLUSHED, None)
 
@@ -441,5 +451,5 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
+__all__ = ["UNSHOWN", "wrote", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
            "kept_row", "rows_of", "shared", "watch", "watch_rows"]

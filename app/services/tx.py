@@ -13,6 +13,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
+from app.services.cache import wrote
 
 _in_write = ContextVar("in_write_transaction", default=False)
 _KEPT = "keep_loaded"
@@ -50,8 +51,7 @@ def write_transaction():
         return
     # The rows read before it, as read (the member's account): a rollback leaves them as they were.
     before = _loaded([obj for obj in session.identity_map.values() if not inspect(obj).modified])
-    if session.in_transaction():
-        session.rollback()
+    end_reading(session)
     token = _in_write.set(True)
     _note_stage("writing")
     session.info[_KEPT] = []
@@ -74,10 +74,32 @@ def write_transaction():
         _in_write.reset(token)
 
 
+def end_reading(session, expire=True):
+    """End the session's transaction, if one is open: with a COMMIT when it wrote nothing (a read
+    transaction, as every request's is outside write_transaction()), else with a ROLLBACK. Either
+    way the rows it loaded are expired (read again when next used), unless expire=False: the
+    session is being let go, and its rows keep what they were read with.
+
+    psycopg forgets every statement it has prepared on a connection at each ROLLBACK it sees, so
+    read transactions rolled back would have PostgreSQL parse and plan every statement again,
+    request after request; committed, the statements a connection runs often stay prepared."""
+    if not session.in_transaction():
+        return
+    if wrote(session):
+        session.rollback()
+        return
+    expiring, session.expire_on_commit = session.expire_on_commit, expire
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
+
+
 def discard_session(*_args):
     """End the request's session even when its connection died: closing it rolls back, which
     raises on a killed connection, and an error at teardown would be a bare 500 page."""
     try:
+        end_reading(db.session(), expire=False)
         db.session.remove()
     except Exception:  # noqa: BLE001 - any driver's error; the pool drops a broken connection
         db.session.registry.clear()

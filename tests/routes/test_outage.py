@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
+from app.services.tx import write_stage
 from app.models import CheckIn, DrawPlay, Order, TreasurePurchase, Voucher
 from tests.conftest import count_rows, login_as
 from tests.games_factories import make_draw, make_item
@@ -32,7 +33,8 @@ def outage(app):
     state = {"mode": None, "committed": False}
 
     def on_commit(conn):
-        if not (has_request_context() and request.method == "POST"):
+        # The POST's write transaction committing; not the read transactions before and after it.
+        if not (has_request_context() and request.method == "POST" and write_stage() == "committing"):
             return
         if state["mode"] == "after-commit":
             state["committed"] = True
