@@ -201,7 +201,7 @@ def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_t
     with app.app_context():
         with write_transaction() as session:
             product = session.get(Product, shop_floor["product"])
-            product.stock, name = 0, product.name
+            product.points_price, name = 10**8, product.name  # refused under the member's lock: too few points
         db.session.remove()
     login_as(client, shop_floor["member"])
     page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)
@@ -212,3 +212,22 @@ def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_t
                                    "confirmed": "1", "address_id": str(shop_floor["address"])})
     assert answer.status_code == 422 and name in answer.get_data(as_text=True)
     assert len([s for s in statements if re.search(r"\bFROM users\b", s)]) == 1, statements
+
+
+def test_a_sold_out_product_is_refused_by_reads_alone(app, client, shop_floor):
+    """Once a hot product sells out, the rest of a storm is refused before anything is written: no
+    write transaction to roll back (which would also make psycopg forget its prepared statements)."""
+    with app.app_context():
+        with write_transaction() as session:
+            session.get(Product, shop_floor["product"]).stock = 0
+        db.session.remove()
+    login_as(client, shop_floor["member"])
+    page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    with counted(app) as statements:
+        answer = client.post(f"/products/{shop_floor['product']}/redeem",
+                             data={"csrf_token": token, "request_key": uuid.uuid4().hex, "quantity": "1",
+                                   "confirmed": "1", "address_id": str(shop_floor["address"])})
+    assert answer.status_code == 422 and "该商品已兑完" in answer.get_data(as_text=True)
+    writes = [s for s in statements if re.match(r"\s*(INSERT|UPDATE|DELETE)\b", s, re.IGNORECASE)]
+    assert writes == [] and len(statements) <= 4, statements

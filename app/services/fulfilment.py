@@ -52,10 +52,15 @@ def take_stock(product_id, quantity):
         stock = db.session.execute(select(Product.stock).where(Product.id == product_id)).scalar_one_or_none()
         if stock is None:
             raise NotFound(_("商品不存在或已下架"))
-        if stock == 0:
-            raise OutOfStock(_("该商品已兑完，库存为 0"))
-        raise OutOfStock(_("库存不足，仅剩 %(n)s 件", n=stock), field="quantity")
+        raise out_of_stock(stock)
     return left
+
+
+def out_of_stock(stock):
+    """The refusal of an order for more units than the `stock` left."""
+    if stock == 0:
+        return OutOfStock(_("该商品已兑完，库存为 0"))
+    return OutOfStock(_("库存不足，仅剩 %(n)s 件", n=stock), field="quantity")
 
 
 def return_stock(product_id, quantity):

@@ -46,11 +46,20 @@ def claim_request(user_id, scope, key):
     return row.result or ""
 
 
+def used_before(user_id, scope, key):
+    """True when a request with this key has committed its work already (read, not claimed: for a
+    refusal decided before any write, which must not refuse a retry of a request that was done)."""
+    return db.session.execute(_USED, {"p_user": user_id, "p_scope": scope, "p_key": key}).first() is not None
+
+
 def remember_result(user_id, scope, key, result):
     """Store what a retry with this key should be given (an id, usually)."""
     db.session.execute(_REMEMBER, {"p_user": user_id, "p_scope": scope, "p_key": key, "p_result": str(result)})
 
 
+_USED = select(IdempotencyKey.scope).where(IdempotencyKey.user_id == bindparam("p_user"),
+                                          IdempotencyKey.scope == bindparam("p_scope"),
+                                          IdempotencyKey.key == bindparam("p_key"))
 _REMEMBER = (update(IdempotencyKey)
              .where(IdempotencyKey.user_id == bindparam("p_user"), IdempotencyKey.scope == bindparam("p_scope"),
                     IdempotencyKey.key == bindparam("p_key"))

@@ -26,7 +26,7 @@ from app.services import cache as shared_cache
 from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, next_midnight, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.idempotency import claim_request, remember_result, stored_result, used_before
 from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
@@ -144,6 +144,11 @@ def _limit_over(limits, quantity):
     return None
 
 
+def _limit_refusal(over):
+    scope, limit, used = over
+    return RedemptionRefused(_LIMIT_MESSAGES[scope](limit, used), field="quantity")
+
+
 def redeem_blocker(member, product, limits, price):
     """Why this member cannot redeem even one unit now, as a short button label, or None.
 
@@ -162,7 +167,7 @@ def redeem_blocker(member, product, limits, price):
 
 
 def _check_rules(member, product, quantity, now):
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= max_quantity():
+    if not _is_quantity(quantity):
         raise RedemptionRefused(_("每单可兑换 1 到 %(n)s 件", n=max_quantity()), field="quantity")
     if product.sale_starts_at and now < product.sale_starts_at:
         raise RedemptionRefused(_("兑换尚未开始，%(when)s 开抢", when=_fmt(product.sale_starts_at)))
@@ -174,8 +179,7 @@ def _check_rules(member, product, quantity, now):
                                   level=needed.label, mine=level_for(member.growth).label))
     over = _limit_over(member_limits(member.id, product, now), quantity)
     if over is not None:
-        scope, limit, used = over
-        raise RedemptionRefused(_LIMIT_MESSAGES[scope](limit, used), field="quantity")
+        raise _limit_refusal(over)
     if product.kind == "voucher" and vouchers.voucher_window(product, now) is None:
         raise RedemptionRefused(_("该券的使用期已结束，暂停兑换"))
 
@@ -234,6 +238,35 @@ _PRODUCT_TO_REDEEM = (select(Product).where(Product.id == bindparam("p_product")
                       .execution_options(populate_existing=True))  # built once: every redemption reads it
 
 
+def _refuse_if_sold_out(user_id, product_id, quantity, request_key, now):
+    """Refuse a redemption of a product on sale but sold out, as last committed, before any write.
+
+    When a hot product sells out, every later request of a storm is refused by two reads - the
+    stock, then whether this request key was used: a retry of a redemption that was done goes on to
+    get its order. Anything else (no such product, a closed sale, a quantity out of range) is left
+    to the redemption's own rules, which say it as they always do."""
+    if not (is_db_id(product_id) and _is_quantity(quantity)):
+        return
+    row = db.session.execute(_ON_SALE_STOCK, {"p_product": product_id}).first()
+    if row is None or row.stock >= quantity or catalog.sale_state(row, now) in ("upcoming", "ended"):
+        return
+    if used_before(user_id, "redeem", request_key):
+        return
+    over = _limit_over(member_limits(user_id, row, now), quantity)
+    if over is not None:  # the member's own limit says more than the sold-out page around it
+        raise _limit_refusal(over)
+    raise fulfilment.out_of_stock(row.stock)
+
+
+_ON_SALE_STOCK = select(Product.id, Product.stock, Product.sale_starts_at, Product.sale_ends_at, Product.limit_day,
+                        Product.limit_month, Product.limit_total).where(Product.id == bindparam("p_product"),
+                                                                        Product.is_active)
+
+
+def _is_quantity(quantity):
+    return isinstance(quantity, int) and not isinstance(quantity, bool) and 1 <= quantity <= max_quantity()
+
+
 def redeem_product(user_id, product_id, quantity, request_key, *, address_id=None, now=None):
     """Redeem `quantity` units for points (and cash). Returns the Order - the same one on a retry.
 
@@ -242,6 +275,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
     risk rule holds them in status "review" for an operator (services.risk).
     """
     now = now or utcnow()
+    _refuse_if_sold_out(user_id, product_id, quantity, request_key, now)
     with write_transaction() as session:
         done = claim_request(user_id, "redeem", request_key)
         if done is not None:

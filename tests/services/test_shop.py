@@ -176,6 +176,27 @@ def test_stock_refusals_say_how_many_are_left(db, make_member, make_product):
     assert_refused(lambda: redeem(user_id, product_id), "该商品已兑完")
 
 
+def test_a_retry_of_a_done_redemption_gets_its_order_after_the_product_sold_out(db, make_member, make_product):
+    user_id = make_member(points=5000)
+    product_id = make_product(kind="coupon", stock=1)
+    key = new_key()
+    first = shop.redeem_product(user_id, product_id, 1, key)
+    assert stock_of(product_id) == 0
+    again = shop.redeem_product(user_id, product_id, 1, key)  # the double tap, answered after the sell-out
+    assert again.id == first.id and order_count() == 1
+    assert_refused(lambda: redeem(user_id, product_id), "该商品已兑完")  # a new request is refused
+
+
+def test_sold_out_and_closed_sales_say_what_closed_first(db, make_member, make_product):
+    user_id = make_member(points=5000)
+    ended = make_product(kind="coupon", stock=0, sale_starts_at=utcnow() - timedelta(days=2),
+                         sale_ends_at=utcnow() - timedelta(days=1))
+    upcoming = make_product(kind="coupon", stock=0, sale_starts_at=utcnow() + timedelta(days=1))
+    assert_refused(lambda: redeem(user_id, ended), "兑换已结束")
+    assert_refused(lambda: redeem(user_id, upcoming), "兑换尚未开始")
+    assert_refused(lambda: redeem(user_id, make_product(kind="coupon", stock=0), 0), "每单可兑换", field="quantity")
+
+
 def test_stock_restocked_after_the_redemption_read_it_is_taken_once(db, make_member, make_product, monkeypatch):
     """PostgreSQL reads committed rows: an operator's restock may commit after the redemption read the
     product sold out. The guarded update then finds stock and the order goes ahead - taking its units
