@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from app.extensions import db
 from app.models import PointAllocation, PointEntry, PointLot, User
@@ -93,6 +92,7 @@ _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
 _BALANCE_DEBIT = _BALANCE_CHANGE.where(User.points_balance >= -bindparam("p_delta"))
 shared_cache.watch_rows("point_lots", key="user_id")  # a member's lots, kept apart from everyone else's (/me)
 _OPEN_LOTS = (PointLot.user_id == bindparam("p_user"), PointLot.remaining > 0)
+_NEW_LOT = insert(PointLot.__table__)  # a row, no object: nothing reads a new lot back in its transaction
 _LIVE_LOTS = (*_OPEN_LOTS, PointLot.expires_at > bindparam("p_now"))
 _LIVE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_LIVE_LOTS)
                        .order_by(PointLot.expires_at, PointLot.id))
@@ -134,28 +134,22 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     _require_tx()
     now = now or utcnow()
     session = db.session
-    try:
-        with session.begin_nested():
-            growth_before = _locked_growth(user_id)
-            if key is not None and _entry_by_key(user_id, key) is not None:
-                return None
-            if boost:
-                amount = boosted_amount(amount, growth_before, now)
-            if amount <= 0:
-                raise ValueError("earn needs a positive amount")
-            balance = _add_to_balance(user_id, amount, amount if growth else 0)
-            entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
-                               key=key, ref=ref, **_note(note), created_at=now)
-            session.add(entry)
-            session.flush()
-            session.add(PointLot(user_id=user_id, entry_id=entry.id, amount=amount, remaining=amount,
-                                 expires_at=expires_at or default_expiry(now), created_at=now))
-            session.flush()
-    except IntegrityError:
-        # A concurrent request used the same key and committed first.
-        if key is not None and _entry_by_key(user_id, key) is not None:
-            return None
-        raise
+    # Under the member's row lock every entry of theirs is written by this transaction alone: a key
+    # not found here stays free until it ends (the unique key backs that up).
+    growth_before = _locked_growth(user_id)
+    if key is not None and _entry_by_key(user_id, key) is not None:
+        return None
+    if boost:
+        amount = boosted_amount(amount, growth_before, now)
+    if amount <= 0:
+        raise ValueError("earn needs a positive amount")
+    balance = _add_to_balance(user_id, amount, amount if growth else 0)
+    entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
+                       key=key, ref=ref, **_note(note), created_at=now)
+    session.add(entry)
+    session.flush()
+    session.execute(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
+                               "expires_at": expires_at or default_expiry(now), "created_at": now})
     if growth:
         _tell_level_up(user_id, growth_before, growth_before + amount)
     return entry
@@ -207,7 +201,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
 
 
 def _draw_from_lots(entry, lots, amount):
-    left = amount
+    left, allocations = amount, []
     for lot_id, remaining in lots:
         if left == 0:
             break
@@ -215,11 +209,14 @@ def _draw_from_lots(entry, lots, amount):
         done = db.session.execute(_TAKE_FROM_LOT, {"p_lot": lot_id, "p_user": entry.user_id, "p_take": take}).rowcount
         if done != 1:
             raise LedgerError(f"lot {lot_id} changed under a locked member")
-        db.session.add(PointAllocation(entry_id=entry.id, lot_id=lot_id, amount=take))
+        allocations.append({"entry_id": entry.id, "lot_id": lot_id, "amount": take})
         left -= take
     if left:
         raise LedgerError(f"member {entry.user_id}: lots short by {left} for entry {entry.id}")
-    db.session.flush()
+    db.session.execute(_ALLOCATE, allocations)
+
+
+_ALLOCATE = insert(PointAllocation.__table__)  # rows, no objects: refunds read them back by query
 
 
 def refund(entry_id, *, note=None, now=None):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -67,18 +67,15 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
     if points <= 0:
         return None
     with write_transaction() as session:
+        # Every completion of the member's tasks takes their row lock first: read under it, "not done
+        # yet" stays true until this transaction ends (the unique key backs it up).
         hold_member_lock(user_id, acting=True)
-        if _completed(user_id, key, period):  # most events come after the task was done: no savepoint
-            return None
-        done = TaskCompletion(user_id=user_id, task=key, period=period, ref=ref)
-        try:
-            with session.begin_nested():
-                session.add(done)
-        except IntegrityError:
+        if _completed(user_id, key, period):
             return None
         entry = ledger.earn(user_id, points, "task", key=f"task:{key}:{period}", ref=f"task:{key}",
                             note=task.title, boost=True, now=now)
-        done.points = entry.amount if entry is not None else 0
+        session.execute(_COMPLETE, {"user_id": user_id, "task": key, "period": period, "ref": ref,
+                                    "points": entry.amount if entry is not None else 0, "created_at": now})
     return entry
 
 
@@ -89,6 +86,9 @@ def _completed(user_id, key, period):
 _COMPLETED = select(TaskCompletion.id).where(  # built once: every redemption, share and play asks
     TaskCompletion.user_id == bindparam("p_user"), TaskCompletion.task == bindparam("p_task"),
     TaskCompletion.period == bindparam("p_period"))
+
+
+_COMPLETE = insert(TaskCompletion.__table__)  # one row, no object: nothing reads it back in the transaction
 
 
 def profile_is_complete(member):
