@@ -19,6 +19,7 @@ from app.seeds.accounts import DEMO_MEMBER
 from app.services import addresses, catalog, checkin, draws, ledger, shop, treasure
 from app.services.tx import write_transaction
 from tests.conftest import login_as
+from tests.shop_factories import make_address, make_merchant, make_product  # noqa: F401  (fixtures)
 
 BUDGET = 6
 _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
@@ -231,3 +232,20 @@ def test_a_sold_out_product_is_refused_by_reads_alone(app, client, shop_floor):
     assert answer.status_code == 422 and "该商品已兑完" in answer.get_data(as_text=True)
     writes = [s for s in statements if re.match(r"\s*(INSERT|UPDATE|DELETE)\b", s, re.IGNORECASE)]
     assert writes == [] and len(statements) <= 4, statements
+
+
+@pytest.mark.parametrize("kind", ["voucher", "coupon", "physical"])
+def test_a_redemption_writes_its_order_once(app, make_member, make_product, make_merchant, make_address, kind):
+    """An order row has many indexes: it is inserted whole (number, charge, delivery), never updated
+    in the transaction that makes it."""
+    user_id = make_member(points=5000)
+    extra = {"merchant_id": make_merchant(), "face_value_fen": 1000} if kind == "voucher" else {}
+    product_id = make_product(kind=kind, points_price=100, **extra)
+    address_id = make_address(user_id) if kind == "physical" else None
+    with counted(app) as statements, app.app_context():
+        order = shop.redeem_product(user_id, product_id, 1, uuid.uuid4().hex, address_id=address_id)
+        number, status = order.number, order.status
+        db.session.remove()
+    on_orders = [s for s in statements if re.match(r"\s*(INSERT INTO|UPDATE)\s+orders\b", s)]
+    assert len(on_orders) == 1 and on_orders[0].lstrip().startswith("INSERT"), on_orders
+    assert number.endswith(f"{order.id:06d}") and status == ("paid" if kind == "physical" else "completed")

@@ -2,7 +2,8 @@
 coupons and merchant vouchers."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, bindparam, event, update
+from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, bindparam, event, func,
+                        select, text, update)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -111,6 +112,18 @@ def order_number(order_id, created_at):
     from app.services.clock import to_shanghai
 
     return f"{to_shanghai(created_at):%Y%m%d}{order_id:06d}"
+
+
+def next_order_id(session):
+    """The id the next order gets, taken before it is written, so that an order can be written once
+    and whole (its number is made from the id). PostgreSQL: the id's sequence; SQLite: one above the
+    largest, as SQLite itself would give it - a write transaction holds SQLite's write lock."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return session.execute(_NEXT_ID_PG if postgres else _NEXT_ID).scalar_one()
+
+
+_NEXT_ID_PG = text("SELECT nextval(pg_get_serial_sequence('orders', 'id'))")
+_NEXT_ID = select(func.coalesce(func.max(Order.__table__.c.id), 0) + 1)
 
 
 @event.listens_for(Order, "after_insert")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import Address, Order, Product, User
+from app.models.orders import next_order_id, order_number
 from app.services import cache as shared_cache
 from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, next_midnight, shanghai_today, to_shanghai, utcnow
@@ -297,21 +298,22 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         # Sold out as last read: the guarded update decides at once. It may find a restock committed
         # since the read; the units are then taken here, and not again below.
         taken = product.stock < quantity and fulfilment.take_stock(product.id, quantity) is not None
-        order = Order(user_id=user_id, product_id=product.id, kind=product.kind, product_name=product.name,
-                      quantity=quantity, points_unit=points_unit, points_total=points_total,
-                      cash_total_fen=cash_total, status="pending_payment" if cash_total else "paid",
-                      source="redeem", created_at=now)
+        # The order is written once, whole - its id taken first, the points charged before it is added
+        # (an order row has many indexes: an UPDATE after its INSERT costs nearly as much again).
+        order_id = next_order_id(session)
+        order = Order(id=order_id, order_no=order_number(order_id, now), user_id=user_id, product_id=product.id,
+                      kind=product.kind, product_name=product.name, quantity=quantity, points_unit=points_unit,
+                      points_total=points_total, cash_total_fen=cash_total,
+                      status="pending_payment" if cash_total else "paid", source="redeem", created_at=now)
         if address is not None:
             fulfilment.copy_address(order, address)
-        session.add(order)
-        session.flush()
         entry = None
         if points_total:
-            entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order.id}", ref=f"order:{order.id}",
-                                 note=product.name, now=now, new_key=True)  # the order was just made
-        flags = risk.assess(member, order, balance_before, now)
-        if entry is not None:  # set after the rules' query: written with the order's next change, in one UPDATE
+            entry = ledger.spend(user_id, points_total, "redeem", key=f"order:{order_id}", ref=f"order:{order_id}",
+                                 note=product.name, now=now, new_key=True)  # no order had this id
             order.spend_entry_id = entry.id
+        flags = risk.assess(member, order, balance_before, now)
+        session.add(order)  # written by the next flush, with what delivering it sets below
         if cash_total:
             order.pay_deadline = now + timedelta(minutes=int(get_setting("shop.rules")["pay_minutes"]))
             if product.kind == "virtual":
