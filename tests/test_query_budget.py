@@ -220,7 +220,10 @@ def test_a_sold_out_product_is_refused_by_reads_alone(app, client, shop_floor):
     write transaction to roll back (which would also make psycopg forget its prepared statements)."""
     with app.app_context():
         with write_transaction() as session:
-            session.get(Product, shop_floor["product"]).stock = 0
+            product = session.get(Product, shop_floor["product"])
+            product.stock = 0  # on sale, without limits (the member redeemed it before): only sold out
+            product.limit_day = product.limit_month = product.limit_total = None
+            product.sale_starts_at = product.sale_ends_at = None
         db.session.remove()
     login_as(client, shop_floor["member"])
     page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)

@@ -26,7 +26,7 @@ from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, T
 from app.services import events, fulfilment, ledger, messages, spend_quotes
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result, stored_result
+from app.services.idempotency import claim_request, remember_result, stored_result, used_before
 from app.services.ids import is_db_id
 from app.services.tx import keep_loaded, write_transaction
 
@@ -161,10 +161,12 @@ def buy_shares(user_id, round_id, quantity, request_key, now=None):
     """
     if not isinstance(quantity, int) or quantity < 1:
         raise TreasureRefused(_("至少购买 1 份"), field="quantity")
+    now = now or utcnow()
+    _refuse_if_closed(user_id, round_id, quantity, request_key, now)
     attempts = 0
     while True:
         try:
-            return _buy_shares(user_id, round_id, quantity, request_key, now or utcnow())
+            return _buy_shares(user_id, round_id, quantity, request_key, now)
         except OperationalError as error:
             db.session.rollback()
             attempts += 1
@@ -235,9 +237,28 @@ def _refuse(round_id, now):
     rnd = db.session.execute(
         select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
     ).scalar_one()
-    if rnd.status != "open" or rnd.deadline <= now or rnd.remaining == 0:
-        raise TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
-    raise TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=rnd.remaining), field="quantity")
+    raise _refusal(rnd.status, rnd.deadline, rnd.total_shares - rnd.sold, now)
+
+
+def _refusal(status, deadline, remaining, now):
+    if status != "open" or deadline <= now or remaining == 0:
+        return TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
+    return TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=remaining), field="quantity")
+
+
+def _refuse_if_closed(user_id, round_id, quantity, request_key, now):
+    """Refuse a purchase in a round closed or without the shares asked for, as last committed, before
+    any write: when a round sells out, the rest of a rush is refused by two reads - the round, then
+    whether this request key was used (a retry of a purchase that was made goes on to get it)."""
+    row = db.session.execute(_ROUND_STATE, {"p_round": round_id}).first() if is_db_id(round_id) else None
+    if row is None or (row.status == "open" and row.deadline > now and row.sold + quantity <= row.total_shares):
+        return
+    if not used_before(user_id, "treasure", request_key):
+        raise _refusal(row.status, row.deadline, row.total_shares - row.sold, now)
+
+
+_ROUND_STATE = select(TreasureRound.status, TreasureRound.deadline, TreasureRound.sold, TreasureRound.total_shares
+                      ).where(TreasureRound.id == bindparam("p_round"))
 
 
 def _grant_product(rnd, user_id):

@@ -3,7 +3,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import Order, PointEntry, TreasurePurchase, TreasureRound, TreasureShare
@@ -275,6 +275,34 @@ def test_a_double_tap_buys_once(app, db, make_member):
     first = treasure.buy_shares(user_id, round_id, 2, tap).id
     assert treasure.buy_shares(user_id, round_id, 2, tap).id == first
     assert _round(round_id).sold == 2 and balance_of(user_id) == 480
+
+
+def test_a_double_tap_answered_after_the_round_sold_out_gets_its_purchase(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=2)
+    user_id = make_member()
+    tap = key()
+    first = treasure.buy_shares(user_id, round_id, 2, tap).id  # the last shares: the round is drawn
+    assert _round(round_id).status == "won"
+    assert treasure.buy_shares(user_id, round_id, 2, tap).id == first
+    assert balance_of(user_id) == 480 + 500  # charged once (and the only buyer won the 500 points)
+
+
+def test_a_rush_on_a_closed_round_is_refused_before_anything_is_written(app, db, make_member):
+    _item, round_id = make_item(app, total_shares=2)
+    treasure.buy_shares(make_member(), round_id, 2, key())
+    late = make_member()
+    writes = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with pytest.raises(treasure.TreasureRefused) as refused:
+            treasure.buy_shares(late, round_id, 1, key())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert "本期夺宝已结束" in refused.value.message and writes == []
 
 
 def test_a_purchase_aborted_as_a_deadlock_is_run_again(app, db, make_member, monkeypatch):
