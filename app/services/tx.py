@@ -42,8 +42,11 @@ def write_transaction():
     """One use case, one transaction: commit on success, roll back on any exception.
 
     Nested calls join the outer transaction, so a use case may call another's helpers.
-    Any read transaction the request already holds is ended first: on SQLite a stale
-    read snapshot cannot be upgraded to a write lock.
+    A read transaction the request already holds is ended first on SQLite (a read snapshot
+    cannot be upgraded to the write lock). On PostgreSQL it goes on as the write transaction:
+    under READ COMMITTED each statement reads what is committed when it runs, as in a new
+    transaction, and a COMMIT, a connection's checkout and ping and a BEGIN are saved. Either
+    way the rows read before are expired: read again when used inside.
     """
     session = db.session()  # the request's real Session behind the scoped proxy
     if _in_write.get():
@@ -51,13 +54,17 @@ def write_transaction():
         return
     # The rows read before it, as read (the member's account): a rollback leaves them as they were.
     before = _loaded([obj for obj in session.identity_map.values() if not inspect(obj).modified])
-    end_reading(session)
+    going_on = session.in_transaction() and _reads_committed(session) and not wrote(session)
+    if going_on:
+        session.expire_all()
+    else:
+        end_reading(session)
     token = _in_write.set(True)
     _note_stage("writing")
     session.info[_KEPT] = []
     committing = False
     try:
-        with session.begin():
+        with _open_transaction(session) if going_on else session.begin():
             yield session
             kept = _snapshot(session)
             committing = True
@@ -72,6 +79,22 @@ def write_transaction():
     finally:
         session.info.pop(_KEPT, None)
         _in_write.reset(token)
+
+
+def _reads_committed(session):
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def _open_transaction(session):
+    """The session's open transaction, as session.begin() would be a new one: committed at the end,
+    rolled back on any exception."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
 
 
 def end_reading(session, expire=True):
