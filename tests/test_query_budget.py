@@ -17,6 +17,7 @@ from app.models import Draw, Product, TreasureRound, User
 from app.seeds import seed_demo
 from app.seeds.accounts import DEMO_MEMBER
 from app.services import addresses, catalog, checkin, draws, ledger, shop, treasure
+from app.services.settings import put_setting
 from app.services.tx import write_transaction
 from tests.conftest import login_as
 from tests.shop_factories import make_address, make_merchant, make_product  # noqa: F401  (fixtures)
@@ -241,6 +242,10 @@ def test_a_sold_out_product_is_refused_by_reads_alone(app, client, shop_floor):
 def test_a_redemption_writes_its_order_once(app, make_member, make_product, make_merchant, make_address, kind):
     """An order row has many indexes: it is inserted whole (number, charge, delivery), never updated
     in the transaction that makes it."""
+    with app.app_context():
+        with write_transaction():
+            put_setting("earn.invite", {"enabled": True, "points": 100, "pay_on": "first_redeem", "per_ip_daily": 5})
+        db.session.remove()
     user_id = make_member(points=5000)
     extra = {"merchant_id": make_merchant(), "face_value_fen": 1000} if kind == "voucher" else {}
     product_id = make_product(kind=kind, points_price=100, **extra)
@@ -249,6 +254,8 @@ def test_a_redemption_writes_its_order_once(app, make_member, make_product, make
         order = shop.redeem_product(user_id, product_id, 1, uuid.uuid4().hex, address_id=address_id)
         number, status = order.number, order.status
         db.session.remove()
+    # Referrals pay on a first redemption here, but nobody invited this member: none is looked for.
+    assert not [s for s in statements if "referrals.invitee_id" in s]
     on_orders = [s for s in statements if re.match(r"\s*(INSERT INTO|UPDATE)\s+orders\b", s)]
     assert len(on_orders) == 1 and on_orders[0].lstrip().startswith("INSERT"), on_orders
     assert number.endswith(f"{order.id:06d}") and status == ("paid" if kind == "physical" else "completed")

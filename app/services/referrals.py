@@ -116,7 +116,12 @@ def pay_pending_referral(invitee_id, *, now=None):
     if not rules["enabled"] or not rules["points"]:
         return None
     with write_transaction() as session:
-        # Sent on every redemption, and almost never pending: the id alone first (no joined rows).
+        # Sent on every redemption, and almost never pending. Only a member someone invited has a
+        # referral (their inviter is set with it): the member's row, which the redemption has read
+        # under its lock, says so without a query. Then the id alone first (no joined rows).
+        invitee = session.get(User, invitee_id)
+        if invitee is None or invitee.inviter_id is None:
+            return None
         pending = session.execute(_PENDING, {"p_invitee": invitee_id}).scalar_one_or_none()
         if pending is None:
             return None
