@@ -331,7 +331,26 @@ def _unread_messages():
 
 
 def _shanghai(value, fmt="yyyy-MM-dd HH:mm"):
-    return format_datetime(to_shanghai(value), fmt) if value else ""
+    """A moment in Shanghai time by a Babel pattern; patterns of numbers only (year, month, day,
+    hours, minutes, seconds), as every page uses, by strftime: Babel's own formatting cost a list of
+    150 rows 6 ms."""
+    if not value:
+        return ""
+    pattern = _strftime_pattern(fmt)
+    return to_shanghai(value).strftime(pattern) if pattern is not None else format_datetime(to_shanghai(value), fmt)
+
+
+_NUMERIC_FIELDS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+
+
+@functools.cache
+def _strftime_pattern(fmt):
+    """The strftime pattern that writes what the Babel pattern `fmt` does, or None when it has other
+    fields (names of months or days, eras ...) or quoted text: Babel formats those."""
+    parts = re.split(r"(yyyy|MM|dd|HH|mm|ss)", fmt)
+    if any(re.search(r"[A-Za-z']", text) for text in parts[0::2]):
+        return None
+    return "".join(_NUMERIC_FIELDS[part] if i % 2 else part.replace("%", "%%") for i, part in enumerate(parts))
 
 
 def _fen(value):

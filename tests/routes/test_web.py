@@ -1,7 +1,14 @@
 """Shared web helpers: money formatting (role checks: tests/routes/test_authorization.py)."""
-import pytest
+import pathlib
+import re
+from datetime import datetime, timezone
 
-from app.routes.web import _fen
+import pytest
+from flask_babel import force_locale, format_datetime
+
+import app as app_package
+from app.routes.web import _fen, _shanghai
+from app.services.clock import to_shanghai
 from app.extensions import db as _db
 from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fixtures)
 
@@ -9,6 +16,27 @@ from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fix
 @pytest.mark.parametrize("fen, text", [(0, "0.00"), (3900, "39.00"), (5, "0.05"), (123456, "1234.56"), (-150, "-1.50")])
 def test_fen_shown_as_yuan(fen, text):
     assert _fen(fen) == text
+
+
+def _template_patterns():
+    patterns = set()
+    for path in pathlib.Path(app_package.__file__).parent.joinpath("templates").rglob("*.html"):
+        patterns |= set(re.findall(r"shanghai\('([^']*)'\)", path.read_text(encoding="utf-8")))
+    return sorted(patterns | {"yyyy-MM-dd HH:mm"})  # the filter's default
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans_CN", "en"])
+def test_moments_are_written_as_babel_would_in_shanghai_time(app, locale):
+    moments = [datetime(2026, 12, 31, 15, 59, 59, tzinfo=timezone.utc),  # 23:59:59 in Shanghai
+               datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc),  # the new year there
+               datetime(2027, 2, 28, 23, 5, 7, tzinfo=timezone.utc), datetime(2026, 6, 1, 0, 0, 1)]  # naive: UTC
+    patterns = _template_patterns()
+    assert len(patterns) >= 5
+    with app.test_request_context(), force_locale(locale):
+        for pattern in patterns + ["MMM d, yyyy", "EEEE HH:mm", "yyyy'年'MM'月'"]:  # others: Babel's own
+            for moment in moments:
+                assert _shanghai(moment, pattern) == format_datetime(to_shanghai(moment), pattern), (pattern, moment)
+        assert _shanghai(None) == ""
 
 
 @pytest.mark.parametrize("role, inside, outside", [
