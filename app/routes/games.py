@@ -145,11 +145,16 @@ def treasure_index():
                        results=treasure.recent_results())
 
 
+PURCHASES_SHOWN = 50  # a round's page lists its latest purchases; the draw's records list every share
+
+
 def _round_context(rnd, form=None, error=None, balance=None):
     records = treasure.draw_input(rnd) if rnd.status == "won" else []
+    purchases, purchase_count = treasure.latest_purchases(rnd.id, PURCHASES_SHOWN)
     return {
         "round": rnd, "form": form or TreasureBuyForm(formdata=None), "error": error, "oob_balance": balance,
-        "member": is_member(current_user), "purchases": treasure.round_purchases(rnd.id), "records": records,
+        "member": is_member(current_user), "purchases": purchases, "purchase_count": purchase_count,
+        "records": records,
         "mine": treasure.my_share_numbers(current_user.id, rnd.id) if is_member(current_user) else [],
         "next_round": treasure.current_round_of(rnd.item_id) if rnd.status != "open" else None,
         "rule": treasure.WINNING_RULE if rnd.seed else treasure.LEGACY_RULE, "now": utcnow(),

@@ -86,6 +86,17 @@ def round_purchases(round_id):
     ).scalars().all()
 
 
+def latest_purchases(round_id, limit):
+    """(the round's `limit` latest purchases, newest first, with their buyers; how many it has in all)."""
+    rows = db.session.execute(
+        select(TreasurePurchase).where(TreasurePurchase.round_id == round_id).order_by(TreasurePurchase.id.desc())
+        .limit(limit).options(joinedload(TreasurePurchase.user))
+    ).scalars().all()
+    total = len(rows) if len(rows) < limit else db.session.execute(
+        select(func.count(TreasurePurchase.id)).where(TreasurePurchase.round_id == round_id)).scalar_one()
+    return rows, total
+
+
 def my_share_numbers(user_id, round_id):
     """The share numbers the member holds in a round."""
     return db.session.execute(
@@ -390,7 +401,7 @@ def reopen_resting_items(now=None):
 
 __all__ = [
     "LEGACY_RULE", "WINNING_RULE", "TreasureRefused", "buy_shares", "current_round_of", "draw_input",
-    "get_round", "new_seed", "quote_shares",
+    "get_round", "latest_purchases", "new_seed", "quote_shares",
     "my_share_numbers", "open_round", "open_rounds", "recent_results", "reopen_resting_items", "round_purchases",
     "settle_expired_rounds", "share_records", "winning_share",
 ]

@@ -389,6 +389,20 @@ def test_a_closed_round_refuses_with_a_clear_message(member_client, app, make_me
     assert _balance(app, member_client.user_id) == 500
 
 
+def test_a_round_page_lists_the_latest_purchases_newest_first(client, app, make_member):
+    _item, round_id = make_item(app, total_shares=100)
+    buyers = [make_member(nickname=f"买家{i:02d}") for i in range(3)]
+    with app.app_context():
+        for i in range(55):
+            treasure.buy_shares(buyers[i % 3], round_id, 1, key())
+        db.session.remove()
+    html = client.get(f"/treasure/{round_id}").get_data(as_text=True)
+    listed = html[html.index('id="treasure-participants"'):]
+    assert listed.count('class="play-row"') == 50 and "共 55 次购买，这里是最近 50 次" in listed
+    assert listed.index("买家00") < listed.index("买家02")  # the 55th purchase (买家00's) comes first
+    assert "55" in listed[listed.index('class="play-row"'):][:600]  # its share number
+
+
 def test_not_enough_points_is_shown_in_the_panel(member_client, app):
     _item, round_id = make_item(app, total_shares=100, share_price=100)
     response = member_client.submit(f"/treasure/{round_id}/buy", {"quantity": "6"}, page=f"/treasure/{round_id}",
