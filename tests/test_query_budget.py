@@ -183,9 +183,21 @@ def test_a_logged_in_member_reads_nothing_on_a_page_shared_whole(app, client, sh
     copy of its row until a write touches it: a warm visit runs no statement at all. After the
     member's points change, the next visit reads the account again (and shows the new balance)."""
     login_as(client, shop_floor["member"])
+    with app.app_context():
+        pool = db.engine.pool
+    checkouts = []
+
+    def checked_out(*_args):
+        checkouts.append(1)
     for path in ("/", "/products", f"/products/{shop_floor['product']}", "/checkin", "/me",
                  f"/draw/{shop_floor['draw']}"):
-        assert _statements(app, client, path)[1] == [], path
+        client.get(path)  # warm
+        event.listen(pool, "checkout", checked_out)
+        try:
+            assert _statements(app, client, path)[1] == [], path
+        finally:
+            event.remove(pool, "checkout", checked_out)
+        assert checkouts == [], f"{path}: a connection taken (not even a COMMIT is needed)"
     with app.app_context():
         with write_transaction():
             ledger.earn(shop_floor["member"], 7, "adjust", key="budget-more", growth=False)

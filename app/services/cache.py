@@ -319,7 +319,26 @@ class GenerationFiles:
 def wrote(session):
     """True when the session's transaction has written anything: an INSERT, UPDATE or DELETE sent,
     or rows changed in the session and not yet flushed."""
-    return bool(session.new or session.dirty or session.deleted or session.connection().info.get(_WROTE))
+    if session.new or session.dirty or session.deleted:
+        return True
+    connection = transaction_connection(session)
+    return connection is not None and bool(connection.info.get(_WROTE))
+
+
+def transaction_connection(session):
+    """The connection the session's transaction runs on, or None while it has run nothing (a page
+    served from the cache: nothing to end, no connection to take for it)."""
+    began = session.info.get(_BEGAN)
+    return began[1] if began is not None and began[0] is session.get_transaction() else None
+
+
+_BEGAN = "transaction_began_on"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_connection(session, transaction, connection):
+    if transaction.parent is None:  # the session's own transaction (not a savepoint)
+        session.info[_BEGAN] = (transaction, connection)
 
 
 def _written_here(tables):
@@ -451,5 +470,5 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "wrote", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
+__all__ = ["UNSHOWN", "transaction_connection", "wrote", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
            "kept_row", "rows_of", "shared", "watch", "watch_rows"]

@@ -13,7 +13,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
-from app.services.cache import wrote
+from app.services.cache import transaction_connection, wrote
 
 _in_write = ContextVar("in_write_transaction", default=False)
 _KEPT = "keep_loaded"
@@ -107,6 +107,12 @@ def end_reading(session, expire=True):
     read transactions rolled back would have PostgreSQL parse and plan every statement again,
     request after request; committed, the statements a connection runs often stay prepared."""
     if not session.in_transaction():
+        return
+    if transaction_connection(session) is None and not wrote(session):
+        # It has run nothing: no connection is taken for a COMMIT. Being let go, the session's
+        # closing ends it; else it ends here (nothing is sent), its rows expired as a COMMIT would.
+        if expire:
+            session.rollback()
         return
     if wrote(session):
         session.rollback()
