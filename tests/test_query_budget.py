@@ -209,13 +209,13 @@ def test_a_logged_in_member_reads_nothing_on_a_page_shared_whole(app, client, sh
     assert f"{balance:,}" in response.get_data(as_text=True) or str(balance) in response.get_data(as_text=True)
 
 
-def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_twice(app, client, shop_floor):
-    """A refusal rolls its transaction back, which changed nothing: the answer shows the page with
-    the member's account as it was read (the member's lock), not read once more after the rollback."""
+def _redeem_counted(app, client, shop_floor, **product):
+    """The member redeems the shop floor's product, changed first by `product`: (answer, statements)."""
     with app.app_context():
         with write_transaction() as session:
-            product = session.get(Product, shop_floor["product"])
-            product.points_price, name = 10**8, product.name  # refused under the member's lock: too few points
+            row = session.get(Product, shop_floor["product"])
+            for name, value in product.items():
+                setattr(row, name, value)
         db.session.remove()
     login_as(client, shop_floor["member"])
     page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)
@@ -224,27 +224,25 @@ def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_t
         answer = client.post(f"/products/{shop_floor['product']}/redeem",
                              data={"csrf_token": token, "request_key": uuid.uuid4().hex, "quantity": "1",
                                    "confirmed": "1", "address_id": str(shop_floor["address"])})
-    assert answer.status_code == 422 and name in answer.get_data(as_text=True)
+    return answer, statements
+
+
+def test_a_refused_redemption_shows_the_page_again_without_reading_the_account_twice(app, client, shop_floor):
+    """A refusal rolls its transaction back, which changed nothing: the answer shows the page with
+    the member's account as it was read (the member's lock), not read once more after the rollback."""
+    answer, statements = _redeem_counted(app, client, shop_floor, points_price=10**8, limit_day=None,  # refused
+                                         limit_month=None, limit_total=None,  # under the lock: too few points
+                                         sale_starts_at=None, sale_ends_at=None)
+    assert answer.status_code == 422 and "积分不足" in answer.get_data(as_text=True)
     assert len([s for s in statements if re.search(r"\bFROM users\b", s)]) == 1, statements
 
 
 def test_a_sold_out_product_is_refused_by_reads_alone(app, client, shop_floor):
     """Once a hot product sells out, the rest of a storm is refused before anything is written: no
     write transaction to roll back (which would also make psycopg forget its prepared statements)."""
-    with app.app_context():
-        with write_transaction() as session:
-            product = session.get(Product, shop_floor["product"])
-            product.stock = 0  # on sale, without limits (the member redeemed it before): only sold out
-            product.limit_day = product.limit_month = product.limit_total = None
-            product.sale_starts_at = product.sale_ends_at = None
-        db.session.remove()
-    login_as(client, shop_floor["member"])
-    page = client.get(f"/products/{shop_floor['product']}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    with counted(app) as statements:
-        answer = client.post(f"/products/{shop_floor['product']}/redeem",
-                             data={"csrf_token": token, "request_key": uuid.uuid4().hex, "quantity": "1",
-                                   "confirmed": "1", "address_id": str(shop_floor["address"])})
+    # On sale, without limits (the member redeemed it before): only sold out.
+    answer, statements = _redeem_counted(app, client, shop_floor, stock=0, limit_day=None, limit_month=None,
+                                         limit_total=None, sale_starts_at=None, sale_ends_at=None)
     assert answer.status_code == 422 and "该商品已兑完" in answer.get_data(as_text=True)
     writes = [s for s in statements if re.match(r"\s*(INSERT|UPDATE|DELETE)\b", s, re.IGNORECASE)]
     assert writes == [] and len(statements) <= 4, statements
