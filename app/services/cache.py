@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClau
 from app.extensions import cache, db
 from app.services.clock import utcnow
 
+logger = logging.getLogger(__name__)
 _WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _WRITTEN = "cache_written_tables"
 _WROTE = "transaction_wrote"  # the connection's transaction has written something (any table)
@@ -298,7 +299,7 @@ class GenerationFiles:
                 finally:
                     os.close(handle)
             except OSError:  # as the cache's own store does: the write stands; values may outlive it
-                logging.getLogger(__name__).exception("could not renew the cache generation of %s", name)
+                logger.exception("could not renew the cache generation of %s", name)
 
     def add(self, name, gen):
         part = os.path.join(self.path, f".{os.getpid()}.{threading.get_ident()}")
@@ -470,5 +471,6 @@ def _after_session_commit(_session):
     _bump_committed()
 
 
-__all__ = ["UNSHOWN", "transaction_connection", "wrote", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near", "install_invalidation",
-           "kept_row", "rows_of", "shared", "watch", "watch_rows"]
+__all__ = ["UNSHOWN", "GenerationFiles", "bump", "code_version", "earliest_future", "forget_near",
+           "install_invalidation", "kept_row", "rows_of", "shared", "transaction_connection", "watch", "watch_rows",
+           "wrote"]

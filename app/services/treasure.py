@@ -245,14 +245,13 @@ _SELL_SHARES = (update(TreasureRound)
 
 def _refuse(round_id, now):
     """Explain why the guarded update found nothing to sell."""
-    rnd = db.session.execute(
-        select(TreasureRound).where(TreasureRound.id == round_id).execution_options(populate_existing=True)
-    ).scalar_one()
-    raise _refusal(rnd.status, rnd.deadline, rnd.total_shares - rnd.sold, now)
+    raise _refusal(db.session.execute(_ROUND_STATE, {"p_round": round_id}).one(), now)
 
 
-def _refusal(status, deadline, remaining, now):
-    if status != "open" or deadline <= now or remaining == 0:
+def _refusal(state, now):
+    """Why a round in `state` (_ROUND_STATE's row) sells no more shares, or not as many as asked."""
+    remaining = state.total_shares - state.sold
+    if state.status != "open" or state.deadline <= now or remaining == 0:
         return TreasureRefused(_("本期夺宝已结束，请参与最新一期"))
     return TreasureRefused(_("本期仅剩 %(n)s 份，请减少购买份数", n=remaining), field="quantity")
 
@@ -265,7 +264,7 @@ def _refuse_if_closed(user_id, round_id, quantity, request_key, now):
     if row is None or (row.status == "open" and row.deadline > now and row.sold + quantity <= row.total_shares):
         return
     if not used_before(user_id, "treasure", request_key):
-        raise _refusal(row.status, row.deadline, row.total_shares - row.sold, now)
+        raise _refusal(row, now)
 
 
 _ROUND_STATE = select(TreasureRound.status, TreasureRound.deadline, TreasureRound.sold, TreasureRound.total_shares

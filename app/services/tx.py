@@ -108,14 +108,14 @@ def end_reading(session, expire=True):
     request after request; committed, the statements a connection runs often stay prepared."""
     if not session.in_transaction():
         return
-    if transaction_connection(session) is None and not wrote(session):
+    if wrote(session):
+        session.rollback()
+        return
+    if transaction_connection(session) is None:
         # It has run nothing: no connection is taken for a COMMIT. Being let go, the session's
         # closing ends it; else it ends here (nothing is sent), its rows expired as a COMMIT would.
         if expire:
             session.rollback()
-        return
-    if wrote(session):
-        session.rollback()
         return
     expiring, session.expire_on_commit = session.expire_on_commit, expire
     try:
