@@ -21,7 +21,7 @@ from app.services.clock import add_months, next_midnight, shanghai_today, utcnow
 from app.services.earning import quota_used, rule, take_quota
 from app.services.errors import AlreadyDone, DomainError, InsufficientPoints
 from app.services.members import lock_member
-from app.services.tx import keep_loaded, write_transaction
+from app.services.tx import execute_rows, keep_loaded, write_transaction
 
 _CHUNK = 64  # days read per query while walking a streak back
 shared_cache.watch_rows("checkins", key="user_id")  # a member's check-ins, kept apart from everyone else's
@@ -53,7 +53,7 @@ def current_streak(user_id, today):
 def _recent(user_id, through):
     """The member's latest check-ins up to `through`, newest first, as (day, kind, points) rows:
     one chunk of the calendar (what a streak walks first and a recent month shows)."""
-    return db.session.execute(_RECENT, {"p_user": user_id, "p_through": through}).all()
+    return execute_rows(_RECENT, {"p_user": user_id, "p_through": through}).all()
 
 
 _RECENT = (select(CheckIn.day, CheckIn.kind, CheckIn.points)  # built once: every view and check-in reads it

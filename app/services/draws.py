@@ -32,7 +32,7 @@ from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
 from app.services.members import lock_member
-from app.services.tx import keep_loaded, write_transaction
+from app.services.tx import execute_rows, keep_loaded, write_transaction
 
 TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
 SKIN_LABELS = {"wheel": _l("大转盘"), "grid": _l("九宫格")}
@@ -195,12 +195,12 @@ def _prizes(draw_id):
 
 
 def _plays_today(user_id, draw_id, day):
-    return db.session.execute(_PLAYS_TODAY, {"p_draw": draw_id, "p_user": user_id, "p_day": day}).scalar_one()
+    return execute_rows(_PLAYS_TODAY, {"p_draw": draw_id, "p_user": user_id, "p_day": day}).scalar_one()
 
 
 def _misses_so_far(user_id, draw_id):
     """Plays in a row without a pity-tier prize, read from the member's last play."""
-    return db.session.execute(_LAST_MISSES, {"p_draw": draw_id, "p_user": user_id}).scalar_one_or_none() or 0
+    return execute_rows(_LAST_MISSES, {"p_draw": draw_id, "p_user": user_id}).scalar_one_or_none() or 0
 
 
 # Built once, their values bound per call: a draw's panel and every play read both.
@@ -225,14 +225,14 @@ def pity_left(user_id, draw):
 
 def _take_stock(prize_id):
     """Guarded stock take: NULL stock is unlimited; an empty prize is never awarded."""
-    return db.session.execute(_TAKE_PRIZE, {"p_prize": prize_id}).scalar_one_or_none() is not None
+    return execute_rows(_TAKE_PRIZE, {"p_prize": prize_id}).scalar_one_or_none() is not None
 
 
 def _count_unlimited(prize_id):
     """Count one more award of a prize that still has no stock of its own (else False: an operator
     gave it stock meanwhile, and _take_stock decides). Only `awarded` changes, which no member page
     shows: the draw's shared snapshot (shown_draw) stays current."""
-    return db.session.execute(_COUNT_UNLIMITED, {"p_prize": prize_id}).scalar_one_or_none() is not None
+    return execute_rows(_COUNT_UNLIMITED, {"p_prize": prize_id}).scalar_one_or_none() is not None
 
 
 # Built once, their values bound per call: every play reads the prizes and takes or counts one.

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import EarnQuota
 from app.services import cache as shared_cache
 from app.services.settings import DEFAULTS, get_setting
-from app.services.tx import in_write_transaction
+from app.services.tx import execute_rows, in_write_transaction
 
 
 def rule(key):
@@ -56,8 +56,8 @@ shared_cache.watch_rows("earn_quotas", key="subject")
 
 def quota_used(scope, subject, period):
     """How many units of a counter are used (0 if never touched)."""
-    used = db.session.execute(_USED, {"p_scope": scope, "p_subject": str(subject), "p_period": period}
-                              ).scalar_one_or_none()
+    used = execute_rows(_USED, {"p_scope": scope, "p_subject": str(subject), "p_period": period}
+                        ).scalar_one_or_none()
     return used or 0
 
 

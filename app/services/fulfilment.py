@@ -16,7 +16,7 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.phrases import phrase, split_text
-from app.services.tx import in_write_transaction
+from app.services.tx import execute_rows, in_write_transaction
 
 
 # Why an order was cancelled, as the member (or an operator) reads it later in their own
@@ -47,7 +47,7 @@ def take_stock(product_id, quantity):
     rest of this order's work for the product is serialised with other orders of it.
     """
     _require_tx()
-    left = db.session.execute(_TAKE_STOCK, {"p_product": product_id, "p_quantity": quantity}).scalar_one_or_none()
+    left = execute_rows(_TAKE_STOCK, {"p_product": product_id, "p_quantity": quantity}).scalar_one_or_none()
     if left is None:
         stock = db.session.execute(select(Product.stock).where(Product.id == product_id)).scalar_one_or_none()
         if stock is None:

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import IdempotencyKey
 from app.services.errors import AlreadyDone
 from app.services.ids import parse_db_id
-from app.services.tx import in_write_transaction, keep_loaded
+from app.services.tx import execute_rows, in_write_transaction, keep_loaded
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -18,8 +18,7 @@ def insert_unless_taken(model, **values):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the row's primary key: None when a unique key
     is taken already. As a savepoint around an INSERT would, but in one statement; on PostgreSQL
     it waits, like the INSERT, for a concurrent transaction holding the key to end."""
-    session = db.session
-    return session.execute(_insert_unless_taken(session.get_bind().dialect.name, model), values).first()
+    return execute_rows(_insert_unless_taken(db.session.get_bind().dialect.name, model), values).first()
 
 
 @functools.cache
@@ -49,12 +48,12 @@ def claim_request(user_id, scope, key):
 def used_before(user_id, scope, key):
     """True when a request with this key has committed its work already (read, not claimed: for a
     refusal decided before any write, which must not refuse a retry of a request that was done)."""
-    return db.session.execute(_USED, {"p_user": user_id, "p_scope": scope, "p_key": key}).first() is not None
+    return execute_rows(_USED, {"p_user": user_id, "p_scope": scope, "p_key": key}).first() is not None
 
 
 def remember_result(user_id, scope, key, result):
     """Store what a retry with this key should be given (an id, usually)."""
-    db.session.execute(_REMEMBER, {"p_user": user_id, "p_scope": scope, "p_key": key, "p_result": str(result)})
+    execute_rows(_REMEMBER, {"p_user": user_id, "p_scope": scope, "p_key": key, "p_result": str(result)})
 
 
 _USED = select(IdempotencyKey.scope).where(IdempotencyKey.user_id == bindparam("p_user"),

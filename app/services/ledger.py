@@ -27,7 +27,7 @@ from app.services.levels import level_for
 from app.services.members import hold_member_lock, holds_member_lock, lock_member, outside_savepoint, transaction_memo
 from app.services.phrases import phrase_text, split_text
 from app.services.settings import get_setting
-from app.services.tx import in_write_transaction, write_transaction
+from app.services.tx import execute_rows, in_write_transaction, write_transaction
 
 # What each kind of entry is called on the member's statement. Add new kinds here.
 KIND_LABELS = {
@@ -120,8 +120,8 @@ def boosted_amount(amount, growth, now=None):
 
 def _add_to_balance(user_id, delta, growth_delta=0):
     """Guarded balance change; returns the new balance or None when it would go negative."""
-    return db.session.execute(_BALANCE_DEBIT if delta < 0 else _BALANCE_CHANGE,
-                              {"p_user": user_id, "p_delta": delta, "p_growth": growth_delta}).scalar_one_or_none()
+    return execute_rows(_BALANCE_DEBIT if delta < 0 else _BALANCE_CHANGE,
+                        {"p_user": user_id, "p_delta": delta, "p_growth": growth_delta}).scalar_one_or_none()
 
 
 def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=None,
@@ -148,8 +148,8 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
                        key=key, ref=ref, **_note(note), created_at=now)
     session.add(entry)
     session.flush()
-    session.execute(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
-                               "expires_at": expires_at or default_expiry(now), "created_at": now})
+    execute_rows(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
+                            "expires_at": expires_at or default_expiry(now), "created_at": now})
     if growth:
         _tell_level_up(user_id, growth_before, growth_before + amount)
     return entry
@@ -158,7 +158,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
 def _locked_growth(user_id):
     """The member's growth, read under their row lock (taken now unless this transaction holds it)."""
     if holds_member_lock(user_id):
-        return db.session.execute(_GROWTH, {"p_user": user_id}).scalar_one()
+        return execute_rows(_GROWTH, {"p_user": user_id}).scalar_one()
     return lock_member(user_id, acting=False).growth
 
 
@@ -195,7 +195,7 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
                        key=key, ref=ref, **_note(note), created_at=now)
     session.add(entry)
     session.flush()
-    lots = session.execute(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
+    lots = execute_rows(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
     _draw_from_lots(entry, lots, amount)
     return entry
 
@@ -206,14 +206,14 @@ def _draw_from_lots(entry, lots, amount):
         if left == 0:
             break
         take = min(remaining, left)
-        done = db.session.execute(_TAKE_FROM_LOT, {"p_lot": lot_id, "p_user": entry.user_id, "p_take": take}).rowcount
+        done = execute_rows(_TAKE_FROM_LOT, {"p_lot": lot_id, "p_user": entry.user_id, "p_take": take}).rowcount
         if done != 1:
             raise LedgerError(f"lot {lot_id} changed under a locked member")
         allocations.append({"entry_id": entry.id, "lot_id": lot_id, "amount": take})
         left -= take
     if left:
         raise LedgerError(f"member {entry.user_id}: lots short by {left} for entry {entry.id}")
-    db.session.execute(_ALLOCATE, allocations)
+    execute_rows(_ALLOCATE, allocations)
 
 
 _ALLOCATE = insert(PointAllocation.__table__)  # rows, no objects: refunds read them back by query
@@ -271,7 +271,7 @@ def _expire_due_lots(user_id, now):
     expired = transaction_memo(_EXPIRED)
     if user_id in expired and expired[user_id] >= now:
         return None
-    lots = session.execute(_DUE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
+    lots = execute_rows(_DUE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
     total = sum(remaining for _, remaining in lots)
     if outside_savepoint():
         expired[user_id] = now
@@ -336,13 +336,13 @@ def reconcile():
 
 def next_expiry(user_id, now=None):
     """(when, points) of the soonest-expiring points the member still has, or None."""
-    row = db.session.execute(_NEXT_EXPIRY, {"p_user": user_id, "p_now": now or utcnow()}).first()
+    row = execute_rows(_NEXT_EXPIRY, {"p_user": user_id, "p_now": now or utcnow()}).first()
     return (row[0], int(row[1])) if row else None
 
 
 def expiring_within(user_id, until, now=None):
     """Points the member will lose between now and `until` unless spent."""
-    return int(db.session.execute(_EXPIRING, {"p_user": user_id, "p_now": now or utcnow(), "p_until": until}).scalar_one())
+    return int(execute_rows(_EXPIRING, {"p_user": user_id, "p_now": now or utcnow(), "p_until": until}).scalar_one())
 
 
 def expiry_outlook(user_id, window, now=None):
@@ -352,8 +352,8 @@ def expiry_outlook(user_id, window, now=None):
     now = now or utcnow()
     soonest = next_expiry(user_id, now)
     within = expiring_within(user_id, now + window, now)
-    entering = db.session.execute(_NEXT_AFTER, {"p_user": user_id, "p_now": now, "p_until": now + window}
-                                  ).scalar_one_or_none()
+    entering = execute_rows(_NEXT_AFTER, {"p_user": user_id, "p_now": now, "p_until": now + window}
+                            ).scalar_one_or_none()
     moments = [m for m in (soonest[0] if soonest else None, entering - window if entering else None) if m]
     return soonest, within, min(moments) if moments else None
 

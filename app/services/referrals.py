@@ -19,7 +19,7 @@ from app.services import events, ledger, messages
 from app.services.clock import shanghai_today, utcnow
 from app.services.earning import rule, take_quota
 from app.services.members import lock_member
-from app.services.tx import write_transaction
+from app.services.tx import execute_rows, write_transaction
 
 PAY_ON = ("register", "first_redeem")
 
@@ -122,7 +122,7 @@ def pay_pending_referral(invitee_id, *, now=None):
         invitee = session.get(User, invitee_id)
         if invitee is None or invitee.inviter_id is None:
             return None
-        pending = session.execute(_PENDING, {"p_invitee": invitee_id}).scalar_one_or_none()
+        pending = execute_rows(_PENDING, {"p_invitee": invitee_id}).scalar_one_or_none()
         if pending is None:
             return None
         referral = session.get(Referral, pending)

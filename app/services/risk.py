@@ -23,7 +23,7 @@ from app.services.clock import utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.settings import get_setting, put_setting
-from app.services.tx import write_transaction
+from app.services.tx import execute_rows, write_transaction
 
 SETTING = "risk.rules"
 # The thresholds an operator sets, with their bounds (0 turns a rule off).
@@ -92,7 +92,7 @@ def _counts(names, params):
     """The _COUNTS named (those the switched-on rules need) as one query: {name: count}."""
     if not names:
         return {}
-    row = db.session.execute(_counts_query(tuple(names)), params).one()
+    row = execute_rows(_counts_query(tuple(names)), params).one()
     return {name: int(row._mapping[name] or 0) for name in names}
 
 
@@ -156,8 +156,8 @@ def member_flags(member, now, config=None):
             invited_at = db.session.execute(
                 select(Referral.created_at).where(Referral.invitee_id == member.id)
             ).scalar_one_or_none() or member.created_at
-            crowd = db.session.execute(_COUNTS["own"], {"p_member": member.inviter_id, "p_own_from": invited_at - day,
-                                                        "p_own_to": invited_at + day}).scalar_one()
+            crowd = execute_rows(_COUNTS["own"], {"p_member": member.inviter_id, "p_own_from": invited_at - day,
+                                                  "p_own_to": invited_at + day}).scalar_one()
         if max(own, crowd) >= burst:
             found.append({"rule": "invitee_burst", "inviter_id": member.id if own >= crowd else member.inviter_id,
                           "invitees": max(own, crowd), "threshold": burst})

@@ -32,7 +32,7 @@ from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
 from app.services.members import lock_member
-from app.services.tx import keep_loaded, write_transaction
+from app.services.tx import execute_rows, keep_loaded, write_transaction
 
 STATUS_LABELS = {
     "pending_payment": _l("待付款"), "paid": _l("待发货"), "shipped": _l("已发货"), "completed": _l("已完成"),
@@ -101,7 +101,7 @@ def member_limits(user_id, product, now=None):
     for scope, _limit, bounds in scopes:
         if bounds is not None:
             params[f"p_{scope}_from"], params[f"p_{scope}_to"] = bounds
-    used = db.session.execute(_used_statement(tuple(scope for scope, _limit, _bounds in scopes)), params).one()
+    used = execute_rows(_used_statement(tuple(scope for scope, _limit, _bounds in scopes)), params).one()
     return [(scope, limit, int(n)) for (scope, limit, _bounds), n in zip(scopes, used)]
 
 
@@ -248,7 +248,7 @@ def _refuse_if_sold_out(user_id, product_id, quantity, request_key, now):
     to the redemption's own rules, which say it as they always do."""
     if not (is_db_id(product_id) and _is_quantity(quantity)):
         return
-    row = db.session.execute(_ON_SALE_STOCK, {"p_product": product_id}).first()
+    row = execute_rows(_ON_SALE_STOCK, {"p_product": product_id}).first()
     if row is None or row.stock >= quantity or catalog.sale_state(row, now) in ("upcoming", "ended"):
         return
     if used_before(user_id, "redeem", request_key):

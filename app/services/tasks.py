@@ -21,7 +21,7 @@ from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.members import hold_member_lock, lock_member
 from app.services.phrases import phrase
-from app.services.tx import write_transaction
+from app.services.tx import execute_rows, write_transaction
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
     points = task_points(key)
     if points <= 0:
         return None
-    with write_transaction() as session:
+    with write_transaction():
         # Every completion of the member's tasks takes their row lock first: read under it, "not done
         # yet" stays true until this transaction ends (the unique key backs it up).
         hold_member_lock(user_id, acting=True)
@@ -74,13 +74,13 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
             return None
         entry = ledger.earn(user_id, points, "task", key=f"task:{key}:{period}", ref=f"task:{key}",
                             note=task.title, boost=True, now=now)
-        session.execute(_COMPLETE, {"user_id": user_id, "task": key, "period": period, "ref": ref,
-                                    "points": entry.amount if entry is not None else 0, "created_at": now})
+        execute_rows(_COMPLETE, {"user_id": user_id, "task": key, "period": period, "ref": ref,
+                                 "points": entry.amount if entry is not None else 0, "created_at": now})
     return entry
 
 
 def _completed(user_id, key, period):
-    return db.session.execute(_COMPLETED, {"p_user": user_id, "p_task": key, "p_period": period}).first() is not None
+    return execute_rows(_COMPLETED, {"p_user": user_id, "p_task": key, "p_period": period}).first() is not None
 
 
 _COMPLETED = select(TaskCompletion.id).where(  # built once: every redemption, share and play asks

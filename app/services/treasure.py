@@ -28,7 +28,7 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result, used_before
 from app.services.ids import is_db_id
-from app.services.tx import keep_loaded, write_transaction
+from app.services.tx import execute_rows, keep_loaded, write_transaction
 
 WINNING_RULE = _l(
     "每期开始时系统生成一个随机种子，并立即公布它的 SHA-256（种子承诺）；满员开奖时公布种子本身。"
@@ -212,8 +212,8 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         # The round's counter first, then the points: the member whose last share sells the round out
         # pays the winner, so a buyer must never hold a member's row while waiting for the round's
         # (taking the points first deadlocked on PostgreSQL with the winner's own pending purchase).
-        sold = session.execute(_SELL_SHARES, {"p_round": rnd.id, "p_now": now, "p_quantity": quantity}
-                               ).scalar_one_or_none()
+        sold = execute_rows(_SELL_SHARES, {"p_round": rnd.id, "p_now": now, "p_quantity": quantity}
+                            ).scalar_one_or_none()
         if sold is None:
             _refuse(rnd.id, now)
         spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
@@ -245,7 +245,7 @@ _SELL_SHARES = (update(TreasureRound)
 
 def _refuse(round_id, now):
     """Explain why the guarded update found nothing to sell."""
-    raise _refusal(db.session.execute(_ROUND_STATE, {"p_round": round_id}).one(), now)
+    raise _refusal(execute_rows(_ROUND_STATE, {"p_round": round_id}).one(), now)
 
 
 def _refusal(state, now):
@@ -260,7 +260,7 @@ def _refuse_if_closed(user_id, round_id, quantity, request_key, now):
     """Refuse a purchase in a round closed or without the shares asked for, as last committed, before
     any write: when a round sells out, the rest of a rush is refused by two reads - the round, then
     whether this request key was used (a retry of a purchase that was made goes on to get it)."""
-    row = db.session.execute(_ROUND_STATE, {"p_round": round_id}).first() if is_db_id(round_id) else None
+    row = execute_rows(_ROUND_STATE, {"p_round": round_id}).first() if is_db_id(round_id) else None
     if row is None or (row.status == "open" and row.deadline > now and row.sold + quantity <= row.total_shares):
         return
     if not used_before(user_id, "treasure", request_key):

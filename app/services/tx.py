@@ -124,6 +124,18 @@ def end_reading(session, expire=True):
         session.expire_on_commit = expiring
 
 
+def execute_rows(statement, params=None):
+    """Run a Core statement - rows and values, no objects loaded - as session.execute() would (the
+    pending objects flushed first, unless autoflush is off), but on the session's connection, past
+    the ORM's execution layer: a third to two thirds less Python for each of the guarded UPDATEs,
+    INSERTs and small reads every points use case runs. A statement that loads objects (select of
+    a model), or must update the objects in the session, goes through session.execute()."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def discard_session(*_args):
     """End the request's session even when its connection died: closing it rolls back, which
     raises on a killed connection, and an error at teardown would be a bare 500 page."""

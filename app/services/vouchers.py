@@ -30,7 +30,7 @@ from app.services.clock import to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.idempotency import claim_request, remember_result
 from app.services.ids import parse_db_id
-from app.services.tx import in_write_transaction, keep_loaded, write_transaction
+from app.services.tx import execute_rows, in_write_transaction, keep_loaded, write_transaction
 
 CODE_LENGTH = 24
 _CODE_RE = re.compile(r"^[A-Z2-7]{24}$")
@@ -209,8 +209,8 @@ def _redeem(code, staff_user_id, request_key, now):
             if done is not None:
                 return _replayed(done, code, staff)
         voucher = _usable_voucher(code, staff, now)
-        done = session.execute(_MARK_REDEEMED, {"p_voucher": voucher.id, "p_at": now, "p_by": staff.id}
-                               ).scalar_one_or_none()
+        done = execute_rows(_MARK_REDEEMED, {"p_voucher": voucher.id, "p_at": now, "p_by": staff.id}
+                            ).scalar_one_or_none()
         if done is None:
             # Another phone got there between our read and our update (PostgreSQL; SQLite's
             # BEGIN IMMEDIATE serialises the two): the refusal says who, and that it was just now.
