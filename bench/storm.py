@@ -2,16 +2,17 @@
 balance, nothing charged or used twice.
 
     .venv/bin/python bench/storm.py [--n 300] [--threads 96] [--client auto|wrk|python] [--restart-db]
+                                    [--workers 4] [--worker-threads 2]
 
 Builds a database with the demo data (a temporary SQLite file; with DATABASE_URL, that PostgreSQL
 database, emptied first), N members holding points, a voucher product with N/2 in stock and a
-treasure round of N/2 shares. Serves the mall with the production config under gunicorn (2
-workers x 8 threads) and fires, N at once each: redemptions, draws, treasure-share purchases,
-check-ins (a quarter of them twice), and the counter verifying every voucher sold - each code
-twice at once. Every answer is a success, an expected refusal (sold out, limit, already done) or
-an error; prints successes/s per storm, then runs `flask points reconcile` and checks the
-database directly. Exits 1 on any error answer, oversell, negative balance, double charge or
-reconciliation difference.
+treasure round of N/2 shares. Serves the mall with the production config under gunicorn (4
+workers x 2 threads, as the README's production command runs it on two cores) and fires, N at
+once each: redemptions, draws, treasure-share purchases, check-ins (a quarter of them twice),
+and the counter verifying every voucher sold - each code twice at once. Every answer is a success,
+an expected refusal (sold out, limit, already done) or an error; prints successes/s per storm,
+then runs `flask points reconcile` and checks the database directly. Exits 1 on any error answer,
+oversell, negative balance, double charge or reconciliation difference.
 
 --client: who fires the storms. wrk (the default when wrk is installed; bench/storm.lua) sends the
 same prepared POSTs - each member's cookie and CSRF token, a fresh request key each - from C, over
@@ -290,6 +291,8 @@ def main():
     parser.add_argument("--threads", type=int, default=96)
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--restart-db", action="store_true")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--worker-threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--pg-data", default=os.environ.get("PGDATA") or
                         os.path.join(os.environ.get("PGTEST_DIR", "/tmp/pointsmall-pg"), "data"))
     options = parser.parse_args()
@@ -305,7 +308,8 @@ def main():
     if options.restart_db and not is_pg:
         print("--restart-db needs DATABASE_URL pointing at a PostgreSQL this script may restart")
         return 2
-    print(f"machine: {machine()}; database: {'PostgreSQL' if is_pg else 'SQLite'}; gunicorn 2 workers x 8 threads; "
+    print(f"machine: {machine()}; database: {'PostgreSQL' if is_pg else 'SQLite'}; "
+          f"gunicorn {options.workers} workers x {options.worker_threads} threads; "
           f"{n} members, client: {options.client} with {options.threads} "
           f"{'connections' if options.client == 'wrk' else 'threads'}")
     started = time.perf_counter()
@@ -315,7 +319,8 @@ def main():
     if options.client == "wrk":
         env["GUNICORN_CMD_ARGS"] = (env.get("GUNICORN_CMD_ARGS", "") + " --keep-alive 300").strip()
     failed = []
-    with gunicorn("wsgi:app", env, threads=8, log=f"{tmp}/mall.log") as (base, proc):
+    with gunicorn("wsgi:app", env, workers=options.workers, threads=options.worker_threads,
+                  log=f"{tmp}/mall.log") as (base, proc):
         pids_before = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         first = member_session(base, 0, "/products")
         product, draw, round_id = ids(base, first)
