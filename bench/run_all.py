@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import create_app  # noqa: E402
 from app.config import TestConfig, _database_url  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import Product  # noqa: E402
+from app.models import DrawPlay, Product  # noqa: E402
 from app.seeds import seed_demo  # noqa: E402
 from app.services import accounts, ledger  # noqa: E402
 from app.services.tx import write_transaction  # noqa: E402
@@ -180,19 +180,22 @@ def action_figures(app, base):
             db.session.get(Product, product_id).stock = 10
         db.session.remove()
     page = f"/products/{product_id}"
-    ok, seconds = post_storm(base, sessions, page, page + "/redeem", {"quantity": "1"})
+    ok, seconds = post_storm(base, sessions, page, page + "/redeem", {"quantity": "1", "confirmed": "1"})
     with app.app_context():
         stock = db.session.get(Product, product_id).stock
         assert ledger.reconcile() == []
         db.session.remove()
+    assert (ok, stock) == (10, 0), f"the redeem storm sold {ok} of 10 (stock left {stock})"
     print(f"redeem storm: {n} members tap at once on stock 10: {ok} orders, stock left {stock}, "
           f"{n / seconds:6.1f} requests/s, all answered in {seconds:.2f} s; reconcile ok")
     ok, seconds = post_storm(base, sessions, "/checkin", "/checkin", {}, ok_status=(200, 303))
     print(f"check-in storm: {n} members at once: {ok} answered OK, {n / seconds:6.1f} check-ins/s")
-    ok, seconds = post_storm(base, sessions, "/draw/1", "/draw/1/play", {})
+    ok, seconds = post_storm(base, sessions, "/draw/1", "/draw/1/play", {"confirmed": "1"})
     with app.app_context():
         assert ledger.reconcile() == []
+        played = db.session.execute(db.select(db.func.count(DrawPlay.id)).where(DrawPlay.draw_id == 1)).scalar()
         db.session.remove()
+    assert ok == played == n, f"the draw storm: {ok} answered, {played} plays of {n}"
     print(f"draw storm: {n} members play at once: {ok} draws, {n / seconds:6.1f} draws/s; reconcile ok")
     for session in sessions:
         session.close()
@@ -221,12 +224,12 @@ def _free_port():
 
 
 def start_gunicorn(url):
-    """gunicorn as in production (2 workers x 8 threads) on the bench database."""
+    """gunicorn as the README runs it in production (4 workers x 2 threads) on the bench database."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development", "RATELIMIT_ENABLED": "false",
            "UPLOAD_DIR": UPLOAD_DIR}
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "8", "-b", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "4", "--threads", "2", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", "wsgi:app"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(root / "instance" / "bench-gunicorn.log", "w"))
     base = f"http://127.0.0.1:{port}"
@@ -246,7 +249,7 @@ def main():
     use_gunicorn = "--dev-server" not in sys.argv
     if use_gunicorn:
         proc, base = start_gunicorn(url)
-        server_name = "gunicorn 2 workers x 8 threads"
+        server_name = "gunicorn 4 workers x 2 threads"
     else:
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
