@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.extensions import db
 from app.models import PointAllocation, PointEntry, PointLot, User
@@ -133,7 +134,6 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     """
     _require_tx()
     now = now or utcnow()
-    session = db.session
     # Under the member's row lock every entry of theirs is written by this transaction alone: a key
     # not found here stays free until it ends (the unique key backs that up).
     growth_before = _locked_growth(user_id)
@@ -144,10 +144,8 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     if amount <= 0:
         raise ValueError("earn needs a positive amount")
     balance = _add_to_balance(user_id, amount, amount if growth else 0)
-    entry = PointEntry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
-                       key=key, ref=ref, **_note(note), created_at=now)
-    session.add(entry)
-    session.flush()
+    entry = _write_entry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
+                         key=key, ref=ref, **_note(note), created_at=now)
     execute_rows(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
                             "expires_at": expires_at or default_expiry(now), "created_at": now})
     if growth:
@@ -181,7 +179,6 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
     if amount <= 0:
         raise ValueError("spend needs a positive amount")
     now = now or utcnow()
-    session = db.session
     hold_member_lock(user_id)
     if key is not None and not new_key:
         existing = _entry_by_key(user_id, key)
@@ -191,13 +188,25 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
     balance = _add_to_balance(user_id, -amount)
     if balance is None:
         raise InsufficientPoints(_("积分不足"))
-    entry = PointEntry(user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
-                       key=key, ref=ref, **_note(note), created_at=now)
-    session.add(entry)
-    session.flush()
+    entry = _write_entry(user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
+                         key=key, ref=ref, **_note(note), created_at=now)
     lots = execute_rows(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
     _draw_from_lots(entry, lots, amount)
     return entry
+
+
+def _write_entry(**values):
+    """A new entry, written by one INSERT and put in the session as if just read, every column given:
+    no flush of the unit of work (which costs about three times the statement's Python)."""
+    values = {**_NO_VALUES, **values}
+    entry = PointEntry(id=execute_rows(_NEW_ENTRY, values).scalar_one(), **values)
+    make_transient_to_detached(entry)
+    db.session.add(entry)
+    return entry
+
+
+_NEW_ENTRY = insert(PointEntry.__table__).returning(PointEntry.__table__.c.id)
+_NO_VALUES = {"ref": None, "note": None, "note_id": None, "key": None, "refund_of_id": None}
 
 
 def _draw_from_lots(entry, lots, amount):
@@ -236,10 +245,8 @@ def refund(entry_id, *, note=None, now=None):
         return None
     total = -original.amount
     balance = _add_to_balance(original.user_id, total)
-    entry = PointEntry(user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
-                       ref=original.ref, **_note(note), refund_of_id=entry_id, created_at=now)
-    session.add(entry)
-    session.flush()
+    entry = _write_entry(user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
+                         ref=original.ref, **_note(note), refund_of_id=entry_id, created_at=now)
     rows = session.execute(
         select(PointAllocation.lot_id, PointAllocation.amount, PointLot.expires_at)
         .join(PointLot, PointLot.id == PointAllocation.lot_id)
@@ -267,7 +274,6 @@ def _expire_due_lots(user_id, now):
 
     Once per transaction and moment: the member's row is locked, so no lot of theirs
     changes but by this transaction, whose new lots expire later."""
-    session = db.session
     expired = transaction_memo(_EXPIRED)
     if user_id in expired and expired[user_id] >= now:
         return None
@@ -280,9 +286,7 @@ def _expire_due_lots(user_id, now):
     balance = _add_to_balance(user_id, -total)
     if balance is None:
         raise LedgerError(f"member {user_id}: balance below expired lots")
-    entry = PointEntry(user_id=user_id, amount=-total, balance_after=balance, kind="expire", created_at=now)
-    session.add(entry)
-    session.flush()
+    entry = _write_entry(user_id=user_id, amount=-total, balance_after=balance, kind="expire", created_at=now)
     _draw_from_lots(entry, lots, total)
     return entry
 
