@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.extensions import db
 from app.models import PointAllocation, PointEntry, PointLot, User
@@ -28,7 +27,7 @@ from app.services.levels import level_for
 from app.services.members import hold_member_lock, holds_member_lock, lock_member, outside_savepoint, transaction_memo
 from app.services.phrases import phrase_text, split_text
 from app.services.settings import get_setting
-from app.services.tx import execute_rows, in_write_transaction, write_transaction
+from app.services.tx import add_row, execute_rows, in_write_transaction, write_transaction
 
 # What each kind of entry is called on the member's statement. Add new kinds here.
 KIND_LABELS = {
@@ -82,10 +81,16 @@ def _entry_by_key(user_id, key):
     return db.session.execute(_ENTRY_BY_KEY, {"p_user": user_id, "p_key": key}).scalar_one_or_none()
 
 
+def _key_used(user_id, key):
+    return execute_rows(_KEY_USED, {"p_user": user_id, "p_key": key}).first() is not None
+
+
 # The statements every points use case runs, built once with their values bound per call
 # (building a statement costs more Python than running it). Bound names avoid the columns'.
 _GROWTH = select(User.growth).where(User.id == bindparam("p_user"))
-_ENTRY_BY_KEY = select(PointEntry).where(PointEntry.user_id == bindparam("p_user"), PointEntry.key == bindparam("p_key"))
+_BY_KEY = (PointEntry.user_id == bindparam("p_user"), PointEntry.key == bindparam("p_key"))
+_ENTRY_BY_KEY = select(PointEntry).where(*_BY_KEY)
+_KEY_USED = select(PointEntry.id).where(*_BY_KEY)
 _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
                    .values(points_balance=User.points_balance + bindparam("p_delta"),
                            growth=User.growth + bindparam("p_growth"))
@@ -137,15 +142,15 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     # Under the member's row lock every entry of theirs is written by this transaction alone: a key
     # not found here stays free until it ends (the unique key backs that up).
     growth_before = _locked_growth(user_id)
-    if key is not None and _entry_by_key(user_id, key) is not None:
+    if key is not None and _key_used(user_id, key):
         return None
     if boost:
         amount = boosted_amount(amount, growth_before, now)
     if amount <= 0:
         raise ValueError("earn needs a positive amount")
     balance = _add_to_balance(user_id, amount, amount if growth else 0)
-    entry = _write_entry(user_id=user_id, amount=amount, balance_after=balance, kind=kind,
-                         key=key, ref=ref, **_note(note), created_at=now)
+    entry = add_row(PointEntry, user_id=user_id, amount=amount, balance_after=balance, kind=kind,
+                    key=key, ref=ref, **_note(note), created_at=now)
     execute_rows(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
                             "expires_at": expires_at or default_expiry(now), "created_at": now})
     if growth:
@@ -188,25 +193,11 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
     balance = _add_to_balance(user_id, -amount)
     if balance is None:
         raise InsufficientPoints(_("积分不足"))
-    entry = _write_entry(user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
-                         key=key, ref=ref, **_note(note), created_at=now)
+    entry = add_row(PointEntry, user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
+                    key=key, ref=ref, **_note(note), created_at=now)
     lots = execute_rows(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
     _draw_from_lots(entry, lots, amount)
     return entry
-
-
-def _write_entry(**values):
-    """A new entry, written by one INSERT and put in the session as if just read, every column given:
-    no flush of the unit of work (which costs about three times the statement's Python)."""
-    values = {**_NO_VALUES, **values}
-    entry = PointEntry(id=execute_rows(_NEW_ENTRY, values).scalar_one(), **values)
-    make_transient_to_detached(entry)
-    db.session.add(entry)
-    return entry
-
-
-_NEW_ENTRY = insert(PointEntry.__table__).returning(PointEntry.__table__.c.id)
-_NO_VALUES = {"ref": None, "note": None, "note_id": None, "key": None, "refund_of_id": None}
 
 
 def _draw_from_lots(entry, lots, amount):
@@ -245,8 +236,8 @@ def refund(entry_id, *, note=None, now=None):
         return None
     total = -original.amount
     balance = _add_to_balance(original.user_id, total)
-    entry = _write_entry(user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
-                         ref=original.ref, **_note(note), refund_of_id=entry_id, created_at=now)
+    entry = add_row(PointEntry, user_id=original.user_id, amount=total, balance_after=balance, kind="refund",
+                    ref=original.ref, **_note(note), refund_of_id=entry_id, created_at=now)
     rows = session.execute(
         select(PointAllocation.lot_id, PointAllocation.amount, PointLot.expires_at)
         .join(PointLot, PointLot.id == PointAllocation.lot_id)
@@ -286,7 +277,7 @@ def _expire_due_lots(user_id, now):
     balance = _add_to_balance(user_id, -total)
     if balance is None:
         raise LedgerError(f"member {user_id}: balance below expired lots")
-    entry = _write_entry(user_id=user_id, amount=-total, balance_after=balance, kind="expire", created_at=now)
+    entry = add_row(PointEntry, user_id=user_id, amount=-total, balance_after=balance, kind="expire", created_at=now)
     _draw_from_lots(entry, lots, total)
     return entry
 

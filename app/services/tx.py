@@ -5,11 +5,13 @@ so two writers never both read a snapshot and then fail to upgrade (SQLAlchemy's
 documented pysqlite recipe). PostgreSQL: an ordinary transaction; services use guarded
 UPDATE ... WHERE ... RETURNING and row locks, which re-check under READ COMMITTED.
 """
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import g, has_app_context
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -134,6 +136,24 @@ def execute_rows(statement, params=None):
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
+
+
+def add_row(model, **values):
+    """A new row of `model` (values by column), written by one INSERT ... RETURNING it whole and put in
+    the session as if just read: no flush of the unit of work, which costs about three times the
+    statement's Python. Pending objects are flushed first (execute_rows); relationships load when read."""
+    row = execute_rows(_insert_returning(model), values).one()
+    obj = model(**row._mapping)
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
+
+
+@functools.cache
+def _insert_returning(model):
+    table, mapper = model.__table__, inspect(model)
+    assert all(mapper.get_property_by_column(column).key == column.key for column in table.columns), model
+    return insert(table).returning(*table.columns)
 
 
 def discard_session(*_args):
