@@ -32,7 +32,7 @@ from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result
 from app.services.ids import is_db_id
 from app.services.members import lock_member
-from app.services.tx import execute_rows, keep_loaded, write_transaction
+from app.services.tx import add_row, execute_rows, keep_loaded, write_transaction
 
 TIER_LABELS = {1: _l("一等奖"), 2: _l("二等奖"), 3: _l("三等奖"), 4: _l("四等奖"), 5: _l("五等奖"), 6: _l("六等奖")}
 SKIN_LABELS = {"wheel": _l("大转盘"), "grid": _l("九宫格")}
@@ -258,7 +258,8 @@ def _unlimited(prize):
 
 
 def _award(draw, user_id, pity, build_play):
-    """Pick, take stock, record the play and grant goods; re-pick if a prize is gone.
+    """Pick, take stock, record the play (build_play(prize): its values) and grant goods; re-pick if a
+    prize is gone.
 
     Each attempt runs in a savepoint, so a prize whose stock (or whose product's stock)
     ran out leaves no trace and the next pick excludes it. An unlimited prize (most plays:
@@ -272,17 +273,12 @@ def _award(draw, user_id, pity, build_play):
             raise DrawRefused(_("奖品已全部抽完，请稍后再来"))
         prize = pick_prize(pool)
         if _unlimited(prize):
-            play = build_play(prize)
-            session.add(play)
-            session.flush()
-            return prize, play
+            return prize, add_row(DrawPlay, **build_play(prize))
         try:
             with session.begin_nested():
                 if not _take_stock(prize.id):
                     raise _PrizeGone()
-                play = build_play(prize)
-                session.add(play)
-                session.flush()
+                play = add_row(DrawPlay, **build_play(prize))
                 if prize.kind == "product":
                     _grant_product(user_id, prize.product_id, ref=f"draw-play:{play.id}")
             return prize, play
@@ -334,9 +330,9 @@ def play_draw(user_id, draw_id, request_key, now=None):
 
         def build_play(prize):
             hit = draw.pity_tier is not None and prize.tier is not None and prize.tier <= draw.pity_tier
-            return DrawPlay(draw_id=draw.id, user_id=user_id, prize_id=prize.id, day=day, day_seq=played + 1,
-                            misses=0 if hit else misses + 1, was_pity=pity, cost=draw.cost,
-                            spend_entry_id=spend.id, created_at=now)
+            return dict(draw_id=draw.id, user_id=user_id, prize_id=prize.id, day=day, day_seq=played + 1,
+                        misses=0 if hit else misses + 1, was_pity=pity, cost=draw.cost,
+                        spend_entry_id=spend.id, created_at=now)
 
         prize, play = _award(draw, user_id, pity, build_play)
         if prize.kind in ("points", "consolation"):

@@ -115,14 +115,15 @@ def deliver(order, product, now=None):
     if product.kind == "physical":
         order.status = "paid"
     else:
+        # Set before anything is issued: a new order is then written once, whole, before its codes.
+        order.status = "completed"
+        order.completed_at = now
         if product.kind == "virtual" and not _has_codes(order.id):
             reserve_codes(order, now)
         elif product.kind == "coupon":
             issued = vouchers.issue_coupons(order, product, now)
         elif product.kind == "voucher":
             issued = vouchers.issue_vouchers(order, product, now)
-        order.status = "completed"
-        order.completed_at = now
     db.session.flush()
     db.session.expire(order, ["codes", "vouchers", "coupons"])
     if order.source == "redeem":  # prizes are told by their game (draw.prize_won, treasure.won)

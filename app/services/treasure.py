@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -28,7 +28,7 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.idempotency import claim_request, remember_result, stored_result, used_before
 from app.services.ids import is_db_id
-from app.services.tx import execute_rows, keep_loaded, write_transaction
+from app.services.tx import add_row, execute_rows, keep_loaded, write_transaction
 
 WINNING_RULE = _l(
     "每期开始时系统生成一个随机种子，并立即公布它的 SHA-256（种子承诺）；满员开奖时公布种子本身。"
@@ -202,7 +202,7 @@ def quote_shares(user_id, round_id, quantity, now=None):
 
 
 def _buy_shares(user_id, round_id, quantity, request_key, now):
-    with write_transaction() as session:
+    with write_transaction():
         done = claim_request(user_id, "treasure", request_key)
         if done is not None:
             return stored_result(TreasurePurchase, user_id, done)
@@ -219,13 +219,10 @@ def _buy_shares(user_id, round_id, quantity, request_key, now):
         spend = ledger.spend(user_id, quantity * rnd.share_price, "treasure", key=f"treasure:{request_key}",
                              ref=f"treasure:{rnd.id}", note=f"{rnd.name} #{rnd.period}", now=now,
                              new_key=True)  # the request key was just claimed
-        purchase = TreasurePurchase(round_id=rnd.id, user_id=user_id, quantity=quantity,
-                                    first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
-        session.add(purchase)
-        session.flush()
-        session.add_all(TreasureShare(round_id=rnd.id, share_no=n, user_id=user_id, purchase_id=purchase.id)
-                        for n in range(purchase.first_share_no, sold + 1))
-        session.flush()
+        purchase = add_row(TreasurePurchase, round_id=rnd.id, user_id=user_id, quantity=quantity,
+                           first_share_no=sold - quantity + 1, spend_entry_id=spend.id, created_at=now)
+        execute_rows(_NEW_SHARE, [{"round_id": rnd.id, "share_no": n, "user_id": user_id, "purchase_id": purchase.id}
+                                  for n in range(purchase.first_share_no, sold + 1)])
         if sold == rnd.total_shares:
             _draw_winner(rnd.id, now)
         events.points_spent.send(None, user_id=user_id, kind="treasure", entry_id=spend.id)
@@ -267,6 +264,7 @@ def _refuse_if_closed(user_id, round_id, quantity, request_key, now):
         raise _refusal(row, now)
 
 
+_NEW_SHARE = insert(TreasureShare.__table__)  # rows, no objects: the draw reads them back by query
 _ROUND_STATE = select(TreasureRound.status, TreasureRound.deadline, TreasureRound.sold, TreasureRound.total_shares
                       ).where(TreasureRound.id == bindparam("p_round"))
 

@@ -30,7 +30,7 @@ from app.services.clock import to_shanghai, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.idempotency import claim_request, remember_result
 from app.services.ids import parse_db_id
-from app.services.tx import execute_rows, in_write_transaction, keep_loaded, write_transaction
+from app.services.tx import add_row, execute_rows, in_write_transaction, keep_loaded, write_transaction
 
 CODE_LENGTH = 24
 _CODE_RE = re.compile(r"^[A-Z2-7]{24}$")
@@ -133,29 +133,26 @@ def voucher_window(product, now):
 
 
 def issue_vouchers(order, product, now):
-    """Issue the order's vouchers inside the caller's transaction; returns them."""
+    """Issue the order's vouchers inside the caller's transaction (the order is written first); returns them."""
     assert in_write_transaction()
     window = voucher_window(product, now)
     if window is None:
         raise DomainError(_("该券的使用期已结束，暂停兑换"))
-    issued = [Voucher(user_id=order.user_id, order_id=order.id, product_id=product.id,
-                      merchant_id=product.merchant_id, code=new_code("voucher"), title=product.name,
-                      value_fen=product.face_value_fen, valid_from=window[0], valid_until=window[1],
-                      created_at=now) for _i in range(order.quantity)]
-    db.session.add_all(issued)
-    return issued
+    return [add_row(Voucher, user_id=order.user_id, order_id=order.id, product_id=product.id,
+                    merchant_id=product.merchant_id, code=new_code("voucher"), title=product.name,
+                    value_fen=product.face_value_fen, valid_from=window[0], valid_until=window[1],
+                    status="active", created_at=now) for _i in range(order.quantity)]
 
 
 def issue_coupons(order, product, now):
-    """Issue the order's coupons (valid `valid_days` from now) inside the caller's transaction; returns them."""
+    """Issue the order's coupons (valid `valid_days` from now) inside the caller's transaction (the order is
+    written first); returns them."""
     assert in_write_transaction()
-    issued = [Coupon(user_id=order.user_id, order_id=order.id, product_id=product.id,
-                     code=new_code("coupon"), title=product.name, value_fen=product.face_value_fen,
-                     min_spend_fen=product.min_spend_fen,
-                     valid_until=now + timedelta(days=product.valid_days), created_at=now)
-              for _i in range(order.quantity)]
-    db.session.add_all(issued)
-    return issued
+    return [add_row(Coupon, user_id=order.user_id, order_id=order.id, product_id=product.id,
+                    code=new_code("coupon"), title=product.name, value_fen=product.face_value_fen,
+                    min_spend_fen=product.min_spend_fen, valid_until=now + timedelta(days=product.valid_days),
+                    status="active", created_at=now)
+            for _i in range(order.quantity)]
 
 
 def check_voucher(code, staff_user_id, now=None):
