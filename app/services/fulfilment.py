@@ -7,7 +7,7 @@ write_transaction() and never commits.
 """
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 
 from app.extensions import db
 from app.models import Address, Order, Payment, Product, User, VirtualCode
@@ -16,7 +16,7 @@ from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.phrases import phrase, split_text
-from app.services.tx import execute_rows, in_write_transaction
+from app.services.tx import execute_rows, in_write_transaction, insert_object
 
 
 # Why an order was cancelled, as the member (or an operator) reads it later in their own
@@ -107,23 +107,25 @@ def _has_codes(order_id):
 
 
 def deliver(order, product, now=None):
-    """Hand over what a paid (or free) order bought; goods wait for shipping."""
+    """Hand over what a paid (or free) order bought; goods wait for shipping. A new order not yet added
+    to the session (a redemption's) is written here, with what delivering it sets."""
     _require_tx()
     now = now or utcnow()
     order.paid_at = order.paid_at or now
-    issued = None  # the coupons or vouchers issued now, as rows in hand
     if product.kind == "physical":
-        order.status = "paid"
+        order.status = "paid"  # goods wait for shipping
     else:
-        # Set before anything is issued: a new order is then written once, whole, before its codes.
         order.status = "completed"
         order.completed_at = now
-        if product.kind == "virtual" and not _has_codes(order.id):
-            reserve_codes(order, now)
-        elif product.kind == "coupon":
-            issued = vouchers.issue_coupons(order, product, now)
-        elif product.kind == "voucher":
-            issued = vouchers.issue_vouchers(order, product, now)
+    if inspect(order).transient:  # a redemption's new order: written once, whole, before its codes
+        insert_object(order)
+    issued = None  # the coupons or vouchers issued now, as rows in hand
+    if product.kind == "virtual" and not _has_codes(order.id):
+        reserve_codes(order, now)
+    elif product.kind == "coupon":
+        issued = vouchers.issue_coupons(order, product, now)
+    elif product.kind == "voucher":
+        issued = vouchers.issue_vouchers(order, product, now)
     db.session.flush()
     db.session.expire(order, ["codes", "vouchers", "coupons"])
     if order.source == "redeem":  # prizes are told by their game (draw.prize_won, treasure.won)

@@ -313,7 +313,8 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
                                  note=product.name, now=now, new_key=True)  # no order had this id
             order.spend_entry_id = entry.id
         flags = risk.assess(member, order, balance_before, now)
-        session.add(order)  # written by the next flush, with what delivering it sets below
+        if cash_total or flags:
+            session.add(order)  # written by the next flush, with what is set below
         if cash_total:
             order.pay_deadline = now + timedelta(minutes=int(get_setting("shop.rules")["pay_minutes"]))
             if product.kind == "virtual":
@@ -324,7 +325,7 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         elif flags:
             risk.hold(order, flags, now)  # charged and reserved; delivered once an operator approves
         else:
-            fulfilment.deliver(order, product, now)
+            fulfilment.deliver(order, product, now)  # writes the order, delivered, in one INSERT
         if entry is not None:
             events.points_spent.send(None, user_id=user_id, kind="redeem", entry_id=entry.id)
         events.product_redeemed.send(None, user_id=user_id, order_id=order.id)
