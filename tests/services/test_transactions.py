@@ -1,12 +1,13 @@
 """How a request's transactions end: reads with a COMMIT (psycopg keeps its prepared statements
-then), anything written outside write_transaction() with a ROLLBACK, as before."""
+then), anything written outside write_transaction() with a ROLLBACK, as before; and the rows that
+use cases write by one INSERT each, past the unit of work (add_row, insert_object)."""
 from contextlib import contextmanager
 
 from sqlalchemy import event, select, update
 
 from app.extensions import db
-from app.models import User
-from app.services.tx import discard_session, write_transaction
+from app.models import Message, User
+from app.services.tx import add_row, discard_session, insert_object, write_transaction
 
 
 @contextmanager
@@ -67,3 +68,61 @@ def test_a_change_left_unflushed_is_rolled_back_at_the_end_of_the_request(app_ct
         discard_session()
     assert ends == ["rollback"]
     assert db.session.execute(select(User.nickname).where(User.id == user_id)).scalar_one() != "未写入"
+
+
+@contextmanager
+def _statements():
+    """The first word of every statement the engine sends while inside (INSERT, SELECT ...), but
+    SQLite's BEGIN IMMEDIATE, which the first statement of a write transaction brings there."""
+    sent = []
+
+    def on_execute(_conn, _cursor, statement, *_rest):
+        word = statement.split(None, 1)[0].upper()
+        if word != "BEGIN":
+            sent.append(word)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+
+
+def test_add_row_writes_one_insert_and_gives_the_row_whole_as_if_just_read(app_ctx, make_member):
+    user_id = make_member()
+    with write_transaction() as session:
+        with _statements() as sent:
+            message = add_row(Message, user_id=user_id, kind="system", msgid="level.up")
+            # The defaults the INSERT applied come back with it: reading them asks nothing more.
+            shown = (message.id, message.params, message.read_at, message.created_at is not None)
+            session.flush()  # nothing is left for the unit of work to write
+        assert sent == ["INSERT"]
+        assert message in session and not session.new and not session.dirty
+    assert shown[1:] == ({}, None, True)
+    assert db.session.get(Message, shown[0]).user_id == user_id
+
+
+def test_insert_object_writes_an_object_built_before_once_with_everything_it_was_given(app_ctx, make_member):
+    user_id = make_member()
+    with write_transaction() as session:
+        message = Message(user_id=user_id, kind="system", msgid="level.up", params={"name": "金卡"})
+        message.key = "built-up"
+        with _statements() as sent:
+            assert insert_object(message) is message
+            assert (message.key, message.params, message.read_at) == ("built-up", {"name": "金卡"}, None)
+            session.flush()
+        assert sent == ["INSERT"]
+        message_id = message.id
+    row = db.session.get(Message, message_id)
+    assert (row.user_id, row.key, row.params) == (user_id, "built-up", {"name": "金卡"})
+
+
+def test_a_row_added_inside_a_refused_write_is_gone_with_it(app_ctx, make_member):
+    user_id = make_member()
+    try:
+        with write_transaction():
+            message_id = add_row(Message, user_id=user_id, kind="system", msgid="level.up").id
+            raise RuntimeError("refused midway")
+    except RuntimeError:
+        pass
+    assert db.session.get(Message, message_id) is None
