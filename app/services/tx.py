@@ -139,27 +139,24 @@ def execute_rows(statement, params=None):
 
 
 def add_row(model, **values):
-    """A new row of `model` (values by column), written by one INSERT ... RETURNING it whole and put in
-    the session as if just read: no flush of the unit of work, which costs about three times the
-    statement's Python. Pending objects are flushed first (execute_rows); relationships load when read."""
-    row = execute_rows(_insert_returning(model), values).one()
-    obj = model(**row._mapping)
-    make_transient_to_detached(obj)
-    db.session.add(obj)
-    return obj
+    """A new row of `model` (values by column), written and put in the session as insert_object does."""
+    return insert_object(model(**values))
 
 
 def insert_object(obj):
-    """Write a new object built up before (not added to the session) as add_row writes a row: one
-    INSERT of the columns it was given, RETURNING them whole, and into the session as if just read.
-    Its mapper's insert events do not run: for objects whose events would have nothing to do."""
+    """Write a new object (not added to the session) by one INSERT of the columns it was given,
+    RETURNING them whole, and put it in the session as if just read: no flush of the unit of work,
+    which costs about three times the statement's Python. Pending objects are flushed first
+    (execute_rows); relationships load when read. Its mapper's insert events do not run: for
+    objects whose events would have nothing to do."""
     state = inspect(obj)
     assert state.transient, obj
     row = execute_rows(_insert_returning(type(obj)),
                        {column.key: state.dict[column.key] for column in state.mapper.local_table.columns
                         if column.key in state.dict}).one()
     for key, value in row._mapping.items():
-        setattr(obj, key, value)
+        if key not in state.dict:  # what the INSERT filled in: its id, the columns' defaults
+            setattr(obj, key, value)
     make_transient_to_detached(obj)
     db.session.add(obj)
     return obj
