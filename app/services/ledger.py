@@ -24,7 +24,8 @@ from app.services.ids import is_db_id
 from app.services import cache as shared_cache
 from app.services import messages
 from app.services.levels import level_for
-from app.services.members import hold_member_lock, holds_member_lock, lock_member, outside_savepoint, transaction_memo
+from app.services.members import (hold_member_lock, holds_member_lock, known_growth, lock_member, note_growth,
+                                  outside_savepoint, transaction_memo)
 from app.services.phrases import phrase_text, split_text
 from app.services.settings import get_setting
 from app.services.tx import add_row, execute_rows, in_write_transaction, write_transaction
@@ -94,7 +95,7 @@ _KEY_USED = select(PointEntry.id).where(*_BY_KEY)
 _BALANCE_CHANGE = (update(User).where(User.id == bindparam("p_user"))
                    .values(points_balance=User.points_balance + bindparam("p_delta"),
                            growth=User.growth + bindparam("p_growth"))
-                   .returning(User.points_balance).execution_options(synchronize_session=False))
+                   .returning(User.points_balance, User.growth).execution_options(synchronize_session=False))
 _BALANCE_DEBIT = _BALANCE_CHANGE.where(User.points_balance >= -bindparam("p_delta"))
 shared_cache.watch_rows("point_lots", key="user_id")  # a member's lots, kept apart from everyone else's (/me)
 _OPEN_LOTS = (PointLot.user_id == bindparam("p_user"), PointLot.remaining > 0)
@@ -102,8 +103,8 @@ _NEW_LOT = insert(PointLot.__table__)  # a row, no object: nothing reads a new l
 _LIVE_LOTS = (*_OPEN_LOTS, PointLot.expires_at > bindparam("p_now"))
 _LIVE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_LIVE_LOTS)
                        .order_by(PointLot.expires_at, PointLot.id))
-_DUE_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining).where(*_OPEN_LOTS, PointLot.expires_at <= bindparam("p_now"))
-                      .order_by(PointLot.expires_at, PointLot.id))
+_OPEN_LOTS_IN_ORDER = (select(PointLot.id, PointLot.remaining, PointLot.expires_at).where(*_OPEN_LOTS)
+                       .order_by(PointLot.expires_at, PointLot.id))
 # Names the member too: a member's lots are kept apart from everyone else's (cache.watch_rows).
 _TAKE_FROM_LOT = (update(PointLot).where(PointLot.id == bindparam("p_lot"), PointLot.user_id == bindparam("p_user"),
                                          PointLot.remaining >= bindparam("p_take"))
@@ -126,23 +127,29 @@ def boosted_amount(amount, growth, now=None):
 
 def _add_to_balance(user_id, delta, growth_delta=0):
     """Guarded balance change; returns the new balance or None when it would go negative."""
-    return execute_rows(_BALANCE_DEBIT if delta < 0 else _BALANCE_CHANGE,
-                        {"p_user": user_id, "p_delta": delta, "p_growth": growth_delta}).scalar_one_or_none()
+    row = execute_rows(_BALANCE_DEBIT if delta < 0 else _BALANCE_CHANGE,
+                       {"p_user": user_id, "p_delta": delta, "p_growth": growth_delta}).first()
+    if row is None:
+        return None
+    if growth_delta:
+        note_growth(user_id, row.growth)
+    return row.points_balance
 
 
 def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=None,
-         boost=False, growth=True, now=None):
+         boost=False, growth=True, now=None, new_key=False):
     """Credit points into a new lot. Returns the entry, or None if `key` was used before.
 
     boost: apply the level multiplier and double-points days (for earnings such as
     check-ins; not for refunds or operator adjustments). growth: count towards level.
+    new_key: as spend's - the caller has just made the row the key names, so it is not looked up.
     """
     _require_tx()
     now = now or utcnow()
     # Under the member's row lock every entry of theirs is written by this transaction alone: a key
     # not found here stays free until it ends (the unique key backs that up).
     growth_before = _locked_growth(user_id)
-    if key is not None and _key_used(user_id, key):
+    if key is not None and not new_key and _key_used(user_id, key):
         return None
     if boost:
         amount = boosted_amount(amount, growth_before, now)
@@ -151,6 +158,7 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
     balance = _add_to_balance(user_id, amount, amount if growth else 0)
     entry = add_row(PointEntry, user_id=user_id, amount=amount, balance_after=balance, kind=kind,
                     key=key, ref=ref, **_note(note), created_at=now)
+    _lots_changed(user_id)
     execute_rows(_NEW_LOT, {"user_id": user_id, "entry_id": entry.id, "amount": amount, "remaining": amount,
                             "expires_at": expires_at or default_expiry(now), "created_at": now})
     if growth:
@@ -159,9 +167,11 @@ def earn(user_id, amount, kind, *, key=None, ref=None, note=None, expires_at=Non
 
 
 def _locked_growth(user_id):
-    """The member's growth, read under their row lock (taken now unless this transaction holds it)."""
+    """The member's growth under their row lock (taken now unless this transaction holds it): as
+    read with the lock, or as this transaction's last earning left it, else read again."""
     if holds_member_lock(user_id):
-        return execute_rows(_GROWTH, {"p_user": user_id}).scalar_one()
+        growth = known_growth(user_id)
+        return growth if growth is not None else execute_rows(_GROWTH, {"p_user": user_id}).scalar_one()
     return lock_member(user_id, acting=False).growth
 
 
@@ -195,9 +205,25 @@ def spend(user_id, amount, kind, *, key=None, ref=None, note=None, now=None, new
         raise InsufficientPoints(_("积分不足"))
     entry = add_row(PointEntry, user_id=user_id, amount=-amount, balance_after=balance, kind=kind,
                     key=key, ref=ref, **_note(note), created_at=now)
-    lots = execute_rows(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
-    _draw_from_lots(entry, lots, amount)
+    _draw_from_lots(entry, _live_lots(user_id, now), amount)
     return entry
+
+
+def _live_lots(user_id, now):
+    """The member's lots with points left and not expired at `now`, soonest to expire first: as
+    _expire_due_lots read them in this transaction (with the lots due), unless one has changed
+    since; read now otherwise. Taken: the caller draws from them, changing them."""
+    read = transaction_memo(_LIVE_READ).pop(user_id, None)
+    if read is not None and read[0] >= now:  # lots due by then have been emptied: none is missing
+        return read[1]
+    return execute_rows(_LIVE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
+
+
+def _lots_changed(user_id):
+    transaction_memo(_LIVE_READ).pop(user_id, None)
+
+
+_LIVE_READ = "live_lots_read"  # user id -> (moment, the lots live then) as _expire_due_lots read them
 
 
 def _draw_from_lots(entry, lots, amount):
@@ -229,6 +255,7 @@ def refund(entry_id, *, note=None, now=None):
     if original is None or original.amount >= 0 or original.kind == "expire":
         raise NotFound(_("没有可退回的积分记录"))
     hold_member_lock(original.user_id)
+    _lots_changed(original.user_id)
     already = session.execute(
         select(PointEntry.id).where(PointEntry.refund_of_id == entry_id)
     ).scalar_one_or_none()
@@ -268,10 +295,13 @@ def _expire_due_lots(user_id, now):
     expired = transaction_memo(_EXPIRED)
     if user_id in expired and expired[user_id] >= now:
         return None
-    lots = execute_rows(_DUE_LOTS_IN_ORDER, {"p_user": user_id, "p_now": now}).all()
+    lots, live = [], []  # one read of the open lots: those due, and those a spend draws from next
+    for lot_id, remaining, expires_at in execute_rows(_OPEN_LOTS_IN_ORDER, {"p_user": user_id}):
+        (lots if expires_at <= now else live).append((lot_id, remaining))
     total = sum(remaining for _, remaining in lots)
     if outside_savepoint():
         expired[user_id] = now
+        transaction_memo(_LIVE_READ)[user_id] = (now, live)  # the lots expired below are not among them
     if not total:
         return None
     balance = _add_to_balance(user_id, -total)

@@ -31,6 +31,7 @@ def lock_member(user_id, *, acting=True):
     elif member.role != "member":
         check_member(member)  # raises: staff and operators never hold points
     _note_held(user_id, acting)
+    note_growth(user_id, member.growth)
     return member
 
 
@@ -71,6 +72,24 @@ def outside_savepoint():
     """True unless a savepoint is open: what is done now stays done until the transaction ends
     (a savepoint rolled back undoes its writes, and PostgreSQL releases the locks taken in it)."""
     return not db.session().in_nested_transaction()
+
+
+def note_growth(user_id, growth):
+    """Remember the member's growth as this transaction read or wrote it under their row lock (the
+    ledger's earnings change it, and nothing else does): known_growth then saves a read. Inside a
+    savepoint it is forgotten instead, as the savepoint may be rolled back."""
+    if outside_savepoint():
+        transaction_memo(_GROWTH)[user_id] = growth
+    else:
+        transaction_memo(_GROWTH).pop(user_id, None)
+
+
+def known_growth(user_id):
+    """The member's growth as note_growth last heard of it in this transaction, or None."""
+    return transaction_memo(_GROWTH).get(user_id)
+
+
+_GROWTH = "members_growth"
 
 
 def _note_held(user_id, acting):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -19,6 +19,7 @@ from app.services.clock import shanghai_today, utcnow
 from app.services.earning import rule
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
+from app.services.idempotency import insert_unless_taken
 from app.services.members import hold_member_lock, lock_member
 from app.services.phrases import phrase
 from app.services.tx import execute_rows, write_transaction
@@ -70,12 +71,16 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
         # Every completion of the member's tasks takes their row lock first: read under it, "not done
         # yet" stays true until this transaction ends (the unique key backs it up).
         hold_member_lock(user_id, acting=True)
-        if _completed(user_id, key, period):
+        # The completion is written first: one statement asks whether the period's is done and, if
+        # not, claims it. Its reward's key is then new (written with the completion, never without).
+        done = insert_unless_taken(TaskCompletion, user_id=user_id, task=key, period=period, ref=ref,
+                                   points=points, created_at=now)
+        if done is None:
             return None
         entry = ledger.earn(user_id, points, "task", key=f"task:{key}:{period}", ref=f"task:{key}",
-                            note=task.title, boost=True, now=now)
-        execute_rows(_COMPLETE, {"user_id": user_id, "task": key, "period": period, "ref": ref,
-                                 "points": entry.amount if entry is not None else 0, "created_at": now})
+                            note=task.title, boost=True, now=now, new_key=True)
+        if entry.amount != points:  # boosted (level, double-points day): the completion says what was paid
+            execute_rows(_PAID, {"p_id": done.id, "p_points": entry.amount})
     return entry
 
 
@@ -88,7 +93,8 @@ _COMPLETED = select(TaskCompletion.id).where(  # built once: every redemption, s
     TaskCompletion.period == bindparam("p_period"))
 
 
-_COMPLETE = insert(TaskCompletion.__table__)  # one row, no object: nothing reads it back in the transaction
+_PAID = (update(TaskCompletion.__table__).where(TaskCompletion.__table__.c.id == bindparam("p_id"))
+         .values(points=bindparam("p_points")))
 
 
 def profile_is_complete(member):

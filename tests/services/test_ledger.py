@@ -127,6 +127,41 @@ def test_spend_expires_due_lots_before_drawing(db, make_member):
     assert _sums(db.session, user_id) == (0, 0, 0)
 
 
+def test_a_spend_after_expiry_in_the_same_transaction_draws_from_lots_written_or_refunded_since(db, make_member):
+    # Expiry reads the member's open lots once and a spend draws from what it read - unless a lot
+    # of theirs changed in between: an earning's new lot, a refund's points back.
+    user_id = make_member()  # 500 in one lot
+    now = utcnow()
+    with write_transaction():
+        first = ledger.spend(user_id, 200, "redeem", now=now)
+    with write_transaction():
+        ledger.expire_member_lots(user_id, now)
+        ledger.refund(first.id, now=now)  # the 200 go back to the lot: 500 in it again
+        refunded = ledger.spend(user_id, 450, "redeem", now=now)
+    with write_transaction():
+        ledger.expire_member_lots(user_id, now)
+        packet = ledger.earn(user_id, 100, "packet", expires_at=now + timedelta(days=7), now=now)
+        earned = ledger.spend(user_id, 120, "redeem", now=now)  # the packet's 100, then 20 of the 50 left
+    packet_lot = db.session.execute(select(PointLot.id).where(PointLot.entry_id == packet.id)).scalar_one()
+    gift_lot = db.session.execute(select(PointLot.id).where(PointLot.user_id == user_id, PointLot.id != packet_lot)
+                                  ).scalar_one()
+    taken = {entry_id: db.session.execute(
+        select(PointAllocation.lot_id, PointAllocation.amount).where(PointAllocation.entry_id == entry_id)
+        .order_by(PointAllocation.id)).all() for entry_id in (refunded.id, earned.id)}
+    assert taken == {refunded.id: [(gift_lot, 450)], earned.id: [(packet_lot, 100), (gift_lot, 20)]}
+    assert _sums(db.session, user_id) == (30, 30, 30)
+    assert ledger.reconcile() == []
+
+
+def test_an_earning_that_lifts_the_level_boosts_the_next_one_in_the_same_transaction(db, make_member):
+    user_id = make_member(growth=9950)  # silver (110%) until 50 more
+    with write_transaction():
+        assert ledger.earn(user_id, 10, "checkin", boost=True).amount == 11  # silver
+        assert ledger.earn(user_id, 100, "adjust").amount == 100  # growth 10061: gold
+        assert ledger.earn(user_id, 10, "checkin", boost=True).amount == 12  # gold (120%)
+    assert db.session.get(User, user_id).growth == 9950 + 11 + 100 + 12
+
+
 def test_boost_applies_level_multiplier_and_double_points_days(db, make_member):
     user_id = make_member()
     with write_transaction() as session:

@@ -72,6 +72,8 @@ def test_task_rewards_use_the_level_multiplier(db, make_member):
     with write_transaction():
         events.draw_played.send(None, user_id=user_id, draw_id=1)
     assert _task_entries(user_id) == [("task:first_draw", 75)]
+    done = db.session.execute(select(TaskCompletion).where(TaskCompletion.user_id == user_id)).scalar_one()
+    assert done.points == 75  # what was paid, boosted
 
 
 def test_update_profile_completes_the_profile_task_when_both_fields_are_filled(db, make_member):
