@@ -27,15 +27,19 @@ def _insert_unless_taken(dialect, model):
     return _INSERTS[dialect](model).on_conflict_do_nothing().returning(*model.__table__.primary_key.columns)
 
 
-def claim_request(user_id, scope, key):
+def claim_request(user_id, scope, key, result=None):
     """Insert the key first thing in a write transaction.
 
     Returns None when this request is the first (go ahead, then call `remember_result`),
     or the stored result string of the request that already used the key. On PostgreSQL
     a concurrent duplicate blocks on the unique index until the first commits.
+    result: what a retry is to be given, when it is known before the work (the id the new row
+    will have): stored with the key, which no one sees before the work commits with it, so
+    remember_result is not needed.
     """
     assert in_write_transaction(), "claim_request needs write_transaction()"
-    if insert_unless_taken(IdempotencyKey, user_id=user_id, scope=scope, key=key) is not None:
+    values = {} if result is None else {"result": str(result)}
+    if insert_unless_taken(IdempotencyKey, user_id=user_id, scope=scope, key=key, **values) is not None:
         return None
     row = db.session.execute(
         select(IdempotencyKey).where(

@@ -27,7 +27,7 @@ from app.services import cache as shared_cache
 from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, next_midnight, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result, stored_result, used_before
+from app.services.idempotency import claim_request, stored_result, used_before
 from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
@@ -278,7 +278,9 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
     now = now or utcnow()
     _refuse_if_sold_out(user_id, product_id, quantity, request_key, now)
     with write_transaction() as session:
-        done = claim_request(user_id, "redeem", request_key)
+        # The new order's id is taken first and stored with the request key: what a retry gets.
+        order_id = next_order_id(session)
+        done = claim_request(user_id, "redeem", request_key, result=order_id)
         if done is not None:
             return stored_result(Order, user_id, done)
         member = lock_member(user_id)
@@ -300,7 +302,6 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         taken = product.stock < quantity and fulfilment.take_stock(product.id, quantity) is not None
         # The order is written once, whole - its id taken first, the points charged before it is added
         # (an order row has many indexes: an UPDATE after its INSERT costs nearly as much again).
-        order_id = next_order_id(session)
         order = Order(id=order_id, order_no=order_number(order_id, now), user_id=user_id, product_id=product.id,
                       kind=product.kind, product_name=product.name, quantity=quantity, points_unit=points_unit,
                       points_total=points_total, cash_total_fen=cash_total,
@@ -329,7 +330,6 @@ def redeem_product(user_id, product_id, quantity, request_key, *, address_id=Non
         if entry is not None:
             events.points_spent.send(None, user_id=user_id, kind="redeem", entry_id=entry.id)
         events.product_redeemed.send(None, user_id=user_id, order_id=order.id)
-        remember_result(user_id, "redeem", request_key, order.id)
         session.flush()
         # The stock last: the product's row stays locked until the commit, so a hot product's orders
         # queue on it for the shortest time (all the work above is undone if it is sold out now).
