@@ -89,12 +89,14 @@ def production_env(url, upload_dir, cache_dir):
 
 
 @contextmanager
-def gunicorn(app_spec, env, cwd=ROOT, workers=2, threads=1, log=None):
-    """gunicorn serving `app_spec` on a free loopback port; yields its base URL."""
+def gunicorn(app_spec, env, cwd=ROOT, workers=2, threads=1, worker_class="sync", log=None):
+    """gunicorn serving `app_spec` on a free loopback port; yields its base URL. worker_class
+    "gthread" (as in production) keeps idle kept-alive connections in a poller, not in a worker,
+    with `threads` threads per worker; "sync" workers serve one connection at a time."""
     port = free_port()
     args = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-            "--log-level", "warning", "--graceful-timeout", "5"]
-    if threads > 1:
+            "--log-level", "warning", "--graceful-timeout", "5", "--worker-class", worker_class]
+    if worker_class == "gthread" or threads > 1:
         args += ["--threads", str(threads)]
     stderr = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(args + [app_spec], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr,

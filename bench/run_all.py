@@ -224,13 +224,13 @@ def _free_port():
 
 
 def start_gunicorn(url):
-    """gunicorn as the README runs it in production (4 workers x 2 threads) on the bench database."""
+    """gunicorn as the README runs it in production (4 gthread workers of 1 thread) on the bench database."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development", "RATELIMIT_ENABLED": "false",
            "UPLOAD_DIR": UPLOAD_DIR}
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "4", "--threads", "2", "-b", f"127.0.0.1:{port}",
-                             "--log-level", "warning", "wsgi:app"], cwd=root, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "4", "--worker-class", "gthread", "--threads", "1",
+                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(root / "instance" / "bench-gunicorn.log", "w"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -249,7 +249,7 @@ def main():
     use_gunicorn = "--dev-server" not in sys.argv
     if use_gunicorn:
         proc, base = start_gunicorn(url)
-        server_name = "gunicorn 4 workers x 2 threads"
+        server_name = "gunicorn 4 gthread workers x 1 thread"
     else:
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()

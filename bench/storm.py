@@ -2,12 +2,12 @@
 balance, nothing charged or used twice.
 
     .venv/bin/python bench/storm.py [--n 300] [--threads 96] [--client auto|wrk|python] [--restart-db]
-                                    [--workers 4] [--worker-threads 2]
+                                    [--workers 4] [--worker-threads 1]
 
 Builds a database with the demo data (a temporary SQLite file; with DATABASE_URL, that PostgreSQL
 database, emptied first), N members holding points, a voucher product with N/2 in stock and a
 treasure round of N/2 shares. Serves the mall with the production config under gunicorn (4
-workers x 2 threads, as the README's production command runs it on two cores) and fires, N at
+gthread workers of 1 thread, as the README's production command runs it on two cores) and fires, N at
 once each: redemptions, draws, treasure-share purchases, check-ins (a quarter of them twice),
 and the counter verifying every voucher sold - each code twice at once. Every answer is a success,
 an expected refusal (sold out, limit, already done) or an error; prints successes/s per storm,
@@ -292,7 +292,7 @@ def main():
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--restart-db", action="store_true")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--worker-threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--pg-data", default=os.environ.get("PGDATA") or
                         os.path.join(os.environ.get("PGTEST_DIR", "/tmp/pointsmall-pg"), "data"))
     options = parser.parse_args()
@@ -319,7 +319,7 @@ def main():
     if options.client == "wrk":
         env["GUNICORN_CMD_ARGS"] = (env.get("GUNICORN_CMD_ARGS", "") + " --keep-alive 300").strip()
     failed = []
-    with gunicorn("wsgi:app", env, workers=options.workers, threads=options.worker_threads,
+    with gunicorn("wsgi:app", env, workers=options.workers, threads=options.worker_threads, worker_class="gthread",
                   log=f"{tmp}/mall.log") as (base, proc):
         pids_before = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         first = member_session(base, 0, "/products")
