@@ -49,10 +49,11 @@ def claim_request(user_id, scope, key, result=None):
     return row.result or ""
 
 
-def used_before(user_id, scope, key):
-    """True when a request with this key has committed its work already (read, not claimed: for a
-    refusal decided before any write, which must not refuse a retry of a request that was done)."""
-    return execute_rows(_USED, {"p_user": user_id, "p_scope": scope, "p_key": key}).first() is not None
+def used_before_column():
+    """A column "key_used" for another read: true when a request with the key bound as p_key (for
+    p_user, p_scope) has committed its work already - read, not claimed. For a refusal decided by
+    that read before any write, which must not refuse a retry of a request that was done."""
+    return _USED.exists().label("key_used")
 
 
 def remember_result(user_id, scope, key, result):

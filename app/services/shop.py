@@ -27,7 +27,7 @@ from app.services import cache as shared_cache
 from app.services import catalog, events, fulfilment, ledger, payments, risk, spend_quotes, voucher_states, vouchers
 from app.services.clock import day_bounds_utc, month_bounds_utc, next_midnight, shanghai_today, to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
-from app.services.idempotency import claim_request, stored_result, used_before
+from app.services.idempotency import claim_request, stored_result, used_before_column
 from app.services.ids import is_db_id
 from app.services.levels import all_levels, discounted_points, level_for
 from app.services.settings import get_setting
@@ -242,16 +242,17 @@ _PRODUCT_TO_REDEEM = (select(Product).where(Product.id == bindparam("p_product")
 def _refuse_if_sold_out(user_id, product_id, quantity, request_key, now):
     """Refuse a redemption of a product on sale but sold out, as last committed, before any write.
 
-    When a hot product sells out, every later request of a storm is refused by two reads - the
-    stock, then whether this request key was used: a retry of a redemption that was done goes on to
-    get its order. Anything else (no such product, a closed sale, a quantity out of range) is left
-    to the redemption's own rules, which say it as they always do."""
+    When a hot product sells out, every later request of a storm is refused by one read of the
+    stock and of whether this request key was used: a retry of a redemption that was done goes on
+    to get its order. Anything else (no such product, a closed sale, a quantity out of range) is
+    left to the redemption's own rules, which say it as they always do."""
     if not (is_db_id(product_id) and _is_quantity(quantity)):
         return
-    row = execute_rows(_ON_SALE_STOCK, {"p_product": product_id}).first()
+    row = execute_rows(_ON_SALE_STOCK, {"p_product": product_id, "p_user": user_id, "p_scope": "redeem",
+                                        "p_key": request_key}).first()
     if row is None or row.stock >= quantity or catalog.sale_state(row, now) in ("upcoming", "ended"):
         return
-    if used_before(user_id, "redeem", request_key):
+    if row.key_used:
         return
     over = _limit_over(member_limits(user_id, row, now), quantity)
     if over is not None:  # the member's own limit says more than the sold-out page around it
@@ -260,8 +261,8 @@ def _refuse_if_sold_out(user_id, product_id, quantity, request_key, now):
 
 
 _ON_SALE_STOCK = select(Product.id, Product.stock, Product.sale_starts_at, Product.sale_ends_at, Product.limit_day,
-                        Product.limit_month, Product.limit_total).where(Product.id == bindparam("p_product"),
-                                                                        Product.is_active)
+                        Product.limit_month, Product.limit_total, used_before_column()
+                        ).where(Product.id == bindparam("p_product"), Product.is_active)
 
 
 def _is_quantity(quantity):

@@ -26,7 +26,7 @@ from app.models import Product, TreasureItem, TreasurePurchase, TreasureRound, T
 from app.services import events, fulfilment, ledger, messages, spend_quotes
 from app.services.clock import utcnow
 from app.services.errors import DomainError, NotFound
-from app.services.idempotency import claim_request, remember_result, stored_result, used_before
+from app.services.idempotency import claim_request, remember_result, stored_result, used_before_column
 from app.services.ids import is_db_id
 from app.services.tx import add_row, execute_rows, keep_loaded, write_transaction
 
@@ -255,18 +255,20 @@ def _refusal(state, now):
 
 def _refuse_if_closed(user_id, round_id, quantity, request_key, now):
     """Refuse a purchase in a round closed or without the shares asked for, as last committed, before
-    any write: when a round sells out, the rest of a rush is refused by two reads - the round, then
+    any write: when a round sells out, the rest of a rush is refused by one read of the round and of
     whether this request key was used (a retry of a purchase that was made goes on to get it)."""
-    row = execute_rows(_ROUND_STATE, {"p_round": round_id}).first() if is_db_id(round_id) else None
+    row = execute_rows(_ROUND_STATE_AND_KEY, {"p_round": round_id, "p_user": user_id, "p_scope": "treasure",
+                                              "p_key": request_key}).first() if is_db_id(round_id) else None
     if row is None or (row.status == "open" and row.deadline > now and row.sold + quantity <= row.total_shares):
         return
-    if not used_before(user_id, "treasure", request_key):
+    if not row.key_used:
         raise _refusal(row, now)
 
 
 _NEW_SHARE = insert(TreasureShare.__table__)  # rows, no objects: the draw reads them back by query
 _ROUND_STATE = select(TreasureRound.status, TreasureRound.deadline, TreasureRound.sold, TreasureRound.total_shares
                       ).where(TreasureRound.id == bindparam("p_round"))
+_ROUND_STATE_AND_KEY = _ROUND_STATE.add_columns(used_before_column())
 
 
 def _grant_product(rnd, user_id):

@@ -2,7 +2,7 @@
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import AuditLog, Coupon, Message, Order, PointEntry, Product, Voucher
@@ -185,6 +185,26 @@ def test_a_retry_of_a_done_redemption_gets_its_order_after_the_product_sold_out(
     again = shop.redeem_product(user_id, product_id, 1, key)  # the double tap, answered after the sell-out
     assert again.id == first.id and order_count() == 1
     assert_refused(lambda: redeem(user_id, product_id), "该商品已兑完")  # a new request is refused
+
+
+def test_a_rush_on_a_sold_out_product_is_refused_by_one_read(db, make_member, make_product):
+    # The stock and whether this request was done already (a retry goes on to get its order), in
+    # one statement; nothing is written.
+    user_id, product_id = make_member(points=5000), make_product(kind="coupon", stock=0)
+    sent = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            sent.append(statement)
+
+    def refused_while_listening():
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            redeem(user_id, product_id)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+    assert_refused(refused_while_listening, "该商品已兑完")
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("SELECT")
 
 
 def test_sold_out_and_closed_sales_say_what_closed_first(db, make_member, make_product):
