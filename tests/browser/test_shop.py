@@ -3,7 +3,8 @@ reload, the order page shows what was bought; a points + cash order is paid in t
 import pytest
 
 from app.extensions import db
-from app.models import Product
+from app.models import Product, ProductImage
+from app.services.tx import write_transaction
 from tests.browser.conftest import log_in
 from tests.conftest import balance_of, next_phone
 from tests.shop_factories import make_address, make_product, no_newbie_bonus  # noqa: F401
@@ -61,6 +62,44 @@ def test_redeem_a_product_and_open_the_order(page, app, make_member, make_produc
     assert page.inner_text("#points-balance") == "380"
     if screenshot_dir:
         page.screenshot(path=f"{screenshot_dir}/shop-order-virtual.png", full_page=True)
+
+
+def test_without_javascript_the_confirmation_and_a_refusal_open_in_view(browser, live_server, app, make_member,
+                                                                       make_product):
+    # The product page reloads at each step: the forms post to the redeem panel's anchor, so what
+    # the member must read next (the sheet, the message by the form) is on screen, not below it.
+    from tests.browser.conftest import PHONE
+
+    product_id = make_product(name="咖啡券", kind="coupon", points_price=150, stock=5,
+                              description_html="<p>" + "门店通用，周末可用。" * 40 + "</p>")
+    with app.app_context():
+        with write_transaction() as session:  # a photo above the panel, as every product has
+            session.add(ProductImage(product_id=product_id, path="products/none.jpg", position=0))
+        db.session.remove()
+    phone = next_phone()
+    make_member(phone=phone)
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", base_url=live_server, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, phone)
+        page.goto(f"/products/{product_id}")
+
+        def on_screen(selector):
+            box = page.locator(selector).bounding_box()
+            return box is not None and 52 <= box["y"] and box["y"] + box["height"] <= PHONE["height"] - 60
+
+        page.click("[data-testid=redeem-submit]")
+        page.wait_for_selector("[data-testid=confirm-sheet]")
+        assert on_screen("[data-testid=redeem-confirm]")
+        with app.app_context():
+            db.session.get(Product, product_id).stock = 0  # sold out before the tap on "confirm"
+            db.session.commit()
+            db.session.remove()
+        page.click("[data-testid=redeem-confirm]")
+        page.wait_for_selector("[data-testid=redeem-error]")
+        assert "已兑完" in page.inner_text("[data-testid=redeem-error]") and on_screen("[data-testid=redeem-error]")
+    finally:
+        context.close()
 
 
 def test_points_plus_cash_paid_in_the_sandbox(page, app, make_member, make_product, make_address, screenshot_dir):
