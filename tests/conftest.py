@@ -8,11 +8,12 @@ import os
 import re
 import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -47,6 +48,26 @@ def pytest_sessionstart(session):
         pytest.exit(f"translations not compiled: {', '.join(map(str, stale))}. Run the tests with `make test`, "
                     "or compile first: .venv/bin/pybabel compile -f -d app/translations", returncode=4)
 
+
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def statements_sent(engine):
+    """The statements `engine` sends while inside, in order, but those that begin or end a
+    transaction or savepoint (SQLite's BEGIN IMMEDIATE comes with a write's first statement)."""
+    sent = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):

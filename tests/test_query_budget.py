@@ -19,11 +19,10 @@ from app.seeds.accounts import DEMO_MEMBER
 from app.services import addresses, catalog, checkin, draws, ledger, shop, treasure
 from app.services.settings import put_setting
 from app.services.tx import write_transaction
-from tests.conftest import login_as
+from tests.conftest import login_as, statements_sent
 from tests.shop_factories import make_address, make_merchant, make_product  # noqa: F401  (fixtures)
 
 BUDGET = 6
-_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 # Member-side GET routes that are not pages a member browses, and why.
 NOT_PAGES = {
@@ -38,19 +37,10 @@ MEMBER_BLUEPRINTS = ("main", "auth", "engage", "games", "me", "shop", "aftersale
 
 @contextmanager
 def counted(app):
-    statements = []
-
-    def note(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(_CONTROL):
-            statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements_sent(engine) as statements:
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 @pytest.fixture()

@@ -68,11 +68,10 @@ def complete_task(user_id, key, *, day=None, ref=None, now=None):
     if points <= 0:
         return None
     with write_transaction():
-        # Every completion of the member's tasks takes their row lock first: read under it, "not done
-        # yet" stays true until this transaction ends (the unique key backs it up).
+        # Every completion of the member's tasks takes their row lock first. The completion is then
+        # written first: one statement asks whether the period's is done and, if not, claims it (the
+        # unique key backs it up). Its reward's key is then new: written with the completion, never without.
         hold_member_lock(user_id, acting=True)
-        # The completion is written first: one statement asks whether the period's is done and, if
-        # not, claims it. Its reward's key is then new (written with the completion, never without).
         done = insert_unless_taken(TaskCompletion, user_id=user_id, task=key, period=period, ref=ref,
                                    points=points, created_at=now)
         if done is None:

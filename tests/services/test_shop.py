@@ -2,7 +2,7 @@
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, Coupon, Message, Order, PointEntry, Product, Voucher
@@ -10,7 +10,7 @@ from app.services import addresses, events, fulfilment, ledger, order_admin, sho
 from app.services.clock import SHANGHAI, add_months, utcnow
 from app.services.errors import AlreadyDone, DomainError, Forbidden, NotFound
 from app.services.tx import write_transaction
-from tests.conftest import balance_of
+from tests.conftest import balance_of, statements_sent
 from tests.shop_factories import make_address, make_merchant, make_product, new_key, no_newbie_bonus  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_newbie_bonus")
@@ -193,16 +193,12 @@ def test_a_rush_on_a_sold_out_product_is_refused_by_one_read(db, make_member, ma
     user_id, product_id = make_member(points=5000), make_product(kind="coupon", stock=0)
     sent = []
 
-    def note(_conn, _cursor, statement, *_args):
-        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            sent.append(statement)
-
     def refused_while_listening():
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
-            redeem(user_id, product_id)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
+        with statements_sent(db.engine) as statements:
+            try:
+                redeem(user_id, product_id)
+            finally:
+                sent.extend(statements)
     assert_refused(refused_while_listening, "该商品已兑完")
     assert len(sent) == 1 and sent[0].lstrip().upper().startswith("SELECT")
 

@@ -8,6 +8,7 @@ from sqlalchemy import event, select, update
 from app.extensions import db
 from app.models import Message, User
 from app.services.tx import add_row, discard_session, insert_object, write_transaction
+from tests.conftest import statements_sent
 
 
 @contextmanager
@@ -72,20 +73,11 @@ def test_a_change_left_unflushed_is_rolled_back_at_the_end_of_the_request(app_ct
 
 @contextmanager
 def _statements():
-    """The first word of every statement the engine sends while inside (INSERT, SELECT ...), but
-    SQLite's BEGIN IMMEDIATE, which the first statement of a write transaction brings there."""
-    sent = []
-
-    def on_execute(_conn, _cursor, statement, *_rest):
-        word = statement.split(None, 1)[0].upper()
-        if word != "BEGIN":
-            sent.append(word)
-
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_execute)
+    """The first word of every statement sent while inside (INSERT, SELECT ...), once it is over."""
+    words = []
+    with statements_sent(db.engine) as sent:
+        yield words
+    words.extend(statement.split(None, 1)[0].upper() for statement in sent)
 
 
 def test_add_row_writes_one_insert_and_gives_the_row_whole_as_if_just_read(app_ctx, make_member):

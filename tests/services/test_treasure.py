@@ -3,14 +3,14 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Order, PointEntry, TreasurePurchase, TreasureRound, TreasureShare
 from app.services import ledger, treasure, treasure_config
 from app.services.clock import utcnow
 from app.services.errors import InsufficientPoints, NotFound
-from tests.conftest import balance_of
+from tests.conftest import balance_of, statements_sent
 from tests.concurrency import run_concurrently
 from tests.games_factories import key, make_item
 from tests.shop_factories import make_product  # noqa: F401  (fixture)
@@ -291,17 +291,8 @@ def test_a_rush_on_a_closed_round_is_refused_before_anything_is_written(app, db,
     _item, round_id = make_item(app, total_shares=2)
     treasure.buy_shares(make_member(), round_id, 2, key())
     late = make_member()
-    sent = []
-
-    def note(_conn, _cursor, statement, *_args):
-        if statement.lstrip().split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            sent.append(statement)
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        with pytest.raises(treasure.TreasureRefused) as refused:
-            treasure.buy_shares(late, round_id, 1, key())
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+    with statements_sent(db.engine) as sent, pytest.raises(treasure.TreasureRefused) as refused:
+        treasure.buy_shares(late, round_id, 1, key())
     # One read: the round, and whether this request was done already (a retry goes on to get it).
     assert "本期夺宝已结束" in refused.value.message
     assert len(sent) == 1 and sent[0].lstrip().upper().startswith("SELECT")
