@@ -1,5 +1,7 @@
 """The bare reference page bench/throughput.py measures the mall against: Flask and
-Flask-SQLAlchemy rendering 20 rows from one query through a Jinja template, nothing else.
+Flask-SQLAlchemy rendering 20 rows from one query through a Jinja template, nothing else. Its
+`POST /nothing` answers a form with a 303 and does nothing at all: the stack's floor
+(bench/floor.py).
 
 Served by gunicorn as `reference_app:app` from bench/; REFERENCE_DATABASE_URL picks the database
 (default: a SQLite file in the temp directory). Its table, bench_reference_item, is created and
@@ -8,7 +10,7 @@ filled at start.
 import os
 import tempfile
 
-from flask import Flask, render_template_string
+from flask import Flask, redirect, render_template_string, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +39,12 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>R
 def index():
     items = db.session.execute(select(Item).order_by(Item.id).limit(20)).scalars().all()
     return render_template_string(PAGE, items=items)
+
+
+@app.post("/nothing")
+def nothing():
+    """A form posted and answered with a redirect, as a redemption is: no session, no query."""
+    return redirect("/", 303) if request.form else ("", 400)
 
 
 with app.app_context():

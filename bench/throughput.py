@@ -24,11 +24,13 @@ BENCH = Path(__file__).resolve().parent
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url, cookie, seconds, connections):
-    """One wrk run: {'rps', 'p50', 'p99' (ms), 'non2xx'}."""
+def wrk(url, cookie, seconds, connections, script=None):
+    """One wrk run: {'rps', 'p50', 'p99' (ms), 'non2xx'}; `script`: a wrk Lua script (a POST's)."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip, br"]
     if cookie:
         args += ["-H", f"Cookie: {cookie}"]
+    if script:
+        args += ["-s", script]
     out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "non2xx": 0}
     for pct in ("50", "99"):
