@@ -1,12 +1,14 @@
 """The dashboard on /admin/ and the liability page: range choice, charts with their tables, CSV exports."""
 import csv
 import io
+import re
 
 from datetime import timedelta
 
 import pytest
 
 from app.extensions import db
+from app.routes.admin.charts import axis_steps
 from app.services import ledger, stats
 from app.services.clock import shanghai_today
 from app.services.tx import write_transaction
@@ -52,6 +54,19 @@ def test_the_dashboard_shows_charts_each_followed_by_its_table(operator_client, 
     assert "<script" not in page.split('data-testid="dashboard-figures"')[1]
 
 
+def _gridline_values(page, testid):
+    chart = page.split(f'data-testid="{testid}"')[1].split("</figure>")[0]
+    return re.findall(r'<text class="chart-axis"[^>]*text-anchor="end">([\d,]+)</text>', chart)
+
+
+def test_a_charts_gridlines_are_round_numbers_each_said_once(operator_client, activity):
+    page = operator_client.get("/admin/?range=7d").get_data(as_text=True)
+    # One new member this week: the count's axis goes 4, 3, 2, 1, 0 (not 1, 1, 0, 0, 0).
+    assert _gridline_values(page, "members-chart") == ["4", "3", "2", "1", "0"]
+    # 800 points issued (500 on registering, 300 for checking in), 120 spent.
+    assert _gridline_values(page, "points-chart") == ["800", "600", "400", "200", "0"]
+
+
 def test_today_shows_what_happened_today_without_waiting_for_the_rollup(operator_client, activity):
     page = operator_client.get("/admin/?range=today").get_data(as_text=True)
     table = page.split('data-testid="issued-table"')[1].split("</table>")[0]
@@ -90,3 +105,9 @@ def test_the_heading_is_only_the_page_title(app, client, make_account):
     assert html.count('data-testid="levels-table"') == 1
     heading = html.split('<header class="console-header">', 1)[1].split("</header>", 1)[0]
     assert "<section" not in heading
+
+
+@pytest.mark.parametrize("peak, gridlines", [(0, [0, 1, 2, 3, 4]), (9, [0, 3, 6, 9, 12]),
+                                             (1835, [0, 500, 1000, 1500, 2000]), (980, [0, 250, 500, 750, 1000])])
+def test_gridlines_reach_the_peak_in_round_steps(peak, gridlines):
+    assert axis_steps(peak) == gridlines

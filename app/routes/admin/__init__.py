@@ -38,3 +38,4 @@ from app.routes.admin import products  # noqa: E402,F401
 from app.routes.admin import review  # noqa: E402,F401
 from app.routes.admin import liability  # noqa: E402,F401
 from app.routes.admin import reconcile  # noqa: E402,F401
+from app.routes.admin import charts  # noqa: E402,F401
