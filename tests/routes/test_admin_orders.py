@@ -1,6 +1,7 @@
 """The console's orders: filters, CSV export, the order page's actions, bulk shipping, order numbers shown."""
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -232,3 +233,17 @@ def test_the_side_navigation_marks_the_group_of_the_page_being_shown(client, sho
     html = client.get(f"/admin/orders/{shop_world['orders']['a_cup']}").get_data(as_text=True)
     assert '<a href="/admin/orders" aria-current="page">' in html
     assert '<a href="/admin/" aria-current="page">' not in html
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/orders", "/admin/products", "/admin/rules", "/admin/liability",
+                                  "/admin/categories", "/admin/members", "order"])
+def test_each_console_page_is_titled_by_its_heading(client, shop_world, path):
+    """A browser tab, a bookmark and a screen reader name the page, not only the console."""
+    login_as(client, shop_world["operator"])
+    number = shop_world["numbers"]["a_cup"]
+    html = client.get(f"/admin/orders/{shop_world['orders']['a_cup']}" if path == "order" else path).get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", html).group(1)
+    heading = re.sub(r"<[^>]+>", "", re.search(r"<h1>(.*?)</h1>", html, re.S).group(1)).strip()
+    assert title == f"{heading} · 运营后台 · 积分商城"
+    if path == "order":
+        assert title.startswith(f"订单 / {number} · ")
