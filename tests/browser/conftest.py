@@ -6,6 +6,7 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}  # the operator console's viewport
 
 
 def pytest_collection_modifyitems(items):
@@ -51,10 +52,20 @@ def screenshot_dir():
     return path
 
 
-def log_in(page, phone, password="secret123"):
-    """Sign in through the real login form and land on /me."""
+def log_in(page, phone, password="secret123", landing="/me"):
+    """Sign in through the real login form and land on `landing` (a member's /me by default)."""
     page.goto("/login")
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
     page.click("form button[type=submit]")
-    page.wait_for_url("**/me")
+    page.wait_for_url(f"**{landing}")
+
+
+def console_page(browser, live_server, phone, landing="/admin/", viewport=DESKTOP, **options):
+    """A new browser context at a console's viewport (the operator's by default), signed in through
+    the login form as the account with `phone`; returns (context, page), the page on `landing`."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN", base_url=live_server, **options)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, phone, landing=landing)
+    return context, page

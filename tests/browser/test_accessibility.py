@@ -1,7 +1,6 @@
 """WCAG 2.1 AA on the member pages (issue 12): axe-core finds no serious or critical violation on
 any member page or state visited, every page has one <h1>, and every visible control is a tap
 target of at least 44x44 px (documented exception: links inside running text)."""
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from app.extensions import db
 from app.models import User
 from app.services import checkin, order_admin, shop
-from app.services.clock import utcnow
 from tests.browser.conftest import log_in
 from tests.conftest import next_phone
 from tests.games_factories import make_draw, make_item

@@ -8,12 +8,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Category, Product
 from app.services import images
-from tests.browser.conftest import log_in
+from tests.browser.conftest import DESKTOP, log_in
 from tests.conftest import next_phone
 from tests.shop_factories import make_address, make_product, no_newbie_bonus  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("no_newbie_bonus")
-DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture()

@@ -5,10 +5,9 @@ from datetime import timedelta
 from app.extensions import db
 from app.services import shop
 from app.services.clock import utcnow
+from tests.browser.conftest import console_page
 from tests.conftest import next_phone
 from tests.shop_factories import make_product, new_key, no_newbie_bonus  # noqa: F401  (fixtures)
-
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def test_an_operator_rejects_a_held_order_with_a_reason(app, browser, live_server, make_member, make_account,
@@ -21,14 +20,7 @@ def test_an_operator_rejects_a_held_order_with_a_reason(app, browser, live_serve
                                     1, new_key())
         assert order.status == "review"
         db.session.remove()
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", base_url=live_server)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto("/login")
-    page.fill("input[name=phone]", operator_phone)
-    page.fill("input[name=password]", "secret123")
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    context, page = console_page(browser, live_server, operator_phone)
     page.goto("/admin/review")
     row = page.locator("[data-testid=review-row]")
     assert "大额订单" in row.inner_text()

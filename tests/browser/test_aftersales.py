@@ -5,10 +5,9 @@ from app.models import ProductImage
 from app.services import images
 from app.services.tx import write_transaction
 from tests.aftersale_factories import delivered_order
+from tests.browser.conftest import DESKTOP, log_in
 from tests.conftest import next_phone
 from tests.shop_factories import make_product, no_newbie_bonus  # noqa: F401  (fixtures)
-
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def _snapshot():
@@ -23,14 +22,6 @@ def _snapshot():
     out = io.BytesIO()
     picture.save(out, "JPEG")
     return out.getvalue()
-
-
-def _log_in(page, phone, landing):
-    page.goto("/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "secret123")
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"**{landing}")
 
 
 def test_a_member_asks_for_a_return_and_follows_the_operators_step(app, browser, live_server, page, tmp_path,
@@ -49,7 +40,7 @@ def test_a_member_asks_for_a_return_and_follows_the_operators_step(app, browser,
     photo = tmp_path / "broken.jpg"
     photo.write_bytes(_snapshot())
 
-    _log_in(page, member_phone, "/me")
+    log_in(page, member_phone)
     page.goto(f"/orders/{order_id}")
     page.click("[data-testid=aftersale-entry]")
     page.check("input[name=kind][value=return]")
@@ -64,7 +55,7 @@ def test_a_member_asks_for_a_return_and_follows_the_operators_step(app, browser,
 
     console = browser.new_context(viewport=DESKTOP, locale="zh-CN", base_url=live_server)
     admin = console.new_page()
-    _log_in(admin, operator_phone, "/admin/")
+    log_in(admin, operator_phone, landing="/admin/")
     admin.click(".console-nav >> text=售后")
     admin.click("[data-testid=aftersale-queue] >> text=无线蓝牙耳机")
     if screenshot_dir:

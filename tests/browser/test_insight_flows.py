@@ -6,10 +6,8 @@ import zipfile
 from app.extensions import db
 from app.models import User
 from app.services import checkin
-from tests.browser.conftest import log_in
+from tests.browser.conftest import console_page, log_in
 from tests.conftest import next_phone
-
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def test_an_operator_reads_the_dashboard_switches_range_and_exports_it(app, browser, live_server, make_member,
@@ -20,14 +18,7 @@ def test_an_operator_reads_the_dashboard_switches_range_and_exports_it(app, brow
             db.session.remove()
     operator_phone = next_phone()
     make_account("operator", phone=operator_phone)
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", base_url=live_server, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto("/login")
-    page.fill("input[name=phone]", operator_phone)
-    page.fill("input[name=password]", "secret123")
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/admin/")
+    context, page = console_page(browser, live_server, operator_phone, accept_downloads=True)
     assert page.locator("svg.chart-svg").count() >= 2               # charts, not only tables
     figures = page.locator("[data-testid=dashboard-figures-row]").all_inner_texts()
     assert any(row.split()[0] == "签到次数" and row.split()[1] == "3" for row in figures), figures
