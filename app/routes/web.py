@@ -11,6 +11,7 @@ from flask import (current_app, flash, g, has_app_context, has_request_context, 
 from flask_babel import format_datetime, get_locale, get_translations
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
@@ -111,7 +112,7 @@ def safe_next(target, fallback="me.index"):
 # The member tab bar.
 TABS = [
     ("main.home", _l("首页"), "home"),
-    ("shop.products", _l("商品"), "grid"),
+    ("shop.products", lazy_pgettext("tab bar", "商品"), "grid"),  # "Shop"; a 商品 elsewhere is "Product"
     ("engage.checkin", _l("签到"), "calendar"),
     ("me.index", _l("我的"), "user"),
 ]

@@ -127,3 +127,27 @@ def test_a_database_outage_is_a_clear_503_and_nothing_half_done(app, member_clie
         _db.session.remove()
     monkeypatch.undo()
     assert member_client.get("/products").status_code == 200  # back by itself when the database is
+
+
+def test_one_chinese_word_reads_as_its_place_means_in_english(client, app, make_member, make_account, make_product):
+    """商品 is the tab bar's "Shop", a list's "Products" and a column's "Product"; 会员 a page's "Members";
+    抽奖 the draw button's "Play" and the console's "Lucky draws"."""
+    from tests.conftest import login_as
+    from tests.games_factories import make_draw
+
+    english = {"Accept-Language": "en"}
+    make_product(name="Mug", points_price=100, stock=5)
+    draw = make_draw(app)
+    login_as(client, make_member(points=1000))
+    shelf = client.get("/products", headers=english).get_data(as_text=True)
+    assert re.search(r'<h1 class="sr-only">Products</h1>', shelf)
+    assert re.search(r'href="/products"[^>]*>.*?Shop', shelf, re.S)
+    assert re.search(r'data-testid="draw-go">Play<small>', client.get(f"/draw/{draw}", headers=english)
+                     .get_data(as_text=True))
+    client.post("/logout", data={}, headers=english)
+    login_as(client, make_account("operator"))
+    orders = client.get("/admin/orders", headers=english).get_data(as_text=True)
+    assert re.search(r"<label>Product\s*<input", orders)  # the filter by product
+    assert ">Products</a>" in orders and ">Members</a>" in orders  # the side navigation
+    assert "<h1>Lucky draws</h1>" in client.get("/admin/rules/draws", headers=english).get_data(as_text=True)
+    assert "<h1>Members</h1>" in client.get("/admin/members", headers=english).get_data(as_text=True)

@@ -2,6 +2,7 @@
 from flask import flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from app.forms.admin_people import AdjustPointsForm, ConfirmForm
@@ -12,7 +13,7 @@ from app.services import accounts, console_accounts, ledger, member_admin, shop
 from app.services.errors import DomainError
 from app.services.levels import level_for
 
-nav_entry("admin.members", _l("会员"), 40)
+nav_entry("admin.members", lazy_pgettext("page", "会员"), 40)
 
 MAX_PAGE = 100_000
 

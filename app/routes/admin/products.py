@@ -2,6 +2,7 @@
 from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from app.forms.base import ActionForm
@@ -17,7 +18,7 @@ from app.services.errors import AlreadyDone, DomainError
 from app.services.levels import all_levels
 from app.services.listing import paginate
 
-nav_entry("admin.products", _l("商品"), 10)
+nav_entry("admin.products", lazy_pgettext("page", "商品"), 10)
 
 
 @bp.app_template_filter("rendition")
