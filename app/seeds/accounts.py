@@ -32,6 +32,8 @@ def seed_accounts():
     if _user_by_phone(DEMO_MEMBER[0]) is None:
         member = accounts.register_member(*DEMO_MEMBER, nickname="小李")
         with write_transaction():
-            ledger.earn(member.id, 1200, "consume", key="demo-consume", note="老街面馆 消费 ¥120")
+            # As a counter's award writes it: the store and the receipt, no words (a reader may read English).
+            ledger.earn(member.id, 1200, "consume", key="demo-consume", ref=f"merchant:{merchant.id}",
+                        note=f"{merchant.name} · A0001")
             ledger.earn(member.id, 35, "checkin", key="demo-checkin")
 
