@@ -3,12 +3,93 @@ import json
 from dataclasses import dataclass
 
 from flask import has_request_context, request
+from flask_babel import gettext, lazy_pgettext
 from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import AuditLog, User
 from app.services.clock import day_bounds_utc
 from app.services.listing import paginate
+
+
+# What each action is called on the log page (the stored action stays as it was written: a code).
+# In their own context, as a log's past tense: the same words elsewhere are buttons ("Adjust stock").
+ACTIONS = {
+    "user.create": lazy_pgettext("audit log", "新建账号"),
+    "user.reset_password": lazy_pgettext("audit log", "重置密码"),
+    "user.disable": lazy_pgettext("audit log", "停用账号"),
+    "user.enable": lazy_pgettext("audit log", "启用账号"),
+    "user.adjust_points": lazy_pgettext("audit log", "调整积分"),
+    "member.deleted": lazy_pgettext("audit log", "会员注销账号"),
+    "member.bind_wechat": lazy_pgettext("audit log", "绑定微信"),
+    "merchant.create": lazy_pgettext("audit log", "新建商户"),
+    "merchant.update": lazy_pgettext("audit log", "修改商户"),
+    "product.create": lazy_pgettext("audit log", "新建商品"),
+    "product.update": lazy_pgettext("audit log", "修改商品"),
+    "product.stock": lazy_pgettext("audit log", "调整库存"),
+    "product.shelf": lazy_pgettext("audit log", "上架或下架"),
+    "product.import": lazy_pgettext("audit log", "导入商品"),
+    "product.images": lazy_pgettext("audit log", "修改商品图片"),
+    "category.create": lazy_pgettext("audit log", "新建分类"),
+    "category.update": lazy_pgettext("audit log", "修改分类"),
+    "category.move": lazy_pgettext("audit log", "调整分类顺序"),
+    "order.ship": lazy_pgettext("audit log", "发货"),
+    "order.cancel": lazy_pgettext("audit log", "取消订单"),
+    "order.refund": lazy_pgettext("audit log", "退款"),
+    "order.review_approve": lazy_pgettext("audit log", "审核通过"),
+    "order.review_reject": lazy_pgettext("audit log", "审核拒绝"),
+    "payment.refund": lazy_pgettext("audit log", "退回现金"),
+    "risk.flag": lazy_pgettext("audit log", "风控拦截"),
+    "aftersale.approve": lazy_pgettext("audit log", "同意售后"),
+    "aftersale.receive": lazy_pgettext("audit log", "确认收到退货"),
+    "aftersale.complete": lazy_pgettext("audit log", "完成售后"),
+    "aftersale.reject": lazy_pgettext("audit log", "拒绝售后"),
+    "draw.create": lazy_pgettext("audit log", "新建抽奖"),
+    "draw.update": lazy_pgettext("audit log", "修改抽奖"),
+    "draw.prize_add": lazy_pgettext("audit log", "添加奖品"),
+    "draw.prize_remove": lazy_pgettext("audit log", "移除奖品"),
+    "draw.prizes_update": lazy_pgettext("audit log", "修改奖池"),
+    "treasure_item.create": lazy_pgettext("audit log", "新建夺宝商品"),
+    "treasure_item.update": lazy_pgettext("audit log", "修改夺宝商品"),
+    "treasure_round.open": lazy_pgettext("audit log", "开启新一期"),
+    "packet.create": lazy_pgettext("audit log", "发布红包"),
+    "packet.update": lazy_pgettext("audit log", "修改红包"),
+    "settings.update": lazy_pgettext("audit log", "修改规则"),
+    "consumption.award": lazy_pgettext("audit log", "消费积分奖励"),
+    "consumption.award_repeated": lazy_pgettext("audit log", "重复提交的消费奖励"),
+    "consumption.refused": lazy_pgettext("audit log", "消费奖励被拒"),
+    "voucher.redeem": lazy_pgettext("audit log", "核销券码"),
+    "voucher.refused": lazy_pgettext("audit log", "核销被拒"),
+}
+# What every action of one kind of object is called in the filter ("merchant." = every merchant action).
+OBJECTS = {
+    "user": lazy_pgettext("audit log", "账号"),
+    "member": lazy_pgettext("audit log", "会员自助"),
+    "merchant": lazy_pgettext("audit log", "商户"),
+    "product": lazy_pgettext("audit log", "商品"),
+    "category": lazy_pgettext("audit log", "分类"),
+    "order": lazy_pgettext("audit log", "订单"),
+    "payment": lazy_pgettext("audit log", "支付"),
+    "risk": lazy_pgettext("audit log", "风控"),
+    "aftersale": lazy_pgettext("audit log", "售后"),
+    "draw": lazy_pgettext("audit log", "抽奖"),
+    "treasure_item": lazy_pgettext("audit log", "夺宝商品"),
+    "treasure_round": lazy_pgettext("audit log", "夺宝期次"),
+    "packet": lazy_pgettext("audit log", "积分红包"),
+    "settings": lazy_pgettext("audit log", "规则"),
+    "consumption": lazy_pgettext("audit log", "消费积分"),
+    "voucher": lazy_pgettext("audit log", "券码"),
+}
+
+
+def action_label(action):
+    """An action's name in the reader's language; an action without one (a code written by newer
+    code, or by code since removed) is shown as its code. A prefix ending in "." names a group."""
+    if action.endswith("."):
+        kind = OBJECTS.get(action[:-1])
+        return gettext("%(kind)s：全部操作", kind=kind) if kind is not None else action + "*"
+    label = ACTIONS.get(action)
+    return str(label) if label is not None else action
 
 
 def record(actor_id, action, target=None, **detail):
@@ -101,6 +182,10 @@ class Row:
     entry: AuditLog
     actor: User | None
     detail: Shown
+
+    @property
+    def action(self):
+        return action_label(self.entry.action)
 
 
 def present(entries):

@@ -29,14 +29,14 @@ def _day(name, errors):
 
 
 def _action_choices(chosen):
-    """Every logged action, each kind of object's actions together ("merchant." = every merchant action)
-    first, and the chosen one even when the log has none of it yet."""
+    """(value, name) of every logged action, each kind of object's actions together ("merchant." =
+    every merchant action) first, and the chosen one even when the log has none of it yet."""
     actions = audit.known_actions()
     groups = sorted({action.split(".", 1)[0] + "." for action in actions if "." in action})
     choices = groups + actions
     if chosen and chosen not in choices:
         choices.append(chosen)
-    return choices
+    return [(action, audit.action_label(action)) for action in choices]
 
 
 @bp.get("/audit", endpoint="audit")
