@@ -111,7 +111,8 @@ def test_the_member_page_shows_profile_level_balance_lots_ledger_and_activity(op
         with write_transaction():
             ledger.earn(member, 1000, "task", key="k1", note="完成任务")
         checkin.check_in(member)
-        order = shop.redeem_product(member, product, 1, uuid.uuid4().hex).id
+        order = shop.redeem_product(member, product, 1, uuid.uuid4().hex)
+        order, order_no = order.id, order.order_no
         db.session.remove()
     draw_id = make_draw(app, name="幸运转盘")
     with app.app_context():
@@ -123,7 +124,8 @@ def test_the_member_page_shows_profile_level_balance_lots_ledger_and_activity(op
     assert f'id="member-balance">{balance_of_app(app, member):,}<' in html
     assert "未过期积分批次" in html and "过期时间" in html
     assert "完成任务" in html and "每日签到" in html and "积分兑换" in html   # the ledger
-    assert "保温杯" in html and f"#{order}" in html                        # orders
+    assert "保温杯" in html                                                   # orders, by their number
+    assert f'<a class="mono" href="/admin/orders/{order}">{order_no}</a>' in html
     assert "幸运转盘" in html                                                   # draws
     assert "共 1 天" in html                                                   # check-ins
     assert f'href="/admin/members/{inviter}"' in html                         # invited by
