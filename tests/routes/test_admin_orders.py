@@ -133,6 +133,9 @@ def test_shipping_from_the_order_page_shows_the_member_carrier_tracking_and_a_me
     login_as(client, w["operator"])
     page = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
     assert number in page and 'data-testid="ship-form"' in page and 'data-testid="ledger-redeem"' in page
+    # The member and the product are a click away.
+    assert f'<a href="/admin/members/{w["a"]}" data-testid="order-member">{w["phones"]["a"]}</a>' in page
+    assert f'<a href="/admin/products/{w["cup"]}" data-testid="order-product">ID {w["cup"]}</a>' in page
     bad = client.submit(f"/admin/orders/{order_id}/ship", {"carrier": "顺丰速运", "tracking_no": "12"})
     assert bad.status_code == 422 and "请填写正确的快递单号" in bad.get_data(as_text=True)
     done = client.submit(f"/admin/orders/{order_id}/ship", {"carrier": "顺丰速运", "tracking_no": "SF5000001"})
