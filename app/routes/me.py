@@ -4,6 +4,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
@@ -27,7 +28,7 @@ SHORTCUTS = [  # each with its own icon, so no two features look alike
     ("me.points", _l("积分明细"), "list"),
     ("shop.orders", _l("我的订单"), "receipt"),
     ("shop.my_vouchers", _l("我的券码"), "ticket"),
-    ("shop.my_coupons", _l("优惠券"), "tag"),
+    ("shop.my_coupons", lazy_pgettext("page", "优惠券"), "tag"),  # "Coupons"; a kind of product is "Coupon"
     ("engage.tasks", _l("任务中心"), "check"),
     ("engage.invite", _l("邀请好友"), "share"),
     ("engage.checkin", _l("每日签到"), "calendar"),

@@ -151,3 +151,20 @@ def test_one_chinese_word_reads_as_its_place_means_in_english(client, app, make_
     assert ">Products</a>" in orders and ">Members</a>" in orders  # the side navigation
     assert "<h1>Lucky draws</h1>" in client.get("/admin/rules/draws", headers=english).get_data(as_text=True)
     assert "<h1>Members</h1>" in client.get("/admin/members", headers=english).get_data(as_text=True)
+    # 分类 is a field's "Category"; 上架 a state ("On shelf") or a button ("Put on shelf").
+    make_product(name="Cup", points_price=100, stock=5, is_active=False)
+    products = client.get("/admin/products", headers=english).get_data(as_text=True)
+    assert re.search(r"<label>Category<select", products) and ">Put on shelf</button>" in products
+
+
+def test_a_kind_of_product_is_singular_and_a_members_list_plural(client, make_member, make_product):
+    """优惠券 is a product's kind ("Coupon") on its card, and "Coupons" as the member's own list."""
+    from tests.conftest import login_as
+
+    english = {"Accept-Language": "en"}
+    make_product(name="Coffee", kind="coupon", points_price=100, stock=5)
+    login_as(client, make_member(points=1000))
+    shelf = client.get("/products", headers=english).get_data(as_text=True)
+    assert ">Coupon<" in shelf and ">Coupons<" not in shelf
+    me = client.get("/me", headers=english).get_data(as_text=True)
+    assert re.search(r'href="/me/coupons"[^>]*>.*?Coupons', me, re.S)
