@@ -166,5 +166,6 @@ def test_a_kind_of_product_is_singular_and_a_members_list_plural(client, make_me
     login_as(client, make_member(points=1000))
     shelf = client.get("/products", headers=english).get_data(as_text=True)
     assert ">Coupon<" in shelf and ">Coupons<" not in shelf
+    assert "<small>points</small>" in shelf  # 积分 after a number is the unit; as a column, "Points"
     me = client.get("/me", headers=english).get_data(as_text=True)
     assert re.search(r'href="/me/coupons"[^>]*>.*?Coupons', me, re.S)
