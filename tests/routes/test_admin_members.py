@@ -131,6 +131,9 @@ def test_the_member_page_shows_profile_level_balance_lots_ledger_and_activity(op
     assert f'href="/admin/members/{inviter}"' in html                         # invited by
     inviter_html = _text(operator.get(f"/admin/members/{inviter}"))
     assert f'href="/admin/members/{member}"' in inviter_html and "共 1 人" in inviter_html
+    english = {"Accept-Language": "en"}  # counted in English: one day, one person (not "1 days")
+    assert ">1 day<" in _text(operator.get(f"/admin/members/{member}", headers=english))
+    assert ">1 person<" in _text(operator.get(f"/admin/members/{inviter}", headers=english))
 
 
 def balance_of_app(app, user_id):
