@@ -148,6 +148,7 @@ def test_one_chinese_word_reads_as_its_place_means_in_english(client, app, make_
     login_as(client, make_account("operator"))
     orders = client.get("/admin/orders", headers=english).get_data(as_text=True)
     assert re.search(r"<label>Product\s*<input", orders)  # the filter by product
+    assert "Orders: 0" in orders  # a count said as a label: never "1 orders"
     assert ">Products</a>" in orders and ">Members</a>" in orders  # the side navigation
     assert "<h1>Lucky draws</h1>" in client.get("/admin/rules/draws", headers=english).get_data(as_text=True)
     assert "<h1>Members</h1>" in client.get("/admin/members", headers=english).get_data(as_text=True)
