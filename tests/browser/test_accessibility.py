@@ -1,42 +1,16 @@
 """WCAG 2.1 AA on the member pages (issue 12): axe-core finds no serious or critical violation on
 any member page or state visited, every page has one <h1>, and every visible control is a tap
 target of at least 44x44 px (documented exception: links inside running text)."""
-from pathlib import Path
-
 import pytest
 
 from app.extensions import db
 from app.models import User
 from app.services import checkin, order_admin, shop
+from tests.browser.a11y import audit, findings
 from tests.browser.conftest import log_in
 from tests.conftest import next_phone
 from tests.games_factories import make_draw, make_item
 from tests.shop_factories import make_address, make_product, new_key, no_newbie_bonus  # noqa: F401  (fixtures)
-
-AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
-SERIOUS = ("serious", "critical")
-# Visible controls smaller than 44x44 px; inline links inside a paragraph or list item of running text are
-# the documented exception (WCAG 2.5.5's "inline" exception).
-SMALL_TARGETS = """
-() => [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [role=button]')]
-  .filter(e => {
-    if (e.type === 'hidden' || !(e.offsetWidth || e.offsetHeight || e.getClientRects().length)) return false;
-    const style = getComputedStyle(e);
-    if (style.visibility === 'hidden') return false;
-    const r = e.getBoundingClientRect();
-    if (r.width >= 44 && r.height >= 44) return false;
-    if (e.tagName === 'A' && style.display === 'inline' && e.closest('p, li, dd, td, label, small')) return false;
-    const label = e.closest('label');  // a checkbox inside its label: the label is the target
-    if (label && ['checkbox', 'radio'].includes(e.type)) {
-      const lr = label.getBoundingClientRect();
-      if (lr.height >= 44 && lr.width >= 44) return false;
-    }
-    return true;
-  })
-  .map(e => `${e.tagName.toLowerCase()}${e.className ? '.' + String(e.className).split(' ').join('.') : ''}`
-       + ` "${(e.textContent || e.getAttribute('aria-label') || e.name || '').trim().slice(0, 20)}"`
-       + ` ${Math.round(e.getBoundingClientRect().width)}x${Math.round(e.getBoundingClientRect().height)}`)
-"""
 
 
 @pytest.fixture()
@@ -73,34 +47,9 @@ def _visitor_pages(scene):
             f"/draw/{scene['draw']}", "/treasure", f"/r/{scene['invite']}", "/no-such-page"]
 
 
-def _audit(page, paths):
-    """{path: [findings]} of axe's serious and critical violations and of small tap targets."""
-    found = {}
-    for path in paths:
-        page.goto(path)
-        problems = _findings(page)
-        if problems:
-            found[path] = problems
-    return found
-
-
-def _findings(page):
-    """axe's serious and critical violations, small tap targets and the <h1> count of the page as it is."""
-    page.evaluate(AXE)
-    violations = page.evaluate("""async () => (await axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
-        .filter(v => ['serious', 'critical'].includes(v.impact))
-        .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
-    problems = violations + [f"tap target {target}" for target in page.evaluate(SMALL_TARGETS)]
-    headings = page.locator("h1").count()
-    if headings != 1:
-        problems.append(f"{headings} <h1> elements (one per page: what the page is)")
-    return problems
-
-
 def test_member_pages_pass_axe_and_have_large_tap_targets(page, app, shop_scene, screenshot_dir):
     log_in(page, shop_scene["phone"])
-    found = _audit(page, _member_pages(shop_scene))
+    found = audit(page, _member_pages(shop_scene))
     assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())
 
 
@@ -110,14 +59,14 @@ def test_confirmation_sheets_pass_axe_and_have_large_tap_targets(page, app, shop
     page.fill("input[name=quantity]", "10")  # 10 shares of 10 points: at the 100-point threshold
     page.click("[data-testid=buy-submit]")
     page.wait_for_selector("[data-testid=confirm-sheet]")
-    assert _findings(page) == []
+    assert findings(page) == []
     costly = make_draw(app, cost=150)
     page.goto(f"/draw/{costly}")
     page.click("[data-testid=draw-go]")
     page.wait_for_selector("[data-testid=confirm-sheet]")
-    assert _findings(page) == []
+    assert findings(page) == []
 
 
 def test_pages_for_visitors_pass_axe_and_have_large_tap_targets(page, app, shop_scene):
-    found = _audit(page, _visitor_pages(shop_scene))
+    found = audit(page, _visitor_pages(shop_scene))
     assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())

@@ -8,8 +8,8 @@ import pytest
 from app.extensions import db
 from app.services import shop
 from tests.aftersale_factories import aftersale_row, delivered_order
+from tests.browser.a11y import audit, findings
 from tests.browser.conftest import PHONE, console_page
-from tests.browser.test_accessibility import _audit, _findings
 from tests.conftest import next_phone
 from tests.games_factories import make_draw, make_item
 from tests.shop_factories import make_address, make_merchant, make_product, new_key, no_newbie_bonus  # noqa: F401
@@ -70,7 +70,7 @@ def _refused_forms(page, forms):
             page.fill(f"{form} {selector}", value)
         page.click(f"{form} [type=submit]")
         page.wait_for_selector(".field-error")
-        problems = _findings(page)
+        problems = findings(page)
         if problems:
             found[f"{path} refused"] = problems
     return found
@@ -78,7 +78,7 @@ def _refused_forms(page, forms):
 
 def test_operator_pages_pass_axe_and_have_large_tap_targets(app, browser, live_server, console_scene):
     context, page = console_page(browser, live_server, console_scene["operator_phone"])
-    found = _audit(page, _operator_pages(console_scene))
+    found = audit(page, _operator_pages(console_scene))
     found.update(_refused_forms(page, [("/admin/products/new", "main form[method=post]", {}),
                                        ("/admin/merchants/new", "main form[method=post]", {}),
                                        (f"/admin/members/{console_scene['member']}", "form[action$='/adjust']", {})]))
@@ -88,7 +88,7 @@ def test_operator_pages_pass_axe_and_have_large_tap_targets(app, browser, live_s
 
 def test_merchant_pages_pass_axe_and_have_large_tap_targets(app, browser, live_server, console_scene):
     context, page = console_page(browser, live_server, console_scene["staff_phone"], "/merchant/", PHONE)
-    found = _audit(page, _merchant_pages(console_scene))
+    found = audit(page, _merchant_pages(console_scene))
     found.update(_refused_forms(page, [(f"/merchant/award?member={console_scene['member_phone']}",
                                         "main form[method=post]", {"input[name=amount]": "-5"})]))
     context.close()

@@ -144,7 +144,6 @@ def test_one_chinese_word_reads_as_its_place_means_in_english(client, app, make_
     assert re.search(r'href="/products"[^>]*>.*?Shop', shelf, re.S)
     assert re.search(r'data-testid="draw-go">Play<small>', client.get(f"/draw/{draw}", headers=english)
                      .get_data(as_text=True))
-    client.post("/logout", data={}, headers=english)
     login_as(client, make_account("operator"))
     orders = client.get("/admin/orders", headers=english).get_data(as_text=True)
     assert re.search(r"<label>Product\s*<input", orders)  # the filter by product
