@@ -131,3 +131,13 @@ def test_points_plus_cash_paid_in_the_sandbox(page, app, make_member, make_produ
     assert page.locator("[data-testid=sandbox-pay]").count() == 0
     assert page.inner_text("#points-balance") == "301"
     assert _stock(app, product_id) == 4
+
+
+def test_in_english_every_sort_label_fits_its_tab(page, make_product):
+    """The shelf's sort tabs at a phone's width in English ("Points: low to high"): the row scrolls;
+    no label is squeezed under its text into its neighbour's."""
+    make_product(name="Mug", points_price=100, stock=5)
+    page.goto("/products?lang=en")
+    squeezed = page.evaluate("""() => [...document.querySelectorAll('.sorts a')]
+        .filter(a => a.scrollWidth > a.clientWidth + 1).map(a => a.textContent.trim())""")
+    assert page.locator(".sorts a").count() >= 5 and squeezed == []
