@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Merchant, User
-from app.services import accounts, ledger
+from app.services import accounts, consumption, member_admin
 from app.services.tx import write_transaction
 
 DEMO_OPERATOR = ("13800000000", "admin12345")
@@ -31,9 +31,9 @@ def seed_accounts():
         accounts.create_account("13900000002", "staff12345", "staff", nickname="面馆店长", merchant_id=merchant.id)
     if _user_by_phone(DEMO_MEMBER[0]) is None:
         member = accounts.register_member(*DEMO_MEMBER, nickname="小李")
-        with write_transaction():
-            # As a counter's award writes it: the store and the receipt, no words (a reader may read English).
-            ledger.earn(member.id, 1200, "consume", key="demo-consume", ref=f"merchant:{merchant.id}",
-                        note=f"{merchant.name} · A0001")
-            ledger.earn(member.id, 35, "checkin", key="demo-checkin")
+        # Through the consoles' own services, so that the counter's records, its settlement and the
+        # audit log show where the member's points came from, as they would in a running mall.
+        member_admin.adjust_points(_user_by_phone(DEMO_OPERATOR[0]).id, member.id, 1000, "开业活动赠送积分",
+                                   key="demo-opening-gift")
+        consumption.award_consumption_points(_user_by_phone(DEMO_STAFF[0]).id, DEMO_MEMBER[0], "168", "A0001")
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Product, User
-from app.seeds.accounts import DEMO_STAFF
+from app.seeds.accounts import DEMO_MEMBER, DEMO_OPERATOR, DEMO_STAFF
 from app.services import catalog
 from app.services.clock import utcnow
 
@@ -39,3 +39,33 @@ def test_the_demo_copy_and_the_countdown_name_the_same_moment(app):
             assert "明天" not in product.subtitle and "明日" not in product.name  # relative words go stale
             assert f"{opens:%m}月{opens:%d}日 {opens:%H:%M}" in product.subtitle
         db.session.remove()
+
+
+def test_the_demo_members_points_come_from_the_counter_and_the_operator_as_the_consoles_show(app, client):
+    """The demo's history is made through the consoles' services: the staff see the award at the
+    counter and in the settlement, the operator sees both actions in the audit log, and the
+    member's statement names them; reconciliation finds nothing to mend."""
+    from tests.conftest import login_as
+
+    runner = app.test_cli_runner()
+    with app.app_context():
+        assert runner.invoke(args=["seed-demo"]).exit_code == 0
+        ids = {phone: db.session.execute(select(User.id).where(User.phone == phone)).scalar_one()
+               for phone in (DEMO_STAFF[0], DEMO_OPERATOR[0], DEMO_MEMBER[0])}
+        db.session.remove()
+
+    login_as(client, ids[DEMO_STAFF[0]])
+    counter = client.get("/merchant/").get_data(as_text=True)
+    assert "A0001" in counter and "168" in counter
+    settlement = client.get("/merchant/settlement").get_data(as_text=True)
+    assert "168.00" in settlement
+
+    login_as(client, ids[DEMO_OPERATOR[0]])
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "运营小王" in log and "面馆收银" in log
+
+    login_as(client, ids[DEMO_MEMBER[0]])
+    statement = client.get("/me/points").get_data(as_text=True)
+    assert "开业活动赠送积分" in statement and "老街面馆 · A0001" in statement
+
+    assert runner.invoke(args=["points", "reconcile"]).exit_code == 0
