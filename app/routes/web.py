@@ -27,6 +27,7 @@ from app.services import accounts, levels, messages
 from app.services.clock import to_shanghai, utcnow
 from app.services.errors import DomainError, NotFound
 from app.services.ids import parse_db_id
+from app.services.money import yuan
 from app.services.phrases import phrase_text
 
 
@@ -354,13 +355,6 @@ def _strftime_pattern(fmt):
     return "".join(_NUMERIC_FIELDS[part] if i % 2 else part.replace("%", "%%") for i, part in enumerate(parts))
 
 
-def _fen(value):
-    """Integer fen as yuan with two decimals (no floats anywhere)."""
-    value = int(value or 0)
-    sign, value = ("-" if value < 0 else ""), abs(value)
-    return f"{sign}{value // 100}.{value % 100:02d}"
-
-
 def _wechat_js():
     """The JS-SDK's wx.config and share link for this page, or None: only inside WeChat, when WeChat
     is configured, on a full page load (iOS WeChat signs the URL the page was entered with).
@@ -433,7 +427,7 @@ def register_web_helpers(app):
     _install_template_gettext(app)
     app.jinja_env.globals["url_for"] = remembered_url_for(app)
     app.jinja_env.filters["shanghai"] = _shanghai
-    app.jinja_env.filters["yuan"] = _fen
+    app.jinja_env.filters["yuan"] = yuan
     app.jinja_env.globals["phrase_text"] = phrase_text  # a stored phrase id in the reader's language
     app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals["countdown_left"] = countdown_left  # for macros, which see no request context

@@ -25,7 +25,7 @@ from app.models import AfterSale, Order
 from app.models.aftersales import AFTERSALE_KINDS, OPEN_STATUSES
 from app.services import audit, fulfilment, images, messages, payments
 from app.services.clock import utcnow
-from app.services.consumption import yuan
+from app.services.money import yuan
 from app.services.errors import AlreadyDone, DomainError, NotFound
 from app.services.ids import is_db_id
 from app.services.levels import level_for

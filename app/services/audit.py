@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import AuditLog, User
 from app.services.clock import day_bounds_utc
 from app.services.listing import paginate
+from app.services.money import yuan
 
 
 # What each action is called on the log page (the stored action stays as it was written: a code).
@@ -81,6 +82,91 @@ OBJECTS = {
     "voucher": lazy_pgettext("audit log", "券码"),
 }
 
+# What the detail's keys are called on the page, in their own context (the same words name other
+# things elsewhere); a key without a name here is shown as written. Amounts in fen (keys ending in
+# _fen) are shown as yuan.
+FIELDS = {
+    "merchant_id": lazy_pgettext("audit field", "商户"),
+    "member_id": lazy_pgettext("audit field", "会员"),
+    "user_id": lazy_pgettext("audit field", "会员"),
+    "reason": lazy_pgettext("audit field", "原因"),
+    "amount_fen": lazy_pgettext("audit field", "金额"),
+    "points": lazy_pgettext("audit field", "积分"),
+    "receipt_no": lazy_pgettext("audit field", "小票号"),
+    "receipt_text": lazy_pgettext("audit field", "输入的小票号"),
+    "order_no": lazy_pgettext("audit field", "订单号"),
+    "order_id": lazy_pgettext("audit field", "订单"),
+    "status": lazy_pgettext("audit field", "状态"),
+    "order_status": lazy_pgettext("audit field", "订单状态"),
+    "code_prefix": lazy_pgettext("audit field", "券码开头"),
+    "stage": lazy_pgettext("audit field", "环节"),
+    "uncapped_points": lazy_pgettext("audit field", "封顶前积分"),
+    "carrier": lazy_pgettext("audit field", "快递公司"),
+    "tracking_no": lazy_pgettext("audit field", "运单号"),
+    "field": lazy_pgettext("audit field", "字段"),
+    "delta": lazy_pgettext("audit field", "调整数量"),
+    "stock": lazy_pgettext("audit field", "库存"),
+    "value_fen": lazy_pgettext("audit field", "券面价值"),
+    "face_value_fen": lazy_pgettext("audit field", "券面价值"),
+    "cash_fen": lazy_pgettext("audit field", "现金"),
+    "is_active": lazy_pgettext("audit field", "启用"),
+    "enabled": lazy_pgettext("audit field", "启用"),
+    "is_disabled": lazy_pgettext("audit field", "已停用"),
+    "name": lazy_pgettext("audit field", "名称"),
+    "title": lazy_pgettext("audit field", "标题"),
+    "entry_id": lazy_pgettext("audit field", "积分流水"),
+    "points_balance": lazy_pgettext("audit field", "积分余额"),
+    "refund_id": lazy_pgettext("audit field", "退款单号"),
+    "position": lazy_pgettext("audit field", "排序"),
+    "points_price": lazy_pgettext("audit field", "积分价格"),
+    "category_id": lazy_pgettext("audit field", "分类"),
+    "description_html": lazy_pgettext("audit field", "商品详情"),
+    "description": lazy_pgettext("audit field", "说明"),
+    "is_hot": lazy_pgettext("audit field", "热门"),
+    "kind": lazy_pgettext("audit field", "类型"),
+    "limit_day": lazy_pgettext("audit field", "每日限兑"),
+    "limit_month": lazy_pgettext("audit field", "每月限兑"),
+    "limit_total": lazy_pgettext("audit field", "每人限兑"),
+    "min_level": lazy_pgettext("audit field", "最低会员等级"),
+    "min_spend_fen": lazy_pgettext("audit field", "使用门槛"),
+    "sale_starts_at": lazy_pgettext("audit field", "开售时间"),
+    "sale_ends_at": lazy_pgettext("audit field", "停售时间"),
+    "subtitle": lazy_pgettext("audit field", "副标题"),
+    "valid_days": lazy_pgettext("audit field", "有效天数"),
+    "valid_from": lazy_pgettext("audit field", "生效日期"),
+    "valid_until": lazy_pgettext("audit field", "失效日期"),
+    "source": lazy_pgettext("audit field", "来源"),
+    "phone": lazy_pgettext("audit field", "电话"),
+    "address": lazy_pgettext("audit field", "地址"),
+    "nickname": lazy_pgettext("audit field", "昵称"),
+    "role": lazy_pgettext("audit field", "角色"),
+    "images": lazy_pgettext("audit field", "图片"),
+    "return_instructions": lazy_pgettext("audit field", "退货说明"),
+    "reject_reason": lazy_pgettext("audit field", "拒绝原因"),
+    "starts_at": lazy_pgettext("audit field", "开始时间"),
+    "ends_at": lazy_pgettext("audit field", "结束时间"),
+    "refund_cash_fen": lazy_pgettext("audit field", "退回现金"),
+    "refund_points": lazy_pgettext("audit field", "退回积分"),
+    "restocked": lazy_pgettext("audit field", "已退回库存"),
+    "created": lazy_pgettext("audit field", "新建"),
+    "skipped": lazy_pgettext("audit field", "跳过"),
+    "points_ratio_pct": lazy_pgettext("audit field", "积分比例（%）"),
+    "daily_cap_points": lazy_pgettext("audit field", "每人每日上限（积分）"),
+    "max_amount_fen": lazy_pgettext("audit field", "单笔最高金额"),
+    "total": lazy_pgettext("audit field", "总数"),
+    "cost": lazy_pgettext("audit field", "每次消耗积分"),
+    "daily_limit": lazy_pgettext("audit field", "每日次数"),
+    "written_off": lazy_pgettext("audit field", "注销的积分"),
+    "must_change_password": lazy_pgettext("audit field", "须修改密码"),
+    "share_price": lazy_pgettext("audit field", "每份积分"),
+    "total_shares": lazy_pgettext("audit field", "总份数"),
+    "prize_points": lazy_pgettext("audit field", "奖品积分"),
+    "round_hours": lazy_pgettext("audit field", "每期时长（小时）"),
+    "product_id": lazy_pgettext("audit field", "商品"),
+    "rule": lazy_pgettext("audit field", "规则"),
+    "threshold": lazy_pgettext("audit field", "阈值"),
+}
+
 
 def action_label(action):
     """An action's name in the reader's language; an action without one (a code written by newer
@@ -147,9 +233,11 @@ class Shown:
     extra: list
 
 
-def _text(value):
+def _text(value, key=""):
     if value is None:
         return "—"
+    if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
+        return f"¥{yuan(value)}"
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
@@ -163,15 +251,15 @@ def shown(detail):
     before, after = detail.get("before"), detail.get("after")
     before_map = before if isinstance(before, dict) else {}
     after_map = after if isinstance(after, dict) else {}
-    changes = [(str(key), _text(before_map[key]) if key in before_map else "",
-                _text(after_map[key]) if key in after_map else "")
+    changes = [(str(key), _text(before_map[key], str(key)) if key in before_map else "",
+                _text(after_map[key], str(key)) if key in after_map else "")
                for key in dict.fromkeys([*before_map, *after_map])]
     # A side that is not a dict (a list, a number, text) is shown whole on its own row.
     loose_before = _text(before) if before is not None and not isinstance(before, dict) else ""
     loose_after = _text(after) if after is not None and not isinstance(after, dict) else ""
     if loose_before or loose_after:
         changes.append(("", loose_before, loose_after))
-    extra = [(str(key), _text(value)) for key, value in detail.items() if key not in ("before", "after")]
+    extra = [(str(key), _text(value, str(key))) for key, value in detail.items() if key not in ("before", "after")]
     return Shown(changes, extra)
 
 
@@ -186,6 +274,11 @@ class Row:
     @property
     def action(self):
         return action_label(self.entry.action)
+
+    @staticmethod
+    def field(key):
+        """What a detail key is called in the reader's language; None: shown as its code."""
+        return FIELDS.get(key)
 
 
 def present(entries):

@@ -31,6 +31,7 @@ from app.services.earning import source_enabled
 from app.services.errors import DomainError
 from app.services.members import lock_member
 from app.services.messages import notify
+from app.services.money import yuan
 from app.services.tx import write_transaction
 from app.services.vouchers import qr_svg
 
@@ -274,13 +275,8 @@ def record_refusal(staff_id, refusal, **detail):
                      field=refusal.field, **{k: v for k, v in detail.items() if v is not None})
 
 
-def yuan(fen):
-    """Integer fen as yuan text with two decimals (for messages, audit and CSV; templates use |yuan)."""
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 __all__ = [
     "MEMBER_CODE_REFRESH", "MEMBER_CODE_TTL", "AwardRefused", "AwardResult", "award_consumption_points",
     "award_points_for", "cap_left", "find_member", "mask_phone", "masked_phone", "member_code", "member_code_svg", "normalize_receipt",
-    "parse_amount", "record_refusal", "yuan",
+    "parse_amount", "record_refusal",
 ]

@@ -127,10 +127,23 @@ def test_every_action_the_code_writes_has_a_name():
 
 def test_before_and_after_are_shown_side_by_side_and_other_keys_as_a_small_table(operator, log):
     html = operator.get("/admin/audit", query_string={"target": "user:8"}).get_data(as_text=True)
-    assert re.search(r'<th scope="row"><code>points_balance</code></th><td class="diff-before">10</td>'
+    assert re.search(r'<th scope="row">积分余额</th><td class="diff-before">10</td>'
                      r'<td class="diff-after">60</td>', html)
-    assert re.search(r'<th scope="row"><code>reason</code></th><td>补偿</td>', html)
-    assert re.search(r'<th scope="row"><code>delta</code></th><td>50</td>', html)
+    assert re.search(r'<th scope="row">原因</th><td>补偿</td>', html)
+    assert re.search(r'<th scope="row">调整数量</th><td>50</td>', html)
+    english = operator.get("/admin/audit", query_string={"target": "user:8"},
+                           headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<th scope="row">Points balance</th>' in english
+
+
+def test_detail_keys_without_a_name_show_as_written_and_amounts_in_fen_as_yuan(operator, app):
+    _log(app, [(operator.user_id, "consumption.award", "consumption_award:1",
+                {"amount_fen": 16805, "points": 168, "new_key": 1, "before": {"cash_fen": 0}, "after": {"cash_fen": 990}},
+                _utc(2026, 11, 9))])
+    html = operator.get("/admin/audit").get_data(as_text=True)
+    assert re.search(r'<th scope="row">金额</th><td>¥168.05</td>', html)
+    assert re.search(r'<th scope="row">现金</th><td class="diff-before">¥0.00</td><td class="diff-after">¥9.90</td>', html)
+    assert re.search(r'<th scope="row"><code>new_key</code></th><td>1</td>', html)
 
 
 ODD = [
@@ -178,3 +191,20 @@ def test_an_operator_action_in_the_console_appears_in_the_log(operator, app, mak
     member = make_member()
     operator.submit(f"/admin/members/{member}/adjust", {"delta": "5", "reason": "测试"}, page=f"/admin/members/{member}")
     assert _shown(operator, target=f"user:{member}") == [("user.adjust_points", f"user:{member}")]
+
+
+def test_every_detail_keyword_the_code_writes_has_a_name():
+    """A keyword passed to audit.record() anywhere in app/ is named on the log page (a new one needs its label)."""
+    import ast
+    from pathlib import Path
+
+    from app.services.audit import FIELDS
+
+    written = set()
+    for path in (Path(__file__).resolve().parents[2] / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit"):
+                written |= {k.arg for k in node.keywords if k.arg not in (None, "target", "before", "after")}
+    assert len(written) > 15
+    assert sorted(written - set(FIELDS)) == []
