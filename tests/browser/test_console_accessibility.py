@@ -93,3 +93,14 @@ def test_merchant_pages_pass_axe_and_have_large_tap_targets(app, browser, live_s
                                         "main form[method=post]", {"input[name=amount]": "-5"})]))
     context.close()
     assert found == {}, "\n".join(f"{path}: {items}" for path, items in found.items())
+
+
+def test_a_refused_order_filter_keeps_its_message_clear_of_the_count_below(app, browser, live_server, console_scene):
+    """The orders filter's error hangs below its field (the row stays aligned); the count line
+    under the filters moves down for it rather than touching it."""
+    context, page = console_page(browser, live_server, console_scene["operator_phone"])
+    page.goto("/admin/orders?date_from=2026-02-30")
+    message = page.locator(".order-filters .field-error").bounding_box()
+    count = page.locator(".console-toolbar > p").bounding_box()
+    context.close()
+    assert message["y"] + message["height"] + 8 <= count["y"]
