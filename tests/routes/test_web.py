@@ -7,15 +7,19 @@ import pytest
 from flask_babel import force_locale, format_datetime
 
 import app as app_package
-from app.routes.web import _fen, _shanghai
+from app.routes.web import _shanghai
 from app.services.clock import to_shanghai
+from app.services.money import yuan
 from app.extensions import db as _db
 from tests.shop_factories import make_merchant, make_product  # noqa: F401  (fixtures)
 
 
-@pytest.mark.parametrize("fen, text", [(0, "0.00"), (3900, "39.00"), (5, "0.05"), (123456, "1234.56"), (-150, "-1.50")])
-def test_fen_shown_as_yuan(fen, text):
-    assert _fen(fen) == text
+@pytest.mark.parametrize("fen, text", [(0, "0.00"), (3900, "39.00"), (5, "0.05"), (123456, "1234.56"), (-150, "-1.50"),
+                                       (None, "0.00")])
+def test_fen_shown_as_yuan(app, fen, text):
+    assert yuan(fen) == text
+    with app.test_request_context():
+        assert app.jinja_env.filters["yuan"](fen) == text
 
 
 def _template_patterns():
