@@ -146,7 +146,7 @@ def test_an_edit_saves_and_audits_only_the_changed_fields(operator, app, make_me
                                                               "daily_cap_points": "2000", "max_amount_yuan": "5000"})
     assert len(_audit(app)) == 1
     html = _text(operator.get(f"/admin/merchants/{merchant_id}"))
-    assert "merchant.update" in html and "points_ratio_pct" in html  # the merchant's own audit history
+    assert "merchant.update" in html and "积分比例（%）" in html  # the merchant's own audit history, fields named
 
 
 def test_merchants_are_listed_searched_and_paginated(operator, app, make_merchant):
