@@ -104,3 +104,25 @@ def test_a_refused_order_filter_keeps_its_message_clear_of_the_count_below(app, 
     count = page.locator(".console-toolbar > p").bounding_box()
     context.close()
     assert message["y"] + message["height"] + 8 <= count["y"]
+
+
+def test_the_member_pages_half_width_tables_never_wrap_a_heading_status_or_time(app, browser, live_server,
+                                                                                console_scene, make_product):
+    """In the member page's half-width cards a long product name wraps; a column heading, an
+    order's status and a time stay on one line (they broke a character a line at 1280)."""
+    long_name = make_product(name="老街面馆 招牌牛肉面双人套餐 含小菜两份", kind="voucher", points_price=100,
+                             merchant_id=console_scene["merchant"], face_value_fen=6000, valid_days=30)
+    with app.app_context():
+        shop.redeem_product(console_scene["member"], long_name, 1, new_key())
+        db.session.remove()
+    context, page = console_page(browser, live_server, console_scene["operator_phone"])
+    page.goto(f"/admin/members/{console_scene['member']}")
+    broken = page.evaluate("""() => [...document.querySelectorAll(
+            '.console-table.compact th, .console-table.compact td.nowrap')].filter(cell => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+    }).map(cell => cell.textContent.trim())""")
+    cells = page.locator(".console-table.compact td.nowrap").count()
+    context.close()
+    assert cells >= 4 and broken == []
