@@ -51,6 +51,14 @@ def render_page(template, block=None, status=200, **context):
     return response
 
 
+def csv_download(text, filename):
+    """A CSV file (text, sent as UTF-8) for the browser to save as `filename`."""
+    response = make_response(text.encode("utf-8") if isinstance(text, str) else text)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def htmx_redirect(endpoint, **values):
     """303 for a plain form; HX-Redirect for htmx, so the whole page navigates."""
     target = url_for(endpoint, **values)

@@ -72,6 +72,34 @@ def check_range(start, end):
         raise DomainError(_("最多查询 %(n)s 天", n=MAX_DAYS), field="end")
 
 
+def requested(args):
+    """(period, start, end, errors by field) a page's query string asks for (?period=, ?start=, ?end=);
+    a bad value gets its message and the default stands in for it."""
+    period = args.get("period", "day")
+    if period not in PERIODS:
+        period = "day"
+    start, end = default_range()
+    errors = {}
+    for name in ("start", "end"):
+        if args.get(name):
+            try:
+                value = parse_day(args[name], name)
+            except DomainError as refusal:
+                errors[name] = refusal.message
+                continue
+            start, end = (value, end) if name == "start" else (start, value)
+    try:
+        check_range(start, end)
+    except DomainError as refusal:
+        errors[refusal.field] = refusal.message
+        start, end = default_range()
+    return period, start, end, errors
+
+
+def csv_filename(settlement):
+    return f"settlement-{settlement.start:%Y%m%d}-{settlement.end:%Y%m%d}.csv"
+
+
 def _period_start(day, period):
     if period == "week":
         return day - timedelta(days=day.weekday())
@@ -142,4 +170,4 @@ def settlement_csv(settlement):
 
 
 __all__ = ["MAX_DAYS", "PERIODS", "Settlement", "SettlementRow", "check_range", "default_range",
-           "merchant_settlement", "parse_day", "settlement_csv"]
+           "csv_filename", "merchant_settlement", "parse_day", "requested", "settlement_csv"]

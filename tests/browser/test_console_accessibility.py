@@ -48,6 +48,7 @@ def _operator_pages(s):
              "/admin/aftersales", f"/admin/aftersales/{s['aftersale']}", "/admin/members",
              f"/admin/members?q={s['member_phone']}", f"/admin/members/{s['member']}", "/admin/merchants",
              f"/admin/merchants/{s['merchant']}", f"/admin/merchants/{s['merchant']}/edit", "/admin/merchants/new",
+             f"/admin/merchants/{s['merchant']}/settlement", f"/admin/merchants/{s['merchant']}/settlement?end=x",
              "/admin/rules", "/admin/rules/draws", f"/admin/rules/draws/{s['draw']}", "/admin/rules/draws/new",
              "/admin/rules/treasure", f"/admin/rules/treasure/{s['item']}", "/admin/rules/treasure/new",
              "/admin/rules/packets", "/admin/rules/packets/new", "/admin/audit", "/admin/reconcile",

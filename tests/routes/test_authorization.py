@@ -159,6 +159,8 @@ MATRIX = {
     ("admin.new_merchant", "POST"): (302, 403, 403, 403, 403, 422),
     ("admin.edit_merchant", "GET"): OPERATOR_ONLY,
     ("admin.edit_merchant", "POST"): (302, 403, 403, 403, 403, 422),
+    ("admin.merchant_settlement", "GET"): OPERATOR_ONLY,
+    ("admin.merchant_settlement_csv", "GET"): OPERATOR_ONLY,
     ("admin.add_staff", "POST"): (302, 403, 403, 403, 403, 422),
     ("admin.disable_staff", "POST"): (302, 403, 403, 403, 403, 303),
     ("admin.enable_staff", "POST"): (302, 403, 403, 403, 403, 303),

@@ -336,6 +336,34 @@ def test_bad_settlement_dates_are_refused_next_to_their_field(app, client, count
     assert re.search(rf'id="settle-{field}-error" role="alert">{message}', response.get_data(as_text=True))
 
 
+def test_the_operator_sees_each_merchants_settlement_as_its_staff_do(app, client, counter, make_account):
+    today = shanghai_today()
+    redeem_a_voucher(app, counter)
+    award(app, counter, amount="88.50", receipt="A")
+    login_as(client, make_account("operator"))
+    merchant = client.get(f"/admin/merchants/{counter['merchant']}").get_data(as_text=True)
+    week = re.search(r'data-testid="settlement-total">(.*?)</dl>', merchant, re.S).group(1)
+    assert re.findall(r"<dd>(.*?)</dd>", week) == ["1", "¥20.00", "88", "¥88.50"]  # the last seven days
+    assert f'href="/admin/merchants/{counter["merchant"]}/settlement"' in merchant
+
+    start = today - timedelta(days=13)
+    query = {"period": "week", "start": start.isoformat(), "end": today.isoformat()}
+    html = client.get(f"/admin/merchants/{counter['merchant']}/settlement", query_string=query).get_data(as_text=True)
+    assert re.search(r'<th scope="row">合计</th><td class="num">1</td><td class="num">20.00</td>\s*'
+                     r'<td class="num">88</td><td class="num">88.50</td>', html)
+    response = client.get(f"/admin/merchants/{counter['merchant']}/settlement.csv", query_string=query)
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="merchant{counter["merchant"]}-settlement-{start:%Y%m%d}-{today:%Y%m%d}.csv"')
+    assert read_csv(response)[-1] == ["合计", "1", "20.00", "1", "88", "88.50"]
+    # another merchant's settlement holds none of it; a merchant that does not exist is a 404
+    assert read_csv(client.get(f"/admin/merchants/{counter['other']}/settlement.csv"))[-1] == [
+        "合计", "0", "0.00", "0", "0", "0.00"]
+    assert client.get("/admin/merchants/999999/settlement").status_code == 404
+    refused = client.get(f"/admin/merchants/{counter['merchant']}/settlement", query_string={"end": "yesterday"})
+    assert refused.status_code == 422
+    assert re.search(r'id="settle-end-error" role="alert">请输入正确的日期', refused.get_data(as_text=True))
+
+
 # ---- the member code on /me ------------------------------------------------------------------------
 
 def test_me_links_to_the_member_code_and_keeps_its_balance(client, member_client):

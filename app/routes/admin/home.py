@@ -1,10 +1,10 @@
 """The operator console's landing page: the dashboard for a range of days, and its CSV."""
 from datetime import date
 
-from flask import make_response, request
+from flask import request
 
 from app.routes.admin import bp
-from app.routes.web import render_page
+from app.routes.web import csv_download, render_page
 from app.services import overview
 from app.services.clock import shanghai_today
 
@@ -35,8 +35,5 @@ def _bars(figures):
 @bp.get("/dashboard.csv")
 def dashboard_export():
     board = overview.dashboard(_chosen_range())
-    response = make_response(overview.dashboard_csv(board))
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    name = f"dashboard-{board.range.first:%Y%m%d}-{board.range.last:%Y%m%d}.csv"
-    response.headers["Content-Disposition"] = f"attachment; filename={name}"
-    return response
+    return csv_download(overview.dashboard_csv(board),
+                        f"dashboard-{board.range.first:%Y%m%d}-{board.range.last:%Y%m%d}.csv")

@@ -1,9 +1,8 @@
 """Points liability and breakage: outstanding points by expiry month, monthly flows, breakage rate; CSV."""
-from flask import make_response
 from flask_babel import lazy_gettext as _l
 
 from app.routes.admin import bp, nav_entry
-from app.routes.web import render_page
+from app.routes.web import csv_download, render_page
 from app.services import liability as liability_service
 from app.services.clock import shanghai_today
 
@@ -17,7 +16,5 @@ def liability():
 
 @bp.get("/liability.csv")
 def liability_export():
-    response = make_response(liability_service.liability_csv(liability_service.liability()))
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f"attachment; filename=points-liability-{shanghai_today():%Y%m%d}.csv"
-    return response
+    return csv_download(liability_service.liability_csv(liability_service.liability()),
+                        f"points-liability-{shanghai_today():%Y%m%d}.csv")

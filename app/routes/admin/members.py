@@ -1,7 +1,6 @@
 """Members in the operator console: search, the member page, points adjustments, disable/enable."""
 from flask import flash, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 

@@ -7,8 +7,9 @@ from flask_login import current_user
 from app.forms.admin_people import AccountForm, ConfirmForm, MerchantForm
 from app.routes.admin import bp, nav_entry
 from app.routes.admin.members import page_number, refuse
-from app.routes.web import htmx_redirect, render_page
+from app.routes.web import csv_download, htmx_redirect, render_page
 from app.services import accounts, audit, console_accounts, merchant_admin
+from app.services import settlement as settlements
 from app.services.errors import DomainError, NotFound
 
 nav_entry("admin.merchants", _l("商户"), 50)
@@ -72,7 +73,8 @@ def edit_merchant(merchant_id):
 
 def _merchant_page(merchant_id, staff_form=None, status=200):
     merchant = merchant_admin.get_merchant(merchant_id)
-    return render_page("admin/merchant.html", status=status, merchant=merchant,
+    week = settlements.merchant_settlement(merchant.id, "day", *settlements.default_range())
+    return render_page("admin/merchant.html", status=status, merchant=merchant, week=week,
                        staff=console_accounts.merchant_staff(merchant.id), staff_form=staff_form or AccountForm(),
                        action_form=ConfirmForm(), history=audit.present(audit.history(f"merchant:{merchant.id}")))
 
@@ -80,6 +82,25 @@ def _merchant_page(merchant_id, staff_form=None, status=200):
 @bp.get("/merchants/<id:merchant_id>")
 def merchant(merchant_id):
     return _merchant_page(merchant_id)
+
+
+@bp.get("/merchants/<id:merchant_id>/settlement")
+def merchant_settlement(merchant_id):
+    """The merchant's settlement as its staff see it: what the mall owes for vouchers redeemed at
+    its counter, and the points it awarded, per day, week or month."""
+    merchant = merchant_admin.get_merchant(merchant_id)
+    period, start, end, errors = settlements.requested(request.args)
+    result = settlements.merchant_settlement(merchant.id, period, start, end)
+    return render_page("admin/merchant_settlement.html", status=422 if errors else 200, merchant=merchant,
+                       result=result, errors=errors, periods=settlements.PERIODS, args=request.args)
+
+
+@bp.get("/merchants/<id:merchant_id>/settlement.csv")
+def merchant_settlement_csv(merchant_id):
+    merchant = merchant_admin.get_merchant(merchant_id)
+    period, start, end, _errors = settlements.requested(request.args)
+    result = settlements.merchant_settlement(merchant.id, period, start, end)
+    return csv_download(settlements.settlement_csv(result), f"merchant{merchant.id}-{settlements.csv_filename(result)}")
 
 
 @bp.post("/merchants/<id:merchant_id>/staff")

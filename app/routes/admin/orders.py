@@ -1,5 +1,5 @@
 """The console's orders: list with filters and CSV export, the order page and its actions, bulk shipping."""
-from flask import flash, make_response, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
@@ -8,7 +8,7 @@ from flask_login import current_user
 from app.forms.admin_orders import MAX_SHIP_FILE_BYTES, CancelForm, OrderFilterForm, RefundCashForm, RefundForm, ShipForm, ShipImportForm
 from app.routes.admin import bp, nav_entry
 from app.routes.params import int_arg
-from app.routes.web import render_page
+from app.routes.web import csv_download, render_page
 from app.services import ledger, order_admin, order_console
 from app.services.clock import shanghai_today, utcnow
 from app.services.errors import AlreadyDone, DomainError, NotFound
@@ -30,11 +30,7 @@ def orders():
 def orders_export():
     form = OrderFilterForm(request.args)
     form.validate()
-    response = make_response(order_console.export_csv(form.to_filter()))
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    name = f"orders-{shanghai_today():%Y%m%d}.csv"
-    response.headers["Content-Disposition"] = f"attachment; filename={name}"
-    return response
+    return csv_download(order_console.export_csv(form.to_filter()), f"orders-{shanghai_today():%Y%m%d}.csv")
 
 
 def _order_page(order_id, *, ship_form=None, cancel_form=None, refund_form=None, cash_form=None, status=200):

@@ -1,7 +1,6 @@
 """Console: products (list, create, edit, shelf, stock, images, CSV) and categories."""
-from flask import flash, make_response, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_login import current_user
 
@@ -11,7 +10,7 @@ from app.forms.admin_products import (CategoryForm, ImageForm, ImportForm, MoveF
                                       product_initial, KIND_CHOICES)
 from app.routes.admin import bp, nav_entry
 from app.routes.params import int_arg
-from app.routes.web import render_page, safe_next
+from app.routes.web import csv_download, render_page, safe_next
 from app.services import images
 from app.services import product_admin as admin
 from app.services.errors import AlreadyDone, DomainError
@@ -51,10 +50,7 @@ def products():
 @bp.get("/products/export.csv")
 def export_products():
     filters = admin.ProductFilter.from_args(request.args)
-    response = make_response(admin.export_csv(admin.products_query(filters)))
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = "attachment; filename=products.csv"
-    return response
+    return csv_download(admin.export_csv(admin.products_query(filters)), "products.csv")
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
