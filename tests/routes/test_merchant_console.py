@@ -345,6 +345,10 @@ def test_the_operator_sees_each_merchants_settlement_as_its_staff_do(app, client
     week = re.search(r'data-testid="settlement-total">(.*?)</dl>', merchant, re.S).group(1)
     assert re.findall(r"<dd>(.*?)</dd>", week) == ["1", "¥20.00", "88", "¥88.50"]  # the last seven days
     assert f'href="/admin/merchants/{counter["merchant"]}/settlement"' in merchant
+    listed = client.get("/admin/merchants").get_data(as_text=True)  # every merchant's last seven days
+    rows = {name: re.findall(r'<td class="num[^"]*">([^<]*)', row) for name, row in
+            re.findall(r'<a href="/admin/merchants/\d+">([^<]+)</a></td>(.*?)</tr>', listed, re.S)}
+    assert rows["老街面馆"][-2:] == ["¥20.00", "88"] and rows["乙店"][-2:] == ["¥0.00", "0"]
 
     start = today - timedelta(days=13)
     query = {"period": "week", "start": start.isoformat(), "end": today.isoformat()}

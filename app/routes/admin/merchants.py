@@ -34,7 +34,9 @@ def field_error(form, error, fields):
 def merchants():
     q, status = request.args.get("q", "")[:80], request.args.get("status", "")
     page, staff_counts = merchant_admin.merchants_page(q, status, page_number())
-    return render_page("admin/merchants.html", page=page, staff_counts=staff_counts, q=q, state=status)
+    start, end = settlements.default_range()
+    week = settlements.totals_by_merchant([m.id for m in page.items], start, end)
+    return render_page("admin/merchants.html", page=page, staff_counts=staff_counts, week=week, q=q, state=status)
 
 
 _TERMS = ("name", "address", "phone", "points_per_yuan", "daily_cap_points", "max_amount_yuan")
