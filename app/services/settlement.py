@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import ConsumptionAward, Voucher
 from app.services.clock import day_bounds_utc, shanghai_today, to_shanghai
-from app.services.money import yuan
 from app.services.errors import DomainError
+from app.services.money import yuan
 
 PERIODS = {"day": _l("按日"), "week": _l("按周"), "month": _l("按月")}
 MAX_DAYS = 366

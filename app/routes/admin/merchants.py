@@ -88,8 +88,8 @@ def merchant(merchant_id):
 
 @bp.get("/merchants/<id:merchant_id>/settlement")
 def merchant_settlement(merchant_id):
-    """The merchant's settlement as its staff see it: what the mall owes for vouchers redeemed at
-    its counter, and the points it awarded, per day, week or month."""
+    """The merchant's settlement as its staff see it: the vouchers redeemed at its counter and their
+    face value, the points it awarded and the amounts behind them, per day, week or month."""
     merchant = merchant_admin.get_merchant(merchant_id)
     period, start, end, errors = settlements.requested(request.args)
     result = settlements.merchant_settlement(merchant.id, period, start, end)
@@ -102,7 +102,8 @@ def merchant_settlement_csv(merchant_id):
     merchant = merchant_admin.get_merchant(merchant_id)
     period, start, end, _errors = settlements.requested(request.args)
     result = settlements.merchant_settlement(merchant.id, period, start, end)
-    return csv_download(settlements.settlement_csv(result), f"merchant{merchant.id}-{settlements.csv_filename(result)}")
+    return csv_download(settlements.settlement_csv(result),
+                        f"merchant{merchant.id}-{settlements.csv_filename(result)}")
 
 
 @bp.post("/merchants/<id:merchant_id>/staff")
