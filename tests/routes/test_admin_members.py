@@ -126,6 +126,9 @@ def test_the_member_page_shows_profile_level_balance_lots_ledger_and_activity(op
     assert "完成任务" in html and "每日签到" in html and "积分兑换" in html   # the ledger
     assert "保温杯" in html                                                   # orders, by their number
     assert f'<a class="mono" href="/admin/orders/{order}">{order_no}</a>' in html
+    # a ledger entry's reference opens what it refers to, where the console has a page for it
+    assert f'<a class="muted small" href="/admin/orders/{order}">order:{order}</a>' in html
+    assert f'<span class="muted small">checkin:' in html
     assert "幸运转盘" in html                                                   # draws
     assert "共 1 天" in html                                                   # check-ins
     assert f'href="/admin/members/{inviter}"' in html                         # invited by

@@ -1,5 +1,5 @@
 """Members in the operator console: search, the member page, points adjustments, disable/enable."""
-from flask import flash, request
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_pgettext
 from flask_login import current_user
@@ -10,6 +10,7 @@ from app.routes.params import int_arg
 from app.routes.web import htmx_redirect, render_page
 from app.services import accounts, console_accounts, ledger, member_admin, shop
 from app.services.errors import DomainError
+from app.services.ids import parse_db_id
 from app.services.levels import level_for
 
 nav_entry("admin.members", lazy_pgettext("page", "会员"), 40)
@@ -34,6 +35,18 @@ def members():
     return render_page("admin/members.html", page=page, q=q, state=status, level_for=level_for)
 
 
+# A ledger entry's reference ("order:12", "merchant:3") opens the console's page about it, where there is one.
+_REF_PAGES = {"order": ("admin.order", "order_id"), "merchant": ("admin.merchant", "merchant_id")}
+
+
+def ref_url(ref):
+    """The console page of what a ledger entry refers to, or None."""
+    kind, _sep, number = (ref or "").partition(":")
+    page = _REF_PAGES.get(kind)
+    object_id = parse_db_id(number) if page else None
+    return url_for(page[0], **{page[1]: object_id}) if object_id else None
+
+
 def _member_page(user_id, form=None, status=200):
     member = member_admin.get_member(user_id)
     return render_page(
@@ -41,7 +54,7 @@ def _member_page(user_id, form=None, status=200):
         entries=member_admin.ledger_entries(member.id, page_number()), activity=member_admin.member_activity(member.id),
         form=form or AdjustPointsForm(), action_form=ConfirmForm(),
         kind_label=ledger.kind_label, entry_note=ledger.entry_note, order_status=shop.status_label,
-        referral_status=member_admin.referral_status,
+        referral_status=member_admin.referral_status, ref_url=ref_url,
     )
 
 
