@@ -7,8 +7,9 @@ from flask_babel import gettext, lazy_pgettext
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.models import AuditLog, User
+from app.models import AuditLog, Merchant, User
 from app.services.clock import day_bounds_utc
+from app.services.ids import is_db_id, parse_db_id
 from app.services.listing import paginate
 from app.services.money import yuan
 
@@ -233,33 +234,46 @@ class Shown:
     extra: list
 
 
-def _text(value, key=""):
+# Detail keys that hold the id of an account or a merchant, shown with its name ("小李 #4").
+NAMED_IDS = {"member_id": "user", "user_id": "user", "merchant_id": "merchant", "inviter_id": "user"}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value, key="", names=None):
     if value is None:
         return "—"
-    if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
+    if key.endswith("_fen") and _is_int(value):
         return f"¥{yuan(value)}"
+    name = (names or {}).get((NAMED_IDS.get(key), value)) if _is_int(value) else None
+    if name:
+        return f"{name} #{value}"
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def shown(detail):
+def shown(detail, names=None):
     """Lay out any stored detail: {"before": {...}, "after": {...}, ...} as the convention says, and
-    whatever else other code wrote (no before/after, one side only, non-dict sides, a list, a string)."""
+    whatever else other code wrote (no before/after, one side only, non-dict sides, a list, a string).
+    names: {("user" | "merchant", id): name} for the ids the detail holds (see NAMED_IDS)."""
     if not isinstance(detail, dict):
         return Shown([], [] if detail is None else [("", _text(detail))])
     before, after = detail.get("before"), detail.get("after")
     before_map = before if isinstance(before, dict) else {}
     after_map = after if isinstance(after, dict) else {}
-    changes = [(str(key), _text(before_map[key], str(key)) if key in before_map else "",
-                _text(after_map[key], str(key)) if key in after_map else "")
+    changes = [(str(key), _text(before_map[key], str(key), names) if key in before_map else "",
+                _text(after_map[key], str(key), names) if key in after_map else "")
                for key in dict.fromkeys([*before_map, *after_map])]
     # A side that is not a dict (a list, a number, text) is shown whole on its own row.
     loose_before = _text(before) if before is not None and not isinstance(before, dict) else ""
     loose_after = _text(after) if after is not None and not isinstance(after, dict) else ""
     if loose_before or loose_after:
         changes.append(("", loose_before, loose_after))
-    extra = [(str(key), _text(value, str(key))) for key, value in detail.items() if key not in ("before", "after")]
+    extra = [(str(key), _text(value, str(key), names)) for key, value in detail.items()
+             if key not in ("before", "after")]
     return Shown(changes, extra)
 
 
@@ -270,6 +284,7 @@ class Row:
     entry: AuditLog
     actor: User | None
     detail: Shown
+    target_name: str | None = None  # the account's or the merchant's name, when the object is one
 
     @property
     def action(self):
@@ -281,9 +296,38 @@ class Row:
         return FIELDS.get(key)
 
 
+def _named(entry):
+    """(kind, id) of every account and merchant an entry names: its object, and ids in its detail."""
+    key = _target_key(entry.target)
+    if key is not None:
+        yield key
+    detail = entry.detail if isinstance(entry.detail, dict) else {}
+    sides = [side for side in (detail.get("before"), detail.get("after")) if isinstance(side, dict)]
+    for values in (detail, *sides):
+        for key, value in values.items():
+            if key in NAMED_IDS and is_db_id(value):
+                yield NAMED_IDS[key], value
+
+
 def present(entries):
-    """Audit entries ready for the console's tables (one query for the accounts named)."""
-    actor_ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
+    """Audit entries ready for the console's tables: who did it, and the names of the accounts and
+    merchants each names (one query for the accounts, one for the merchants)."""
+    named = {pair for entry in entries for pair in _named(entry)}
+    user_ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
+    user_ids |= {number for kind, number in named if kind == "user"}
+    merchant_ids = {number for kind, number in named if kind == "merchant"}
     accounts = {user.id: user for user in db.session.execute(
-        select(User).where(User.id.in_(actor_ids))).scalars()} if actor_ids else {}
-    return [Row(entry, accounts.get(entry.actor_id), shown(entry.detail)) for entry in entries]
+        select(User).where(User.id.in_(user_ids))).scalars()} if user_ids else {}
+    names = {("user", user.id): user.display_name for user in accounts.values()}
+    if merchant_ids:
+        names.update((("merchant", merchant_id), name) for merchant_id, name in db.session.execute(
+            select(Merchant.id, Merchant.name).where(Merchant.id.in_(merchant_ids))))
+    return [Row(entry, accounts.get(entry.actor_id), shown(entry.detail, names),
+                names.get(_target_key(entry.target))) for entry in entries]
+
+
+def _target_key(target):
+    """("user" | "merchant", id) of an object that is an account or a merchant, else None."""
+    kind, _sep, number = (target or "").partition(":")
+    object_id = parse_db_id(number) if kind in ("user", "merchant") else None
+    return (kind, object_id) if object_id else None

@@ -10,6 +10,7 @@ from app.models import AuditLog
 from app.services import audit
 from app.services.tx import write_transaction
 from tests.conftest import login_as
+from tests.shop_factories import make_merchant  # noqa: F401  (fixture)
 
 
 @pytest.fixture()
@@ -208,3 +209,20 @@ def test_every_detail_keyword_the_code_writes_has_a_name():
                 written |= {k.arg for k in node.keywords if k.arg not in (None, "target", "before", "after")}
     assert len(written) > 15
     assert sorted(written - set(FIELDS)) == []
+
+
+def test_accounts_and_merchants_are_named_beside_their_ids(operator, app, make_member, make_account, make_merchant):
+    member = make_member(nickname="小李")
+    merchant = make_merchant("老街面馆")
+    staff = make_account("staff", merchant_id=merchant, nickname="面馆收银")
+    _log(app, [(staff, "consumption.award", f"user:{member}",
+                {"member_id": member, "merchant_id": merchant, "before": {"merchant_id": merchant},
+                 "after": {"merchant_id": 999999}, "user_id": 10**20, "points": member},
+                _utc(2026, 11, 9))])
+    html = operator.get("/admin/audit").get_data(as_text=True)
+    assert f'<code>user:{member}</code></a><br><span class="muted small">小李</span>' in html  # the object
+    assert re.search(rf'<th scope="row">会员</th><td>小李 #{member}</td>', html)
+    assert re.search(rf'<th scope="row">商户</th><td>老街面馆 #{merchant}</td>', html)
+    assert re.search(rf'<td class="diff-before">老街面馆 #{merchant}</td><td class="diff-after">999999</td>', html)
+    assert re.search(rf'<th scope="row">积分</th><td>{member}</td>', html)  # not an id: a number stays one
+    assert f"<td>{10**20}</td>" in html  # no such id: shown as written, and no query was sent with it
