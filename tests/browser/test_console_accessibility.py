@@ -118,12 +118,35 @@ def test_the_member_pages_half_width_tables_never_wrap_a_heading_status_or_time(
         db.session.remove()
     context, page = console_page(browser, live_server, console_scene["operator_phone"])
     page.goto(f"/admin/members/{console_scene['member']}")
-    broken = page.evaluate("""() => [...document.querySelectorAll(
-            '.console-table.compact th, .console-table.compact td.nowrap')].filter(cell => {
-        const range = document.createRange();
-        range.selectNodeContents(cell);
-        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
-    }).map(cell => cell.textContent.trim())""")
+    broken = _wrapped(page, ".console-table.compact th, .console-table.compact td.nowrap")
     cells = page.locator(".console-table.compact td.nowrap").count()
     context.close()
     assert cells >= 4 and broken == []
+
+
+def _wrapped(page, selector):
+    """The text of every element matching `selector` that runs over more than one line."""
+    return page.evaluate("""selector => [...document.querySelectorAll(selector)].filter(cell => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+    }).map(cell => cell.textContent.trim())""", selector)
+
+
+def test_the_audit_logs_field_names_stay_on_one_line_in_english(app, browser, live_server, console_scene):
+    """A field's name ("Points before the cap") broke over three lines in the detail's narrow first column."""
+    from app.models import AuditLog
+    from app.services.tx import write_transaction
+
+    with app.app_context():
+        with write_transaction() as session:
+            session.add(AuditLog(action="consumption.award", target="consumption_award:1",
+                                 detail={"before": {"points_balance": 10}, "after": {"points_balance": 178},
+                                         "uncapped_points": 168, "entry_id": 3, "receipt_no": "A0001"}))
+        db.session.remove()
+    context, page = console_page(browser, live_server, console_scene["operator_phone"])
+    page.goto("/admin/audit?lang=en")
+    names = page.locator(".audit-table th[scope=row]").all_text_contents()
+    broken = _wrapped(page, ".audit-table th[scope=row]")
+    context.close()
+    assert "Points before the cap" in names and broken == []
