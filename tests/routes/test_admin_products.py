@@ -354,3 +354,14 @@ def test_the_list_searches_filters_and_pages(app, client, operator, make_product
     assert "共 11 条" in html  # stock 0..10
     html = client.get("/admin/products?low=1&q=杯子&page=2").get_data(as_text=True)
     assert "共 11 条" in html
+
+
+def test_stock_is_a_column_heading_in_the_console_and_a_label_on_the_product_page_in_english(
+        client, operator, app, make_product, make_member):
+    product = make_product(name="保温杯", points_price=100, stock=7)
+    english = {"Accept-Language": "en"}
+    console = client.get("/admin/products", headers=english).get_data(as_text=True)
+    assert '<th scope="col" class="num">Stock</th>' in console  # not "Stock:"
+    login_as(client, make_member())
+    page = client.get(f"/products/{product}", headers=english).get_data(as_text=True)
+    assert re.search(r'Stock: <b id="stock-left" data-testid="stock-left">7</b> left', page)
