@@ -53,7 +53,7 @@ def render_page(template, block=None, status=200, **context):
 
 def csv_download(text, filename):
     """A CSV file (text, sent as UTF-8) for the browser to save as `filename`."""
-    response = make_response(text.encode("utf-8") if isinstance(text, str) else text)
+    response = make_response(text)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import AuditLog, Merchant, User
 from app.services.clock import day_bounds_utc
-from app.services.ids import is_db_id, parse_db_id
+from app.services.ids import is_db_id, parse_ref
 from app.services.listing import paginate
 from app.services.money import yuan
 
@@ -328,6 +328,5 @@ def present(entries):
 
 def _target_key(target):
     """("user" | "merchant", id) of an object that is an account or a merchant, else None."""
-    kind, _sep, number = (target or "").partition(":")
-    object_id = parse_db_id(number) if kind in ("user", "merchant") else None
-    return (kind, object_id) if object_id else None
+    kind, object_id = parse_ref(target)
+    return (kind, object_id) if kind in ("user", "merchant") and object_id else None

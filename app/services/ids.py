@@ -31,3 +31,10 @@ def parse_int(text, *, lo, hi):
 def parse_db_id(text):
     """A digit string as a database id (1..MAX_DB_ID), else None."""
     return parse_int(text, lo=1, hi=MAX_DB_ID)
+
+
+def parse_ref(text):
+    """A stored reference to a row, "order:12", as ("order", 12); the id is None when it is not one
+    ("checkin:2026-12-06", "user:99999999999")."""
+    kind, _sep, number = (text or "").partition(":")
+    return kind, parse_db_id(number)

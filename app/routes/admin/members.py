@@ -10,7 +10,7 @@ from app.routes.params import int_arg
 from app.routes.web import htmx_redirect, render_page
 from app.services import accounts, console_accounts, ledger, member_admin, shop
 from app.services.errors import DomainError
-from app.services.ids import parse_db_id
+from app.services.ids import parse_ref
 from app.services.levels import level_for
 
 nav_entry("admin.members", lazy_pgettext("page", "会员"), 40)
@@ -41,10 +41,9 @@ _REF_PAGES = {"order": ("admin.order", "order_id"), "merchant": ("admin.merchant
 
 def ref_url(ref):
     """The console page of what a ledger entry refers to, or None."""
-    kind, _sep, number = (ref or "").partition(":")
+    kind, object_id = parse_ref(ref)
     page = _REF_PAGES.get(kind)
-    object_id = parse_db_id(number) if page else None
-    return url_for(page[0], **{page[1]: object_id}) if object_id else None
+    return url_for(page[0], **{page[1]: object_id}) if page and object_id else None
 
 
 def _member_page(user_id, form=None, status=200):

@@ -75,7 +75,7 @@ def edit_merchant(merchant_id):
 
 def _merchant_page(merchant_id, staff_form=None, status=200):
     merchant = merchant_admin.get_merchant(merchant_id)
-    week = settlements.merchant_settlement(merchant.id, "day", *settlements.default_range())
+    week = settlements.totals_by_merchant([merchant.id], *settlements.default_range())[merchant.id]
     return render_page("admin/merchant.html", status=status, merchant=merchant, week=week,
                        staff=console_accounts.merchant_staff(merchant.id), staff_form=staff_form or AccountForm(),
                        action_form=ConfirmForm(), history=audit.present(audit.history(f"merchant:{merchant.id}")))
